@@ -1,0 +1,33 @@
+# Everything runs inside .venv, created on first use from requirements-dev.txt.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo bench lint data clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(PY) train.py --preset small --max-minutes 3 --run-name demo
+	$(PY) generate_music.py --checkpoint weights/demo --out output/demo.mid
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+data: $(STAMP)
+	$(PY) scripts/export_midi_songs.py --out midi_songs
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache

@@ -1,0 +1,107 @@
+"""Self-contained HDF5 checkpoints: Keras weights plus everything needed to use them.
+
+A checkpoint is a Keras ``.weights.h5`` file with one extra group, ``lstm_music``, holding a JSON
+document (format tag, vocabularies, model configuration, sequence length, parser settings and a
+training summary) and the encoded training split (for the n-gram baseline). Generation and
+evaluation need nothing else. Files are written to a temporary name, flushed and renamed, so a
+checkpoint under its final name is always complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .vocab import vocabularies_from_json
+
+FORMAT = "lstm_music-checkpoint/1"
+GROUP = "lstm_music"
+BEST = "best.weights.h5"
+
+
+class CheckpointError(Exception):
+    """A path that is not a usable checkpoint of this toolkit; the message says why."""
+
+
+def save_checkpoint(model, path: Path | str, metadata: dict, train_rows: np.ndarray | None = None) -> Path:
+    """Atomically write `model`'s weights and `metadata` (plus optional training rows) to `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.weights.h5")
+    try:
+        model.save_weights(temporary)
+        with h5py.File(temporary, "a") as handle:
+            group = handle.create_group(GROUP)
+            text = json.dumps({"format": FORMAT, **metadata})
+            group.create_dataset("metadata", data=np.frombuffer(text.encode(), dtype=np.uint8))
+            if train_rows is not None:
+                group.create_dataset("train_rows", data=train_rows, compression="gzip")
+        with open(temporary, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def read_metadata(path: Path | str) -> dict:
+    """The metadata stored in checkpoint `path`; `CheckpointError` if it is not one of ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        with h5py.File(path, "r") as handle:
+            if GROUP not in handle or "metadata" not in handle[GROUP]:
+                raise CheckpointError(f"{path} is an HDF5 file but not a checkpoint of this toolkit")
+            metadata = json.loads(bytes(handle[GROUP]["metadata"][()]).decode())
+    except OSError as error:
+        raise CheckpointError(f"{path} is not a checkpoint of this toolkit (not an HDF5 file)") from error
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path} has checkpoint format {metadata.get('format')!r}, expected {FORMAT!r}")
+    return metadata
+
+
+def read_train_rows(path: Path | str) -> np.ndarray | None:
+    """The encoded training split stored in checkpoint `path`, if any."""
+    with h5py.File(path, "r") as handle:
+        return handle[GROUP]["train_rows"][()] if "train_rows" in handle[GROUP] else None
+
+
+def load_checkpoint(path: Path | str):
+    """Rebuild the model from `path` and load its weights; return ``(model, metadata, vocabularies)``."""
+    from .model import ModelConfig, build_model
+
+    metadata = read_metadata(path)
+    vocabularies = vocabularies_from_json(metadata["vocabularies"])
+    model = build_model({s: len(v) for s, v in vocabularies.items()}, ModelConfig.from_dict(metadata["model"]))
+    try:
+        model.load_weights(path)
+    except Exception as error:  # Keras raises ValueError or KeyError on mismatched files
+        raise CheckpointError(f"{path}: weights do not match the stored model settings ({error})") from error
+    return model, metadata, vocabularies
+
+
+def resolve_checkpoint(path: Path | str | None, weights_dir: Path | str = "weights") -> Path:
+    """The checkpoint file meant by `path`: a file, a run folder (its best), or None (newest run's best)."""
+    if path is not None:
+        path = Path(path)
+        if path.is_dir():
+            if not (path / BEST).is_file():
+                raise CheckpointError(f"run folder {path} has no {BEST}")
+            return path / BEST
+        if not path.exists():
+            raise CheckpointError(f"checkpoint {path} does not exist")
+        return path
+    weights_dir = Path(weights_dir)
+    runs = (
+        sorted((p for p in weights_dir.glob(f"*/{BEST}")), key=lambda p: p.stat().st_mtime)
+        if weights_dir.is_dir()
+        else []
+    )
+    if not runs:
+        raise CheckpointError(f"no checkpoint in {weights_dir}/: train one first with `python train.py`")
+    return runs[-1]

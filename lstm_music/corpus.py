@@ -1,0 +1,176 @@
+"""Turn a folder of MIDI and score files into pieces: parallel parsing with a content-hash cache.
+
+Each file's events are cached as JSON under the cache folder, keyed by the SHA-256 of the file's
+bytes and the parser settings, so unchanged files are never parsed twice (renamed or moved files
+included), changed files are parsed again and removed files simply drop out. A file that cannot be
+used is cached with its reason, so it is reported again without being parsed again. A cache entry
+that cannot be read is ignored and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .midi_io import (
+    MIDI_SUFFIXES,
+    PERCUSSION_CHANNEL,
+    QUARTER_LENGTH_DIVISORS,
+    SCORE_SUFFIXES,
+    Event,
+    Piece,
+    UnreadableFile,
+    read_piece,
+)
+
+PARSER_VERSION = 1
+PARSER_SETTINGS = {
+    "version": PARSER_VERSION,
+    "quarter_length_divisors": list(QUARTER_LENGTH_DIVISORS),
+    "percussion_channel": PERCUSSION_CHANNEL,
+}
+
+
+class DataError(Exception):
+    """The data cannot be used at all (missing folder, nothing usable); the run must stop."""
+
+
+@dataclass
+class Corpus:
+    """The pieces read from a folder, the files skipped with their reasons, and where they came from."""
+
+    folder: str
+    pieces: list[Piece] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    parsed: int = 0
+    cached: int = 0
+
+    @property
+    def events(self) -> int:
+        """Total number of events over all pieces."""
+        return sum(len(piece.events) for piece in self.pieces)
+
+    def summary(self) -> str:
+        """One line: files used and skipped, events, and where they came from."""
+        return (
+            f"{self.folder}: {len(self.pieces)} files used, {len(self.skipped)} skipped, "
+            f"{self.events} events ({self.parsed} parsed, {self.cached} from cache)"
+        )
+
+
+def find_sources(folder: Path) -> list[Path]:
+    """Every MIDI or score file under `folder`, recursively, in sorted order."""
+    suffixes = set(MIDI_SUFFIXES + SCORE_SUFFIXES)
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+
+
+def cache_key(data: bytes) -> str:
+    """The cache key of a file's bytes under the current parser settings."""
+    digest = hashlib.sha256(json.dumps(PARSER_SETTINGS, sort_keys=True).encode())
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def _parse_file(path: Path) -> dict:
+    """Parse one file into a JSON-ready record: its events and tempo, or the reason it is skipped."""
+    try:
+        piece = read_piece(path)
+    except UnreadableFile as error:
+        return {"error": str(error)}
+    except Exception as error:  # a bug in a parser must skip the file, not end the whole run
+        return {"error": f"cannot parse: {type(error).__name__}: {error}".splitlines()[0]}
+    return {"events": [list(e) for e in piece.events], "bpm": piece.bpm}
+
+
+def _read_cache(entry: Path) -> dict | None:
+    try:
+        record = json.loads(entry.read_text())
+    except (OSError, ValueError):
+        return None
+    if isinstance(record, dict) and (isinstance(record.get("events"), list) or isinstance(record.get("error"), str)):
+        return record
+    return None
+
+
+def _write_cache(entry: Path, record: dict) -> None:
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    temporary = entry.with_suffix(f".tmp{os.getpid()}")
+    temporary.write_text(json.dumps(record))
+    os.replace(temporary, entry)
+
+
+def load_corpus(
+    folder: Path | str,
+    cache_dir: Path | str | None = ".cache/events",
+    workers: int | None = None,
+    progress: bool = True,
+) -> Corpus:
+    """Read every usable piece under `folder`, using and filling the cache unless `cache_dir` is None.
+
+    `workers` parser processes run at once (default: all cores; 1 parses in this process).
+    Skipped files are printed to stderr, one line each. Raises `DataError` if the folder does not
+    exist or holds nothing usable.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"data folder {folder} does not exist")
+    sources = find_sources(folder)
+    if not sources:
+        raise DataError(f"no MIDI or score files in {folder} (looked for {', '.join(MIDI_SUFFIXES + SCORE_SUFFIXES)})")
+    records: dict[Path, dict] = {}
+    keys: dict[Path, str] = {}
+    for path in sources:
+        keys[path] = cache_key(path.read_bytes())
+        if cache_dir is not None:
+            record = _read_cache(Path(cache_dir) / keys[path][:2] / f"{keys[path]}.json")
+            if record is not None:
+                records[path] = record
+    corpus = Corpus(str(folder), cached=len(records))
+    todo = [path for path in sources if path not in records]
+    corpus.parsed = len(todo)
+    for path, record in zip(todo, _parse_all(todo, workers, progress), strict=True):
+        records[path] = record
+        if cache_dir is not None:
+            _write_cache(Path(cache_dir) / keys[path][:2] / f"{keys[path]}.json", record)
+    for path in sources:
+        record = records[path]
+        name = str(path.relative_to(folder))
+        if "error" in record:
+            corpus.skipped.append((name, record["error"]))
+            print(f"skipped {path}: {record['error']}", file=sys.stderr)
+        else:
+            corpus.pieces.append(Piece(name, [Event(*e) for e in record["events"]], record.get("bpm")))
+    if not corpus.pieces:
+        raise DataError(f"no usable music in {folder}: all {len(sources)} files were skipped")
+    return corpus
+
+
+def _parse_all(paths: list[Path], workers: int | None, progress: bool) -> list[dict]:
+    """Parse `paths` in `workers` processes, in order, with a progress bar on stderr."""
+    from tqdm import tqdm
+
+    if not paths:
+        return []
+    workers = min(workers or os.cpu_count() or 1, len(paths))
+    bar = tqdm(total=len(paths), desc="parsing", unit="file", disable=not progress, file=sys.stderr)
+    try:
+        if workers == 1:
+            results = []
+            for path in paths:
+                results.append(_parse_file(path))
+                bar.update()
+            return results
+        # Largest files first, so that no worker is left with a long file at the end.
+        largest_first = sorted(paths, key=lambda p: p.stat().st_size, reverse=True)
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {path: pool.submit(_parse_file, path) for path in largest_first}
+            for future in futures.values():
+                future.add_done_callback(lambda _: bar.update())
+            return [futures[path].result() for path in paths]
+    finally:
+        bar.close()

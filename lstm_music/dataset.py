@@ -1,0 +1,86 @@
+"""Sequence-to-sequence training windows, built lazily from per-piece integer arrays.
+
+A window starting at row ``t`` of a piece feeds rows ``[t, t+L)`` and asks for rows
+``[t+1, t+L]``: a target at every position, so each window trains L predictions. Windows never
+cross from one piece into the next. A piece shorter than a window is padded, and its padded
+positions carry sample weight 0. Only the integer arrays live in memory; each batch is sliced
+from them when Keras asks for it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+from .vocab import STREAMS
+
+
+def window_starts(rows: int, length: int, stride: int) -> list[int]:
+    """Start rows of the windows over a piece of `rows` rows (the `<start>` row included).
+
+    Windows start every `stride` rows; a last window is added so that the piece's end is covered.
+    A piece too short for one full window gets one (padded) window at 0.
+    """
+    last = rows - length - 1
+    if last <= 0:
+        return [0]
+    starts = list(range(0, last + 1, stride))
+    if starts[-1] != last:
+        starts.append(last)
+    return starts
+
+
+class WindowDataset(keras.utils.PyDataset):
+    """Batches of ``(inputs, targets, sample_weight)`` dicts keyed by stream, built on demand."""
+
+    def __init__(
+        self,
+        arrays: list[np.ndarray],
+        length: int,
+        batch_size: int,
+        stride: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.arrays = [a for a in arrays if len(a) >= 2]
+        self.length = length
+        self.batch_size = batch_size
+        stride = stride or max(1, length // 2)
+        self.windows = np.array(
+            [(i, s) for i, a in enumerate(self.arrays) for s in window_starts(len(a), length, stride)], dtype=np.int64
+        ).reshape(-1, 2)
+        self.shuffle = shuffle
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(self.windows)) if shuffle else np.arange(len(self.windows))
+
+    @property
+    def num_batches(self) -> int:
+        return math.ceil(len(self.windows) / self.batch_size)
+
+    @property
+    def targets(self) -> int:
+        """Number of real (unpadded) target positions in one pass over the data."""
+        return int(sum(min(self.length, len(self.arrays[i]) - 1 - s) for i, s in self.windows))
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def __getitem__(self, index: int):
+        chosen = self.windows[self.order[index * self.batch_size : (index + 1) * self.batch_size]]
+        block = np.zeros((len(chosen), self.length + 1, len(STREAMS)), dtype=np.int32)
+        weight = np.zeros((len(chosen), self.length), dtype=np.float32)
+        for row, (piece, start) in enumerate(chosen):
+            part = self.arrays[piece][start : start + self.length + 1]
+            block[row, : len(part)] = part
+            weight[row, : len(part) - 1] = 1.0
+        inputs = {s: block[:, :-1, i] for i, s in enumerate(STREAMS)}
+        targets = {s: block[:, 1:, i] for i, s in enumerate(STREAMS)}
+        return inputs, targets, weight
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self.order = self.rng.permutation(len(self.windows))

@@ -1,0 +1,189 @@
+"""The training run behind `train.py`: data, model, `fit` with checkpoint and stopping callbacks.
+
+Keras is imported only by `train`, so `--parse-only` and `--help` start without it.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import sys
+import time
+from argparse import Namespace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from .corpus import PARSER_SETTINGS, Corpus, load_corpus
+from .vocab import STREAMS, augment, build_vocabularies, count_unknown, encode_piece, split_pieces, vocabularies_to_json
+
+
+def read_data(args: Namespace) -> Corpus:
+    """Parse (or read from the cache) every piece in `args.data`; print the one-line summary."""
+    corpus = load_corpus(args.data, None if args.no_cache else args.cache_dir, args.workers or None)
+    print(corpus.summary())
+    return corpus
+
+
+def parse_only(args: Namespace) -> None:
+    """Print the corpus summary and the size of each vocabulary (built on the training split)."""
+    corpus = read_data(args)
+    train, validation = split_pieces(corpus.pieces, args.val_fraction, args.seed)
+    vocabularies = build_vocabularies(augment(train, args.transpose), args.min_count)
+    sizes = ", ".join(f"{s} {len(vocabularies[s])}" for s in STREAMS)
+    print(f"pieces: {len(train)} train, {len(validation)} validation; vocabulary sizes: {sizes}")
+
+
+def run_name(args: Namespace) -> str:
+    """The run folder name: `--run-name`, else the date, time and preset."""
+    return args.run_name or f"{datetime.now():%Y%m%d-%H%M%S}-{args.preset}"
+
+
+def model_config(args: Namespace):
+    """The preset's sizes with any size flags applied on top."""
+    from dataclasses import replace
+
+    from .model import PRESETS
+
+    overrides = {
+        "embedding": args.embedding,
+        "branch_units": args.branch_units,
+        "trunk_units": args.trunk_units,
+        "dense_units": args.dense_units,
+        "head_units": args.head_units,
+        "dropout": args.dropout,
+    }
+    return replace(PRESETS[args.preset], **{k: v for k, v in overrides.items() if v is not None})
+
+
+def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
+    """Train as `args` says; return the path of the best checkpoint."""
+    import keras
+
+    from .checkpoint import BEST, CheckpointError, load_checkpoint, save_checkpoint
+    from .dataset import WindowDataset
+    from .model import ModelConfig, build_model, compile_model
+
+    keras.utils.set_random_seed(args.seed)
+    corpus = read_data(args)
+    train_pieces, val_pieces = split_pieces(corpus.pieces, args.val_fraction, args.seed)
+    augmented = augment(train_pieces, args.transpose)
+    first_epoch = 0
+    if args.resume:
+        model, resumed, vocabularies = load_checkpoint(args.resume)
+        config = ModelConfig.from_dict(resumed["model"])
+        first_epoch = int(resumed["epoch"])
+        unknown = sum(count_unknown(p, vocabularies) for p in augmented)
+        if unknown:
+            print(f"resume: {unknown} training tokens are outside the checkpoint's vocabularies (encoded as <unk>)")
+    else:
+        vocabularies = build_vocabularies(augmented, args.min_count)
+        config = model_config(args)
+        model = build_model({s: len(v) for s, v in vocabularies.items()}, config)
+    compile_model(model, args.learning_rate, label_smoothing=args.label_smoothing)
+
+    train_arrays = [encode_piece(p, vocabularies) for p in augmented]
+    val_arrays = [encode_piece(p, vocabularies) for p in val_pieces]
+    train_data = WindowDataset(
+        train_arrays, args.sequence_length, args.batch_size, args.stride or None, True, args.seed
+    )
+    val_data = (
+        WindowDataset(val_arrays, args.sequence_length, args.batch_size, args.stride or None, False)
+        if val_arrays
+        else None
+    )
+    monitor = "val_loss" if val_data is not None else "loss"
+
+    run_dir = Path(args.weights_dir) / run_name(args)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tempos = [p.bpm for p in corpus.pieces if p.bpm]
+    metadata = {
+        "vocabularies": vocabularies_to_json(vocabularies),
+        "model": config.to_dict(),
+        "preset": args.preset,
+        "sequence_length": args.sequence_length,
+        "parser": PARSER_SETTINGS,
+        "min_count": args.min_count,
+        "median_bpm": statistics.median(tempos) if tempos else None,
+        "training": {
+            "data": str(args.data),
+            "pieces": len(corpus.pieces),
+            "train_pieces": [p.path for p in train_pieces],
+            "validation_pieces": [p.path for p in val_pieces],
+            "events": corpus.events,
+            "transpose": args.transpose,
+            "seed": args.seed,
+            "resumed_from": str(args.resume) if args.resume else None,
+        },
+    }
+    train_rows = np.concatenate([encode_piece(p, vocabularies) for p in train_pieces])
+    print(
+        f"model: preset {args.preset}, {model.count_params():,} parameters; "
+        f"{len(train_pieces)} train pieces ({train_data.targets:,} targets per epoch), {len(val_pieces)} validation"
+    )
+
+    class Checkpointer(keras.callbacks.Callback):
+        """Save a checkpoint whenever the monitored loss improves, and keep `best.weights.h5`."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.best = float("inf")
+            self.best_path: Path | None = None
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs = logs or {}
+            value = float(logs.get(monitor, float("inf")))
+            if not value < self.best:
+                return
+            self.best = value
+            info = {**metadata, "epoch": epoch + 1, "metrics": {k: float(v) for k, v in logs.items()}}
+            path = save_checkpoint(
+                self.model, run_dir / f"epoch{epoch + 1:03d}-{monitor}{value:.4f}.weights.h5", info, train_rows
+            )
+            save_checkpoint(self.model, run_dir / BEST, info, train_rows)
+            self.best_path = path
+
+    class TimeLimit(keras.callbacks.Callback):
+        """Stop cleanly after `minutes` of training (the current epoch is validated and saved)."""
+
+        def __init__(self, minutes: float) -> None:
+            super().__init__()
+            self.deadline = time.monotonic() + minutes * 60 if minutes > 0 else float("inf")
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            if time.monotonic() > self.deadline and not self.model.stop_training:
+                print(f"\ntime limit of {args.max_minutes} minutes reached: stopping")
+                self.model.stop_training = True
+
+    checkpointer = Checkpointer()
+    callbacks = [
+        checkpointer,
+        TimeLimit(args.max_minutes),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        *([keras.callbacks.EarlyStopping(monitor, patience=args.patience)] if args.patience > 0 else []),
+        *(extra_callbacks or []),
+    ]
+    try:
+        model.fit(
+            train_data,
+            validation_data=val_data,
+            epochs=first_epoch + args.epochs,
+            initial_epoch=first_epoch,
+            callbacks=callbacks,
+            verbose=args.verbose,
+        )
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopping; the best checkpoint so far is kept", file=sys.stderr)
+    if checkpointer.best_path is None:
+        raise CheckpointError(f"training stopped before the first epoch ended: no checkpoint in {run_dir}")
+    print(
+        f"best checkpoint: {run_dir / BEST} ({monitor} {checkpointer.best:.4f}, saved as {checkpointer.best_path.name})"
+    )
+    return run_dir / BEST
+
+
+def read_history(run_dir: Path) -> list[dict]:
+    """The rows of a run's `history.csv`."""
+    with open(run_dir / "history.csv", newline="") as handle:
+        return list(csv.DictReader(handle))

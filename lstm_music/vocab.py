@@ -1,0 +1,133 @@
+"""Vocabularies (token <-> index per stream), piece encoding, train/validation split, transposition.
+
+Unknown-token rule: every vocabulary reserves index 0 for ``<unk>`` and index 1 for ``<start>``.
+A token seen fewer than `min_count` times in the training split, or never seen there, encodes as
+``<unk>``: the model still learns "something rare comes here", but sampling never emits ``<unk>``
+(or ``<start>``), so generated music only uses tokens the model has seen often enough. Every piece
+begins with one ``<start>`` event, so the model learns how pieces open and needs no primer.
+
+This module needs only numpy, so summaries and the data layer load without Keras.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .midi_io import Event, Piece, note_token, token_pitches
+
+UNK = "<unk>"
+START = "<start>"
+SPECIALS = (UNK, START)
+UNK_INDEX, START_INDEX = 0, 1
+STREAMS = ("note", "offset", "duration")
+
+
+@dataclass
+class Vocabulary:
+    """An ordered list of tokens for one stream; index 0 is ``<unk>``, index 1 is ``<start>``."""
+
+    tokens: list[str]
+    index: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if tuple(self.tokens[: len(SPECIALS)]) != SPECIALS:
+            raise ValueError(f"a vocabulary must start with {SPECIALS}")
+        self.index = {token: i for i, token in enumerate(self.tokens)}
+
+    @classmethod
+    def build(cls, tokens: Iterable[str], min_count: int = 1) -> Vocabulary:
+        """Keep tokens seen at least `min_count` times, most frequent first (ties by token text)."""
+        counts = Counter(tokens)
+        kept = sorted(
+            (t for t, c in counts.items() if c >= min_count and t not in SPECIALS), key=lambda t: (-counts[t], t)
+        )
+        return cls(list(SPECIALS) + kept)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def encode(self, token: str) -> int:
+        """The index of `token`, or `UNK_INDEX` if it is not in the vocabulary."""
+        return self.index.get(token, UNK_INDEX)
+
+    def decode(self, index: int) -> str:
+        """The token at `index`."""
+        return self.tokens[index]
+
+
+def build_vocabularies(pieces: list[Piece], min_count: int = 1) -> dict[str, Vocabulary]:
+    """One vocabulary per stream from the events of `pieces` (the training split)."""
+    return {
+        stream: Vocabulary.build((event[i] for piece in pieces for event in piece.events), min_count)
+        for i, stream in enumerate(STREAMS)
+    }
+
+
+def vocabularies_to_json(vocabularies: dict[str, Vocabulary]) -> str:
+    """Serialize vocabularies (stored in checkpoints) as JSON."""
+    return json.dumps({stream: vocabularies[stream].tokens for stream in STREAMS})
+
+
+def vocabularies_from_json(text: str) -> dict[str, Vocabulary]:
+    """Inverse of `vocabularies_to_json`."""
+    data = json.loads(text)
+    return {stream: Vocabulary(data[stream]) for stream in STREAMS}
+
+
+def encode_piece(piece: Piece, vocabularies: dict[str, Vocabulary]) -> np.ndarray:
+    """A piece as an int32 array of shape (1 + events, 3): a ``<start>`` row, then one row per event."""
+    rows = [[START_INDEX] * len(STREAMS)]
+    rows += [[vocabularies[s].encode(event[i]) for i, s in enumerate(STREAMS)] for event in piece.events]
+    return np.asarray(rows, dtype=np.int32)
+
+
+def decode_events(rows: np.ndarray, vocabularies: dict[str, Vocabulary]) -> list[Event]:
+    """Events from rows of indices (no ``<start>`` or ``<unk>`` rows expected)."""
+    return [Event(*(vocabularies[s].decode(int(row[i])) for i, s in enumerate(STREAMS))) for row in rows]
+
+
+def count_unknown(piece: Piece, vocabularies: dict[str, Vocabulary]) -> int:
+    """How many tokens of `piece` fall outside the vocabularies."""
+    return sum(event[i] not in vocabularies[s].index for event in piece.events for i, s in enumerate(STREAMS))
+
+
+def split_pieces(pieces: list[Piece], val_fraction: float = 0.1, seed: int = 0) -> tuple[list[Piece], list[Piece]]:
+    """Split by piece into (train, validation), deterministic for `seed`.
+
+    The validation share is `val_fraction` of the pieces, rounded, but at least one piece when
+    there are two or more and the fraction is positive, and never all of them.
+    """
+    if not 0 <= val_fraction < 1:
+        raise ValueError("val_fraction must be in [0, 1)")
+    count = round(len(pieces) * val_fraction)
+    if val_fraction > 0 and len(pieces) >= 2:
+        count = min(max(count, 1), len(pieces) - 1)
+    order = np.random.default_rng(seed).permutation(len(pieces))
+    validation = set(order[:count].tolist())
+    train = [p for i, p in enumerate(pieces) if i not in validation]
+    return train, [p for i, p in enumerate(pieces) if i in validation]
+
+
+def transpose_piece(piece: Piece, semitones: int) -> Piece | None:
+    """`piece` shifted by `semitones`, or None if a pitch would leave the MIDI range 0-127."""
+    events = []
+    for event in piece.events:
+        pitches = [p + semitones for p in token_pitches(event.note)]
+        if min(pitches) < 0 or max(pitches) > 127:
+            return None
+        events.append(Event(note_token(pitches), event.offset, event.duration))
+    return Piece(f"{piece.path} ({semitones:+d})", events, piece.bpm)
+
+
+def augment(pieces: list[Piece], transpose: int) -> list[Piece]:
+    """`pieces` plus every transposition by -`transpose`..+`transpose` semitones that stays in range."""
+    out = list(pieces)
+    for shift in range(-transpose, transpose + 1):
+        if shift:
+            out += [t for t in (transpose_piece(p, shift) for p in pieces) if t is not None]
+    return out

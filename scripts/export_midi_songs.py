@@ -1,0 +1,83 @@
+"""Export the default training set `midi_songs/` from the score corpus shipped inside music21.
+
+Every piece is public domain and comes from music21's own corpus; nothing is downloaded.
+Each score is written as a multi-track MIDI file whose tracks all play acoustic piano.
+Rerun it any time: `python scripts/export_midi_songs.py [--out midi_songs]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from music21 import bar, corpus, instrument, repeat
+
+CORPUS_ROOT = Path(corpus.__file__).parent
+
+# (corpus path, how many files at most); Bach chorales are short, so many are taken.
+SELECTION: list[tuple[str, int]] = [
+    ("joplin", 10),
+    ("mozart", 20),
+    ("schoenberg/opus19", 10),
+    ("schumann_clara", 10),
+    ("beethoven/opus18no1", 4),
+    ("beethoven/opus59no1", 4),
+    ("beethoven/opus59no2", 4),
+    ("haydn", 9),
+    ("chopin", 5),
+    ("schubert", 5),
+    ("bach/bwv", 60),
+]
+
+
+def corpus_files(prefix: str, limit: int) -> list[Path]:
+    """Return up to `limit` score files under music21's corpus folder `prefix`, sorted."""
+    folder = CORPUS_ROOT / prefix
+    if folder.is_dir():
+        files = sorted(p for p in folder.rglob("*") if p.suffix in {".mxl", ".xml", ".krn"})
+    else:
+        files = sorted(p for p in folder.parent.glob(folder.name + "*") if p.suffix in {".mxl", ".xml", ".krn"})
+    # Beethoven quartets exist both as .krn and .mxl: keep one copy of each movement.
+    seen: set[str] = set()
+    unique = []
+    for path in files:
+        stem = str(path.relative_to(CORPUS_ROOT).with_suffix(""))
+        if stem not in seen:
+            seen.add(stem)
+            unique.append(path)
+    return unique[:limit]
+
+
+def export(out: Path) -> int:
+    """Write every selected score as a piano MIDI file under `out`; return how many were written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for prefix, limit in SELECTION:
+        for path in corpus_files(prefix, limit):
+            score = corpus.parse(str(path))
+            # Grace notes have no length; MIDI cannot hold them, so they are left out.
+            for grace in [n for n in score.recurse().notes if n.duration.isGrace]:
+                grace.activeSite.remove(grace)
+            for part in score.parts:
+                for old in part.recurse().getElementsByClass(instrument.Instrument):
+                    part.remove(old, recurse=True)
+                part.insert(0, instrument.Piano())
+            name = "_".join(path.relative_to(CORPUS_ROOT).with_suffix("").parts) + ".mid"
+            try:
+                score.write("midi", fp=out / name)
+            except repeat.ExpanderException:
+                # Badly formed repeat marks: play the score once, as written.
+                for mark in list(score.recurse().getElementsByClass((bar.Repeat, repeat.RepeatMark))):
+                    mark.activeSite.remove(mark)
+                score.write("midi", fp=out / name)
+            written += 1
+            print(f"{out / name}", file=sys.stderr)
+    return written
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("midi_songs"), help="folder to write into")
+    args = parser.parse_args()
+    print(f"wrote {export(args.out)} MIDI files to {args.out}/")

@@ -1,0 +1,65 @@
+"""Shared fixtures: small MIDI files built with mido, so tests know exactly what they contain."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import mido
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+TPQ = 480
+
+
+def write_tracks(path: Path, tracks: list[list[tuple[float, float, int, int]]], bpm: float = 100.0) -> Path:
+    """Write a type-1 MIDI file; each track is a list of (start, length, pitch, channel) in quarters."""
+    midi = mido.MidiFile(ticks_per_beat=TPQ)
+    conductor = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0)])
+    midi.tracks.append(conductor)
+    for notes in tracks:
+        messages = []
+        for start, length, pitch, channel in notes:
+            messages.append((round(start * TPQ), 1, mido.Message("note_on", note=pitch, velocity=80, channel=channel)))
+            messages.append((round((start + length) * TPQ), 0, mido.Message("note_off", note=pitch, channel=channel)))
+        track = mido.MidiTrack()
+        now = 0
+        for tick, _order, message in sorted(messages, key=lambda m: (m[0], m[1])):
+            track.append(message.copy(time=tick - now))
+            now = tick
+        midi.tracks.append(track)
+    midi.save(str(path))
+    return path
+
+
+@pytest.fixture
+def known_midi(tmp_path: Path) -> Path:
+    """Two piano tracks and a drum track with a known note, chord, rest and triplets."""
+    right = [
+        (0, 1, 60, 0),  # C4 quarter
+        (1, 2, 64, 0),  # E4 + G4 half-note chord
+        (1, 2, 67, 0),
+        # beat 3 is a rest
+        (4, 0.5, 62, 0),  # D4 eighth
+        (5, 1 / 3, 65, 0),  # F4 G4 A4 triplet eighths
+        (5 + 1 / 3, 1 / 3, 67, 0),
+        (5 + 2 / 3, 1 / 3, 69, 0),
+    ]
+    left = [(0, 4, 48, 1), (4, 2, 43, 1)]  # C3 whole note, G2 half note
+    drums = [(beat, 0.25, 36, 9) for beat in range(6)]
+    return write_tracks(tmp_path / "known.mid", [right, left, drums])
+
+
+KNOWN_EVENTS = [
+    ("C3", "0", "4"),
+    ("C4", "0", "1"),
+    ("E4.G4", "1", "2"),
+    ("G2", "3", "2"),
+    ("D4", "0", "0.5"),
+    ("F4", "1", "1/3"),
+    ("G4", "1/3", "1/3"),
+    ("A4", "1/3", "1/3"),
+]

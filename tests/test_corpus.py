@@ -1,0 +1,131 @@
+"""Folder parsing: bad files skipped with reasons, exit status 2, and the event cache."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import KNOWN_EVENTS, ROOT, write_tracks
+
+from lstm_music import corpus as corpus_module
+from lstm_music.corpus import DataError, load_corpus
+
+
+def bad_folder(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "empty.mid").write_bytes(b"")
+    (folder / "notes.mid").write_text("a text file that claims to be MIDI\n")
+    (folder / "corrupt.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\xff\xff")
+    write_tracks(folder / "drums.mid", [[(b, 0.5, 38, 9) for b in range(8)]])
+    return folder
+
+
+def test_bad_files_are_skipped_with_one_line_each(tmp_path: Path, known_midi: Path, capsys) -> None:
+    folder = bad_folder(tmp_path / "data")
+    nested = folder / "nested"
+    nested.mkdir()
+    shutil.copy(known_midi, nested / "good.MIDI")
+    corpus = load_corpus(folder, cache_dir=None, workers=1, progress=False)
+    assert [p.path for p in corpus.pieces] == ["nested/good.MIDI"]
+    assert [tuple(e) for e in corpus.pieces[0].events] == KNOWN_EVENTS
+    reasons = dict(corpus.skipped)
+    assert reasons["empty.mid"] == "empty file"
+    assert reasons["notes.mid"].startswith("not a MIDI file")
+    assert reasons["corrupt.mid"].startswith("cannot read MIDI")
+    assert reasons["drums.mid"] == "no pitched notes"
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert sorted(line.split(":")[0] for line in lines) == sorted(f"skipped {folder / n}" for n in reasons)
+    assert "1 files used, 4 skipped, 8 events" in corpus.summary()
+
+
+def test_folder_of_bad_files_exits_2(tmp_path: Path) -> None:
+    folder = bad_folder(tmp_path / "data")
+    result = subprocess.run(
+        [sys.executable, "train.py", "--data", str(folder), "--parse-only", "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert f"error: no usable music in {folder}: all 4 files were skipped" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_folder_exits_2(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "train.py", "--data", str(tmp_path / "nope"), "--parse-only"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: data folder {tmp_path / 'nope'} does not exist"
+    with pytest.raises(DataError, match="does not exist"):
+        load_corpus(tmp_path / "nope")
+
+
+def test_parse_only_prints_summary_without_keras(tmp_path: Path, known_midi: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for i in range(3):
+        shutil.copy(known_midi, folder / f"piece{i}.mid")
+    probe = (
+        "import sys, runpy; sys.argv = ['train.py', '--data', sys.argv[1], '--parse-only', '--cache-dir', sys.argv[2]];"
+        "code = 0\ntry: runpy.run_path('train.py', run_name='__main__')\nexcept SystemExit as e: code = e.code\n"
+        "print('keras' in sys.modules, 'tensorflow' in sys.modules, code)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(folder), str(tmp_path / "cache")], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "False False 0"
+    assert "3 files used, 0 skipped, 24 events" in result.stdout
+    assert "vocabulary sizes: note" in result.stdout
+
+
+def test_cache_is_read_and_refreshed(tmp_path: Path, known_midi: Path, monkeypatch) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(known_midi, folder / "a.mid")
+    shutil.copy(known_midi, folder / "b.mid")
+    cache = tmp_path / "cache"
+    first = load_corpus(folder, cache, workers=1, progress=False)
+    assert (first.parsed, first.cached) == (2, 0)
+
+    def no_parsing(path):
+        raise AssertionError(f"{path} was parsed although it is cached")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(corpus_module, "read_piece", no_parsing)
+        second = load_corpus(folder, cache, workers=1, progress=False)
+    assert (second.parsed, second.cached) == (0, 2)
+    assert [p.events for p in second.pieces] == [p.events for p in first.pieces]
+
+    write_tracks(folder / "b.mid", [[(0, 1, 72, 0)]])
+    changed = load_corpus(folder, cache, workers=1, progress=False)
+    assert (changed.parsed, changed.cached) == (1, 1)
+    assert [tuple(e) for e in changed.pieces[1].events] == [("C5", "0", "1")]
+
+    entries = sorted(cache.rglob("*.json"))
+    assert len(entries) == 2
+    for entry in entries:
+        entry.write_text("{ not json")
+    rebuilt = load_corpus(folder, cache, workers=1, progress=False)
+    assert (rebuilt.parsed, rebuilt.cached) == (2, 0)
+    assert all("events" in json.loads(e.read_text()) for e in entries)
+
+    (folder / "a.mid").unlink()
+    assert [p.path for p in load_corpus(folder, cache, workers=1, progress=False).pieces] == ["b.mid"]
+
+
+def test_parallel_parse_matches_single_process(tmp_path: Path) -> None:
+    songs = sorted((ROOT / "midi_songs").glob("*.mid"))[:4]
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for song in songs:
+        shutil.copy(song, folder / song.name)
+    one = load_corpus(folder, None, workers=1, progress=False)
+    two = load_corpus(folder, None, workers=2, progress=False)
+    assert [p.events for p in one.pieces] == [p.events for p in two.pieces]
+    assert len(one.pieces) == 4

@@ -1,0 +1,90 @@
+"""Vocabularies, split by piece, transposition and sequence-to-sequence windows."""
+
+import numpy as np
+import pytest
+
+from lstm_music.dataset import WindowDataset, window_starts
+from lstm_music.midi_io import Event, Piece
+from lstm_music.vocab import (
+    START_INDEX,
+    STREAMS,
+    UNK_INDEX,
+    Vocabulary,
+    augment,
+    build_vocabularies,
+    encode_piece,
+    split_pieces,
+    transpose_piece,
+    vocabularies_from_json,
+    vocabularies_to_json,
+)
+
+
+def piece(name: str, notes: list[str]) -> Piece:
+    return Piece(name, [Event(n, "0.5", "1/3" if i % 2 else "1") for i, n in enumerate(notes)])
+
+
+def test_vocabulary_order_min_count_and_json_round_trip() -> None:
+    pieces = [piece("a", ["C4", "D4", "C4", "E4.G4", "C4"]), piece("b", ["D4", "F#2"])]
+    vocabularies = build_vocabularies(pieces, min_count=2)
+    assert vocabularies["note"].tokens == ["<unk>", "<start>", "C4", "D4"]
+    assert vocabularies["offset"].tokens == ["<unk>", "<start>", "0.5"]
+    assert vocabularies["duration"].tokens == ["<unk>", "<start>", "1", "1/3"]
+    assert vocabularies["note"].encode("E4.G4") == UNK_INDEX
+    again = vocabularies_from_json(vocabularies_to_json(vocabularies))
+    assert {s: v.tokens for s, v in again.items()} == {s: v.tokens for s, v in vocabularies.items()}
+    rows = encode_piece(pieces[0], again)
+    assert rows.tolist()[0] == [START_INDEX] * 3
+    assert rows[1:, 0].tolist() == [2, 3, 2, UNK_INDEX, 2]
+    with pytest.raises(ValueError):
+        Vocabulary(["C4"])
+
+
+def test_split_is_by_piece_and_deterministic() -> None:
+    pieces = [piece(f"p{i}", ["C4"] * (i + 1)) for i in range(25)]
+    train, validation = split_pieces(pieces, 0.1, seed=3)
+    assert len(validation) == 2 and len(train) == 23
+    assert not {p.path for p in train} & {p.path for p in validation}
+    assert {p.path for p in train} | {p.path for p in validation} == {p.path for p in pieces}
+    again_train, again_validation = split_pieces(pieces, 0.1, seed=3)
+    assert [p.path for p in again_validation] == [p.path for p in validation]
+    assert [p.path for p in split_pieces(pieces, 0.1, seed=4)[1]] != [p.path for p in validation]
+    assert len(split_pieces(pieces[:2], 0.1)[1]) == 1
+    assert split_pieces(pieces[:1], 0.1)[1] == []
+
+
+def test_transposition_shifts_pitches_and_stays_in_range() -> None:
+    original = piece("a", ["C4", "E4.G4"])
+    up = transpose_piece(original, 2)
+    assert [e.note for e in up.events] == ["D4", "F#4.A4"]
+    assert [e.duration for e in up.events] == [e.duration for e in original.events]
+    assert transpose_piece(piece("high", ["G9"]), 1) is None
+    assert len(augment([original], 2)) == 5
+
+
+def test_window_starts_cover_every_position() -> None:
+    assert window_starts(rows=11, length=4, stride=2) == [0, 2, 4, 6]
+    assert window_starts(rows=12, length=4, stride=2) == [0, 2, 4, 6, 7]
+    assert window_starts(rows=3, length=4, stride=2) == [0]
+
+
+def test_windows_targets_are_inputs_shifted_by_one() -> None:
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(2, 50, size=(n, 3)).astype(np.int32) for n in (30, 17, 5)]
+    data = WindowDataset(arrays, length=8, batch_size=4, shuffle=True, seed=1)
+    seen = 0
+    for index in range(len(data)):
+        inputs, targets, weight = data[index]
+        assert set(inputs) == set(targets) == set(STREAMS)
+        for s in STREAMS:
+            assert inputs[s].shape == targets[s].shape == weight.shape
+            real = weight > 0
+            # position t's target is position t+1's input wherever both are real events
+            assert np.array_equal(targets[s][:, :-1][real[:, 1:]], inputs[s][:, 1:][real[:, 1:]])
+        seen += int(weight.sum())
+    assert seen == data.targets
+    short = WindowDataset([arrays[2]], length=8, batch_size=1, shuffle=False)
+    inputs, targets, weight = short[0]
+    assert weight.tolist() == [[1, 1, 1, 1, 0, 0, 0, 0]]
+    assert inputs["note"][0, :5].tolist() == arrays[2][:, 0].tolist()
+    assert targets["note"][0, :4].tolist() == arrays[2][1:, 0].tolist()

@@ -1,0 +1,74 @@
+"""Reading MIDI into events and writing events back."""
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from conftest import KNOWN_EVENTS, write_tracks
+
+from lstm_music.midi_io import (
+    UnreadableFile,
+    format_ql,
+    note_token,
+    parse_ql,
+    pitch_name,
+    pitch_number,
+    read_midi,
+    read_piece,
+    read_score,
+    write_midi,
+)
+
+
+def test_known_file_parses_to_exact_events(known_midi: Path) -> None:
+    piece = read_piece(known_midi)
+    assert [tuple(e) for e in piece.events] == KNOWN_EVENTS
+    assert piece.bpm == pytest.approx(100.0)
+
+
+def test_full_music21_parse_agrees_on_known_file(known_midi: Path) -> None:
+    assert read_score(known_midi).events == read_midi(known_midi).events
+
+
+def test_events_round_trip_through_midi(known_midi: Path, tmp_path: Path) -> None:
+    events = read_piece(known_midi).events
+    written = write_midi(events, tmp_path / "again.mid", program=0, bpm=90)
+    again = read_piece(written)
+    assert again.events == events
+    assert again.bpm == pytest.approx(90.0)
+
+
+def test_chords_keep_octaves_and_spelling_is_unique() -> None:
+    assert note_token([76, 48, 64]) == "C3.E4.E5"
+    assert pitch_name(63) == "D#4"
+    assert all(pitch_number(pitch_name(m)) == m for m in range(128))
+
+
+def test_quarter_lengths_are_exact_and_canonical() -> None:
+    assert format_ql(Fraction(1, 3)) == "1/3"
+    assert format_ql(Fraction(1, 2)) == "0.5"
+    assert format_ql(Fraction(4)) == "4"
+    assert format_ql(Fraction(7, 6)) == "7/6"
+    for text in ["1/3", "0.5", "4", "7/6", "0.25", "2/3"]:
+        assert format_ql(parse_ql(text)) == text
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.mid", b"", "empty file"),
+        ("text.mid", b"this is not music\n", "not a MIDI file"),
+        ("corrupt.mid", b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\xff\xff\x12garbage", "cannot read MIDI"),
+    ],
+)
+def test_bad_files_are_refused_with_reason(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(UnreadableFile, match=reason):
+        read_piece(path)
+
+
+def test_drums_only_file_has_no_pitched_notes(tmp_path: Path) -> None:
+    path = write_tracks(tmp_path / "drums.mid", [[(b, 0.5, 38, 9) for b in range(8)]])
+    with pytest.raises(UnreadableFile, match="no pitched notes"):
+        read_piece(path)

@@ -1,0 +1,127 @@
+"""Train the three-branch LSTM music model on a folder of MIDI (or score) files.
+
+    python train.py                              # midi_songs/ -> weights/<date>-<preset>/
+    python train.py --data my_midis --max-minutes 15
+    python train.py --data my_midis --parse-only # just parse and summarise
+
+Edit the settings below or pass them as flags (`python train.py --help`).
+"""
+
+import argparse
+import sys
+
+# Data
+DATA = "midi_songs"  # folder of .mid/.midi (and .mxl/.musicxml/.xml/.krn/.abc) files, searched recursively
+CACHE_DIR = ".cache/events"  # parsed events, keyed by file content
+WORKERS = 0  # parser processes; 0 = all cores
+MIN_COUNT = 2  # tokens seen fewer times in the training split become <unk>
+TRANSPOSE = 0  # also train on every piece shifted by -N..+N semitones
+VAL_FRACTION = 0.1  # share of pieces held out for validation
+# Model
+PRESET = "default"  # small | default | seed
+SEQUENCE_LENGTH = 64  # events per training window
+STRIDE = 0  # events between window starts; 0 = SEQUENCE_LENGTH / 2
+# Training
+WEIGHTS_DIR = "weights"
+RUN_NAME = ""  # default: <date>-<time>-<preset>
+EPOCHS = 50
+BATCH_SIZE = 32
+LEARNING_RATE = 2e-3
+LABEL_SMOOTHING = 0.0
+PATIENCE = 5  # stop after this many epochs without a better validation loss; 0 = never
+MAX_MINUTES = 0.0  # stop cleanly after this many minutes; 0 = no limit
+SEED = 0
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def sequence_length(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2, got {text}")
+    return value
+
+
+def non_negative(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+        return value
+
+    return parse
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    data = p.add_argument_group("data")
+    data.add_argument("--data", default=DATA, help="folder of MIDI or score files, searched recursively")
+    data.add_argument("--parse-only", action="store_true", help="parse, print the corpus summary and exit")
+    data.add_argument("--cache-dir", default=CACHE_DIR, help="where parsed events are cached")
+    data.add_argument("--no-cache", action="store_true", help="parse every file again, ignoring the cache")
+    data.add_argument("--workers", type=non_negative(int), default=WORKERS, help="parser processes (0: all cores)")
+    data.add_argument("--min-count", type=positive_int, default=MIN_COUNT, help="rarer tokens become <unk>")
+    data.add_argument("--transpose", type=non_negative(int), default=TRANSPOSE, help="augment by -N..+N semitones")
+    data.add_argument("--val-fraction", type=fraction, default=VAL_FRACTION, help="share of pieces for validation")
+    model = p.add_argument_group("model")
+    model.add_argument("--preset", choices=["small", "default", "seed"], default=PRESET, help="model size")
+    model.add_argument("--sequence-length", type=sequence_length, default=SEQUENCE_LENGTH, help="events per window")
+    model.add_argument("--stride", type=non_negative(int), default=STRIDE, help="window step (0: half a window)")
+    model.add_argument("--embedding", type=positive_int, help="override: embedding width")
+    model.add_argument("--branch-units", type=positive_int, help="override: units of each branch LSTM")
+    model.add_argument("--trunk-units", type=positive_int, nargs="+", help="override: units of each trunk LSTM")
+    model.add_argument("--dense-units", type=positive_int, help="override: units of the shared dense layer")
+    model.add_argument("--head-units", type=non_negative(int), help="override: hidden units per head (0: none)")
+    model.add_argument("--dropout", type=fraction, help="override: dropout rate")
+    fit = p.add_argument_group("training")
+    fit.add_argument("--weights-dir", default=WEIGHTS_DIR, help="checkpoints go to WEIGHTS_DIR/RUN_NAME/")
+    fit.add_argument("--run-name", default=RUN_NAME, help="run folder name (default: date, time and preset)")
+    fit.add_argument("--epochs", type=positive_int, default=EPOCHS, help="epochs to train (after --resume's)")
+    fit.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE, help="windows per batch")
+    fit.add_argument("--learning-rate", type=float, default=LEARNING_RATE, help="Adam learning rate")
+    fit.add_argument("--label-smoothing", type=fraction, default=LABEL_SMOOTHING, help="label smoothing of each head")
+    fit.add_argument("--patience", type=non_negative(int), default=PATIENCE, help="early-stopping patience (0: off)")
+    fit.add_argument("--max-minutes", type=non_negative(float), default=MAX_MINUTES, help="time budget (0: none)")
+    fit.add_argument("--resume", help="continue from this checkpoint's weights and vocabularies")
+    fit.add_argument("--seed", type=int, default=SEED, help="seed of the split, shuffling and initial weights")
+    fit.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1, help="Keras progress: 0 none, 1 bar, 2 line")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from lstm_music.checkpoint import CheckpointError
+    from lstm_music.corpus import DataError
+    from lstm_music.training import parse_only, train
+
+    try:
+        if args.parse_only:
+            parse_only(args)
+        else:
+            if args.resume:
+                from lstm_music.checkpoint import read_metadata
+
+                read_metadata(args.resume)
+            train(args)
+    except (DataError, CheckpointError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
