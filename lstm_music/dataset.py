@@ -14,7 +14,7 @@ import math
 import keras
 import numpy as np
 
-from .vocab import STREAMS
+from .vocab import STREAMS, input_key
 
 
 def window_starts(rows: int, length: int, stride: int) -> list[int]:
@@ -77,7 +77,7 @@ class WindowDataset(keras.utils.PyDataset):
             part = self.arrays[piece][start : start + self.length + 1]
             block[row, : len(part)] = part
             weight[row, : len(part) - 1] = 1.0
-        inputs = {s: block[:, :-1, i] for i, s in enumerate(STREAMS)}
+        inputs = {input_key(s): block[:, :-1, i] for i, s in enumerate(STREAMS)}
         targets = {s: block[:, 1:, i] for i, s in enumerate(STREAMS)}
         return inputs, targets, weight
 

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 import keras
 from keras import layers, ops
 
-from .vocab import STREAMS
+from .vocab import STREAMS, input_key
 
 
 @dataclass
@@ -97,7 +97,7 @@ class _Layers:
         final = []
         branches = []
         for i, s in enumerate(STREAMS):
-            out, h, c = self.branches[s](self.embeddings[s](inputs[s]), initial_state=initial[i])
+            out, h, c = self.branches[s](self.embeddings[s](inputs[input_key(s)]), initial_state=initial[i])
             branches.append(out)
             final += [h, c]
         x = self.concat(branches)
@@ -120,7 +120,7 @@ def build_model(vocab_sizes: dict[str, int], config: ModelConfig) -> keras.Model
     The built model keeps its layers in `model.music_layers` so `build_step_model` can share them.
     """
     parts = _Layers(vocab_sizes, config)
-    inputs = {s: keras.Input(shape=(None,), dtype="int32", name=f"{s}_in") for s in STREAMS}
+    inputs = {input_key(s): keras.Input(shape=(None,), dtype="int32", name=input_key(s)) for s in STREAMS}
     outputs, _ = parts.wire(inputs)
     model = keras.Model(inputs=inputs, outputs=outputs, name="lstm_music")
     model.music_layers = parts
@@ -134,7 +134,7 @@ def build_step_model(model: keras.Model) -> keras.Model:
     `_Layers.recurrent` order; outputs are the three (batch, 1, vocab) softmaxes and the new states.
     """
     parts: _Layers = model.music_layers
-    inputs = {s: keras.Input(shape=(1,), dtype="int32", name=f"{s}_step") for s in STREAMS}
+    inputs = {input_key(s): keras.Input(shape=(1,), dtype="int32", name=input_key(s)) for s in STREAMS}
     states = []
     for i, lstm in enumerate(parts.recurrent()):
         states += [keras.Input(shape=(lstm.units,), name=f"state_{i}_{k}") for k in "hc"]

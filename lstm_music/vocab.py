@@ -27,6 +27,11 @@ UNK_INDEX, START_INDEX = 0, 1
 STREAMS = ("note", "offset", "duration")
 
 
+def input_key(stream: str) -> str:
+    """The model input fed by `stream` (the output of the same stream is named `stream`)."""
+    return f"{stream}_in"
+
+
 @dataclass
 class Vocabulary:
     """An ordered list of tokens for one stream; index 0 is ``<unk>``, index 1 is ``<start>``."""

@@ -13,6 +13,7 @@ from lstm_music.vocab import (
     augment,
     build_vocabularies,
     encode_piece,
+    input_key,
     split_pieces,
     transpose_piece,
     vocabularies_from_json,
@@ -75,16 +76,16 @@ def test_windows_targets_are_inputs_shifted_by_one() -> None:
     seen = 0
     for index in range(len(data)):
         inputs, targets, weight = data[index]
-        assert set(inputs) == set(targets) == set(STREAMS)
+        assert set(inputs) == {input_key(s) for s in STREAMS} and set(targets) == set(STREAMS)
         for s in STREAMS:
-            assert inputs[s].shape == targets[s].shape == weight.shape
+            assert inputs[input_key(s)].shape == targets[s].shape == weight.shape
             real = weight > 0
             # position t's target is position t+1's input wherever both are real events
-            assert np.array_equal(targets[s][:, :-1][real[:, 1:]], inputs[s][:, 1:][real[:, 1:]])
+            assert np.array_equal(targets[s][:, :-1][real[:, 1:]], inputs[input_key(s)][:, 1:][real[:, 1:]])
         seen += int(weight.sum())
     assert seen == data.targets
     short = WindowDataset([arrays[2]], length=8, batch_size=1, shuffle=False)
     inputs, targets, weight = short[0]
     assert weight.tolist() == [[1, 1, 1, 1, 0, 0, 0, 0]]
-    assert inputs["note"][0, :5].tolist() == arrays[2][:, 0].tolist()
+    assert inputs["note_in"][0, :5].tolist() == arrays[2][:, 0].tolist()
     assert targets["note"][0, :4].tolist() == arrays[2][1:, 0].tolist()

@@ -1,0 +1,111 @@
+"""The generation run behind `generate_music.py`: load a checkpoint, sample, write MIDI."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from argparse import Namespace
+from datetime import datetime
+from fractions import Fraction
+from pathlib import Path
+
+from .midi_io import Event, UnreadableFile, parse_ql, read_piece, token_pitches, write_midi
+from .vocab import STREAMS, count_unknown, decode_events, encode_piece
+
+
+class GenerationError(Exception):
+    """A setting or input that generation cannot use; the message names it."""
+
+
+def instrument_program(text: str) -> int:
+    """A General MIDI program number from a number (0-127) or an instrument name music21 knows."""
+    if text.strip().isdigit():
+        program = int(text)
+        if program > 127:
+            raise GenerationError(f"--instrument {text}: General MIDI programs are 0-127")
+        return program
+    from music21 import instrument
+
+    try:
+        program = instrument.fromString(text).midiProgram
+    except instrument.InstrumentException:
+        program = None
+    if program is None:
+        raise GenerationError(f"--instrument {text!r}: not a General MIDI instrument name or number")
+    return program
+
+
+def seconds(events: list[Event], bpm: float) -> float:
+    """How long `events` sound at `bpm`, from the first onset to the last release."""
+    now, end = Fraction(0), Fraction(0)
+    for event in events:
+        now += parse_ql(event.offset)
+        end = max(end, now + parse_ql(event.duration))
+    return float(end) * 60.0 / bpm
+
+
+def describe(path: Path, events: list[Event], bpm: float) -> str:
+    """The one line printed per written file."""
+    pitches = {p for event in events for p in token_pitches(event.note)}
+    return f"{path}: {len(events)} events, {seconds(events, bpm):.1f} s, {len(pitches)} distinct pitches"
+
+
+def write_atomically(events: list[Event], path: Path, program: int, bpm: float, musicxml: bool) -> None:
+    """Write the MIDI file (and sheet music) under temporary names, then move them into place."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write_midi(events, temporary, program, bpm)
+    os.replace(temporary, path)
+    if musicxml:
+        from .midi_io import events_to_score
+
+        sheet = path.with_suffix(".musicxml")
+        events_to_score(events, program, bpm).write("musicxml", fp=str(temporary))
+        os.replace(temporary, sheet)
+        print(f"sheet music: {sheet}")
+
+
+def generate(args: Namespace) -> list[Path]:
+    """Generate `args.count` pieces as `args` says; return the paths written."""
+    from .checkpoint import load_checkpoint, resolve_checkpoint
+    from .sampling import Sampler, SamplingSettings
+
+    program = instrument_program(args.instrument)
+    path = resolve_checkpoint(args.checkpoint, args.weights_dir)
+    model, metadata, vocabularies = load_checkpoint(path)
+    bpm = args.bpm or metadata.get("median_bpm") or 120.0
+    seed = args.seed if args.seed is not None else random.randrange(2**31)
+
+    primer_events: list[Event] = []
+    primer_rows = None
+    if args.primer:
+        try:
+            primer_piece = read_piece(Path(args.primer))
+        except FileNotFoundError as error:
+            raise GenerationError(f"--primer {args.primer}: file does not exist") from error
+        except UnreadableFile as error:
+            raise GenerationError(f"--primer {args.primer}: {error}") from error
+        primer_events = primer_piece.events
+        unknown = count_unknown(primer_piece, vocabularies)
+        if unknown:
+            print(f"warning: {unknown} primer tokens are not in the checkpoint's vocabulary (fed as <unk>)")
+        primer_rows = encode_piece(primer_piece, vocabularies)[1:]
+
+    temperatures = {s: getattr(args, f"{s}_temperature") for s in STREAMS}
+    settings = SamplingSettings(
+        {s: args.temperature if t is None else t for s, t in temperatures.items()}, args.top_k, args.top_p
+    )
+    sampled = Sampler(model).generate(args.length, args.count, settings, seed, primer_rows)
+
+    run = path.parent.name
+    stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
+    written = []
+    for n in range(args.count):
+        events = (primer_events if args.keep_primer else []) + decode_events(sampled[n], vocabularies)
+        out = Path(args.out) if args.out else Path(args.output_dir) / f"{run}-{stamp}-{n + 1}.mid"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(events, out, program, bpm, args.musicxml)
+        print(describe(out, events, bpm))
+        written.append(out)
+    print(f"checkpoint {path}, seed {seed}", file=sys.stderr)
+    return written
