@@ -2,13 +2,16 @@
 
 Every piece is public domain and comes from music21's own corpus; nothing is downloaded.
 Each score is written as a multi-track MIDI file whose tracks all play acoustic piano.
-Rerun it any time: `python scripts/export_midi_songs.py [--out midi_songs]`.
+Rerun it any time: `python scripts/export_midi_songs.py [--out midi_songs] [--force]`; existing files are
+kept unless `--force` is given, so an interrupted export resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from music21 import bar, corpus, instrument, repeat
@@ -49,35 +52,45 @@ def corpus_files(prefix: str, limit: int) -> list[Path]:
     return unique[:limit]
 
 
-def export(out: Path) -> int:
-    """Write every selected score as a piano MIDI file under `out`; return how many were written."""
+def export_one(path: Path, target: Path) -> Path:
+    """Write one corpus score to `target` as piano MIDI, without grace notes."""
+    score = corpus.parse(str(path))
+    # Grace notes have no length; MIDI cannot hold them, so they are left out.
+    for grace in [n for n in score.recurse().notes if n.duration.isGrace]:
+        grace.activeSite.remove(grace)
+    for part in score.parts:
+        for old in part.recurse().getElementsByClass(instrument.Instrument):
+            part.remove(old, recurse=True)
+        part.insert(0, instrument.Piano())
+    try:
+        score.write("midi", fp=target)
+    except repeat.ExpanderException:
+        # Badly formed repeat marks: play the score once, as written.
+        for mark in list(score.recurse().getElementsByClass((bar.Repeat, repeat.RepeatMark))):
+            mark.activeSite.remove(mark)
+        score.write("midi", fp=target)
+    return target
+
+
+def export(out: Path, force: bool, workers: int) -> int:
+    """Write every selected score as a piano MIDI file under `out`; return how many files exist now."""
     out.mkdir(parents=True, exist_ok=True)
-    written = 0
+    jobs = []
     for prefix, limit in SELECTION:
         for path in corpus_files(prefix, limit):
-            score = corpus.parse(str(path))
-            # Grace notes have no length; MIDI cannot hold them, so they are left out.
-            for grace in [n for n in score.recurse().notes if n.duration.isGrace]:
-                grace.activeSite.remove(grace)
-            for part in score.parts:
-                for old in part.recurse().getElementsByClass(instrument.Instrument):
-                    part.remove(old, recurse=True)
-                part.insert(0, instrument.Piano())
-            name = "_".join(path.relative_to(CORPUS_ROOT).with_suffix("").parts) + ".mid"
-            try:
-                score.write("midi", fp=out / name)
-            except repeat.ExpanderException:
-                # Badly formed repeat marks: play the score once, as written.
-                for mark in list(score.recurse().getElementsByClass((bar.Repeat, repeat.RepeatMark))):
-                    mark.activeSite.remove(mark)
-                score.write("midi", fp=out / name)
-            written += 1
-            print(f"{out / name}", file=sys.stderr)
-    return written
+            target = out / ("_".join(path.relative_to(CORPUS_ROOT).with_suffix("").parts) + ".mid")
+            jobs.append((path, target))
+    todo = [(path, target) for path, target in jobs if force or not target.exists()]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for target in pool.map(export_one, [path for path, _ in todo], [target for _, target in todo]):
+            print(target, file=sys.stderr)
+    return sum(target.exists() for _, target in jobs)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("midi_songs"), help="folder to write into")
+    parser.add_argument("--force", action="store_true", help="rewrite files that already exist")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes to export with")
     args = parser.parse_args()
-    print(f"wrote {export(args.out)} MIDI files to {args.out}/")
+    print(f"{export(args.out, args.force, args.workers)} MIDI files in {args.out}/")
