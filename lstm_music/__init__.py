@@ -1,0 +1,1 @@
+"""Keras LSTM music generator: MIDI in, three-stream LSTM, MIDI out (see README.md)."""

@@ -229,15 +229,40 @@ def read_piece(path: Path) -> Piece:
     return read_score(path)
 
 
+def playable(events: list[Event]) -> list[Event]:
+    """`events` as MIDI can hold them: a note still sounding when its pitch is struck again ends there.
+
+    A MIDI channel sounds each pitch once at a time, so overlapping repeats of one pitch (which a
+    model can generate) would otherwise be cut or dropped by the MIDI writer and reader in ways
+    that depend on the tool. Cut chord members that now end apart become separate events.
+    """
+    starts: dict[int, dict[Fraction, Fraction]] = {}
+    now = Fraction(0)
+    for event in events:
+        now += parse_ql(event.offset)
+        for pitch in token_pitches(event.note):
+            notes = starts.setdefault(pitch, {})
+            notes[now] = max(notes.get(now, Fraction(0)), parse_ql(event.duration))
+    onsets = []
+    for pitch, notes in starts.items():
+        times = sorted(notes)
+        for i, start in enumerate(times):
+            end = start + notes[start]
+            if i + 1 < len(times):
+                end = min(end, times[i + 1])
+            onsets.append((start, end - start, (pitch,)))
+    return onsets_to_events(onsets)
+
+
 def events_to_score(events: list[Event], program: int = 0, bpm: float = 120.0):
-    """Build a one-part music21 score that plays `events` on General MIDI `program` at `bpm`."""
+    """Build a one-part music21 score that plays `playable(events)` on General MIDI `program` at `bpm`."""
     from music21 import chord, instrument, note, stream, tempo
 
     part = stream.Part()
     part.insert(0, instrument.instrumentFromMidiProgram(program))
     part.insert(0, tempo.MetronomeMark(number=bpm))
     now = Fraction(0)
-    for event in events:
+    for event in playable(events):
         now += parse_ql(event.offset)
         pitches = token_pitches(event.note)
         sound = note.Note(pitches[0]) if len(pitches) == 1 else chord.Chord(list(pitches))

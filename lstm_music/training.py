@@ -171,6 +171,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
             epochs=first_epoch + args.epochs,
             initial_epoch=first_epoch,
             callbacks=callbacks,
+            shuffle=False,  # WindowDataset shuffles its windows itself, reproducibly from --seed
             verbose=args.verbose,
         )
     except KeyboardInterrupt:

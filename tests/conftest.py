@@ -63,3 +63,37 @@ KNOWN_EVENTS = [
     ("G4", "1/3", "1/3"),
     ("A4", "1/3", "1/3"),
 ]
+
+
+TINY_FLAGS = [
+    "--preset", "small", "--embedding", "8", "--branch-units", "16", "--trunk-units", "16", "--dense-units", "16",
+    "--dropout", "0", "--sequence-length", "16", "--batch-size", "8", "--val-fraction", "0.2", "--patience", "0",
+    "--workers", "1", "--verbose", "0", "--min-count", "1",
+]  # fmt: skip
+CHORALES = ["bach_bwv1.6.mid", "bach_bwv10.7.mid", "bach_bwv101.7.mid", "bach_bwv145.5.mid", "bach_bwv151.5.mid"]
+
+
+def train_args(data: Path, weights: Path, cache: Path, run: str, *extra: str) -> list[str]:
+    """train.py flags for a tiny, fast model on `data`."""
+    return [*TINY_FLAGS, "--data", str(data), "--weights-dir", str(weights), "--cache-dir", str(cache),
+            "--run-name", run, *extra]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """Five short Bach chorales from midi_songs/."""
+    folder = tmp_path_factory.mktemp("chorales")
+    for name in CHORALES:
+        (folder / name).write_bytes((ROOT / "midi_songs" / name).read_bytes())
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_data: Path, tmp_path_factory) -> Path:
+    """The run folder of a two-epoch training of a tiny model on the chorales."""
+    from train import main
+
+    weights = tmp_path_factory.mktemp("weights")
+    cache = tmp_path_factory.mktemp("cache")
+    assert main(train_args(tiny_data, weights, cache, "tiny", "--epochs", "2")) == 0
+    return weights / "tiny"

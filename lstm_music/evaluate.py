@@ -1,0 +1,280 @@
+"""Score a checkpoint on held-out pieces and, with `--generate`, compare its music with real music.
+
+    python -m lstm_music.evaluate --checkpoint weights/RUN --data midi_songs
+    python -m lstm_music.evaluate --checkpoint weights/RUN --data midi_songs --generate 10 --json report.json
+
+Held-out scoring: every piece in `--data` that the checkpoint did not train on (pieces listed in
+its training split are left out, so the training folder itself yields its validation split) is
+run through the network from ``<start>`` to its end; per head it prints accuracy and
+cross-entropy in nats per event, beside an order-3 Witten-Bell n-gram baseline fitted on the
+training split stored in the checkpoint.
+
+Music report (`--generate N`, default 10 pieces of 500 events, seed 0): per-piece metrics of the
+generated pieces beside the real pieces' 10th percentile, median and 90th percentile (real pieces
+cut to the same length, since most metrics grow with length), with every value outside the real
+range counted and marked; and Jensen-Shannon distances between the pooled pitch-class, duration
+and offset histograms of generated and real pieces, beside the same distance between two halves
+of the real pieces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .baseline import fit_baselines, score_baseline
+from .corpus import DataError, load_corpus
+from .metrics import HISTOGRAMS, PIECE_METRICS, histogram, js_distance, longest_copy, percentile_range, piece_metrics
+from .midi_io import Event, Piece
+from .vocab import STREAMS, Vocabulary, decode_events, encode_piece, input_key
+
+LOOP_METRICS = ("longest_run", "loop_share")
+
+
+def held_out_pieces(pieces: list[Piece], data: Path, metadata: dict) -> list[Piece]:
+    """The pieces of `data` that are not in the checkpoint's training split."""
+    training = metadata["training"]
+    trained = {(Path(training["data"]) / name).resolve() for name in training["train_pieces"]}
+    return [p for p in pieces if (data / p.path).resolve() not in trained]
+
+
+def score_model(model, arrays: list[np.ndarray], batch_size: int = 16) -> dict[str, dict[str, float]]:
+    """Per-head accuracy and cross-entropy (nats per event) of `model` over whole encoded pieces."""
+    nats = {s: 0.0 for s in STREAMS}
+    correct = {s: 0 for s in STREAMS}
+    total = 0
+    order = sorted(range(len(arrays)), key=lambda i: len(arrays[i]))
+    for first in range(0, len(order), batch_size):
+        chunk = [arrays[i] for i in order[first : first + batch_size]]
+        width = max(len(a) for a in chunk) - 1
+        block = np.zeros((len(chunk), width + 1, len(STREAMS)), dtype=np.int32)
+        mask = np.zeros((len(chunk), width), dtype=bool)
+        for row, a in enumerate(chunk):
+            block[row, : len(a)] = a
+            mask[row, : len(a) - 1] = True
+        probs = model.predict_on_batch({input_key(s): block[:, :-1, i] for i, s in enumerate(STREAMS)})
+        for i, s in enumerate(STREAMS):
+            p = np.asarray(probs[s])
+            target = block[:, 1:, i]
+            chosen = np.take_along_axis(p, target[..., None], axis=-1)[..., 0]
+            nats[s] -= float(np.log(np.maximum(chosen[mask], 1e-12)).sum())
+            correct[s] += int((p.argmax(axis=-1) == target)[mask].sum())
+        total += int(mask.sum())
+    return {s: {"accuracy": correct[s] / total, "cross_entropy": nats[s] / total} for s in STREAMS}
+
+
+def score_ngram(train_rows: np.ndarray, arrays: list[np.ndarray], vocabularies: dict[str, Vocabulary]) -> dict:
+    """The n-gram baseline's per-head accuracy and cross-entropy over the same pieces."""
+    models = fit_baselines(train_rows, {s: len(v) for s, v in vocabularies.items()})
+    out = {}
+    for i, s in enumerate(STREAMS):
+        results = [score_baseline(models[s], a[:, i]) for a in arrays]
+        total = sum(r[2] for r in results)
+        out[s] = {"accuracy": sum(r[1] for r in results) / total, "cross_entropy": sum(r[0] for r in results) / total}
+    return out
+
+
+def split_rows(rows: np.ndarray) -> list[np.ndarray]:
+    """Encoded training rows (concatenated pieces, each opening with ``<start>``) split per piece, without it."""
+    from .vocab import START_INDEX
+
+    starts = np.flatnonzero(rows[:, 0] == START_INDEX)
+    return [piece[1:] for piece in np.split(rows, starts[1:])]
+
+
+def music_report(
+    generated: list[list[Event]], real: list[list[Event]], held_out: list[list[Event]], training: list[list[Event]]
+) -> dict:
+    """Per-piece metrics of generated vs real pieces and histogram distances, as one JSON-ready dict."""
+    gen_values = [piece_metrics(g, training) for g in generated]
+    real_values = [piece_metrics(r) for r in real]
+    copy_values = [float(longest_copy(h, training)) for h in held_out]
+    per_piece = {}
+    outside_gen = outside_real = counted_gen = counted_real = 0
+    for name in PIECE_METRICS:
+        reference = copy_values if name == "longest_copy" else [v[name] for v in real_values]
+        values = [v[name] for v in gen_values]
+        if not reference:
+            per_piece[name] = {"generated": values, "generated_median": float(np.median(values))}
+            continue
+        p10, median, p90 = percentile_range(reference)
+        outside = [not p10 <= v <= p90 for v in values]
+        real_outside = sum(not p10 <= v <= p90 for v in reference)
+        outside_gen += sum(outside)
+        counted_gen += len(values)
+        outside_real += real_outside
+        counted_real += len(reference)
+        gen_median = float(np.median(values))
+        per_piece[name] = {
+            "real_p10": p10,
+            "real_median": median,
+            "real_p90": p90,
+            "real_pieces": len(reference),
+            "generated": values,
+            "generated_median": gen_median,
+            "median_inside": p10 <= gen_median <= p90,
+            "generated_outside": sum(outside),
+            "real_outside": real_outside,
+        }
+    loops = [
+        i
+        for i, v in enumerate(gen_values)
+        if any(name in per_piece and v[name] > per_piece[name].get("real_p90", math.inf) for name in LOOP_METRICS)
+    ]
+    halves = (real[0::2], real[1::2])
+    across = {
+        kind: {
+            "generated_vs_real": js_distance(histogram(generated, kind), histogram(real, kind)),
+            "real_vs_real": js_distance(histogram(halves[0], kind), histogram(halves[1], kind)),
+        }
+        for kind in HISTOGRAMS
+    }
+    return {
+        "per_piece": per_piece,
+        "across": across,
+        "loops": loops,
+        "generated_outside_share": outside_gen / counted_gen if counted_gen else 0.0,
+        "real_outside_share": outside_real / counted_real if counted_real else 0.0,
+    }
+
+
+def format_held_out(scores: dict) -> str:
+    """The held-out table: per head, the network's and the n-gram baseline's numbers."""
+    lines = [f"{'head':<10}{'accuracy':>10}{'n-gram':>10}{'nats/event':>12}{'n-gram':>10}"]
+    for s in STREAMS:
+        m, b = scores["model"][s], scores["ngram"][s]
+        lines.append(
+            f"{s:<10}{m['accuracy']:>10.3f}{b['accuracy']:>10.3f}{m['cross_entropy']:>12.3f}{b['cross_entropy']:>10.3f}"
+        )
+    return "\n".join(lines)
+
+
+def format_report(report: dict) -> str:
+    """The music table: real range beside generated medians; `*` marks a median outside the range."""
+    lines = [f"{'metric':<18}{'real p10':>10}{'median':>10}{'p90':>10}{'generated':>11}  outside"]
+    for name, row in report["per_piece"].items():
+        if "real_median" not in row:
+            lines.append(f"{name:<18}{'-':>10}{'-':>10}{'-':>10}{row['generated_median']:>11.2f}")
+            continue
+        mark = " " if row["median_inside"] else "*"
+        lines.append(
+            f"{name:<18}{row['real_p10']:>10.2f}{row['real_median']:>10.2f}{row['real_p90']:>10.2f}"
+            f"{row['generated_median']:>10.2f}{mark}  {row['generated_outside']}/{len(row['generated'])}"
+        )
+    lines.append(
+        f"values outside the real 10-90% range: generated {report['generated_outside_share']:.0%}, "
+        f"real {report['real_outside_share']:.0%}"
+    )
+    for kind, row in report["across"].items():
+        lines.append(
+            f"{kind} histogram JS distance: generated vs real {row['generated_vs_real']:.3f} "
+            f"(real half vs half {row['real_vs_real']:.3f})"
+        )
+    loops = report["loops"]
+    lines.append(f"pieces stuck in loops: {len(loops)}" + (f" (pieces {', '.join(str(i + 1) for i in loops)})" if loops else ""))
+    return "\n".join(lines)
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    """Run the held-out scoring (and the music report with `--generate`); print tables; return the numbers."""
+    from .checkpoint import CheckpointError, load_checkpoint, read_train_rows, resolve_checkpoint
+    from .sampling import Sampler, SamplingSettings
+
+    path = resolve_checkpoint(args.checkpoint, args.weights_dir)
+    model, metadata, vocabularies = load_checkpoint(path)
+    train_rows = read_train_rows(path)
+    if train_rows is None:
+        raise CheckpointError(f"{path} holds no training split for the n-gram baseline")
+    data = Path(args.data)
+    corpus = load_corpus(data, args.cache_dir, args.workers or None, progress=False)
+    held_out = held_out_pieces(corpus.pieces, data, metadata)
+    if not held_out:
+        raise DataError(f"every piece in {data} is in the checkpoint's training split: nothing held out to score")
+    arrays = [encode_piece(p, vocabularies) for p in held_out]
+    scores = {"model": score_model(model, arrays), "ngram": score_ngram(train_rows, arrays, vocabularies)}
+    result = {
+        "checkpoint": str(path),
+        "data": str(data),
+        "held_out_pieces": len(held_out),
+        "held_out_events": sum(len(p.events) for p in held_out),
+        "held_out": scores,
+    }
+    print(f"{path}: {len(held_out)} held-out pieces, {result['held_out_events']} events")
+    print(format_held_out(scores))
+    if args.generate:
+        temperatures = {s: getattr(args, f"{s}_temperature") for s in STREAMS}
+        settings = SamplingSettings(
+            {s: args.temperature if t is None else t for s, t in temperatures.items()}, args.top_k, args.top_p
+        )
+        sampled = Sampler(model).generate(args.length, args.generate, settings, args.seed)
+        generated = [decode_events(rows, vocabularies) for rows in sampled]
+        training = [decode_events(rows, vocabularies) for rows in split_rows(train_rows)]
+
+        def through_vocabulary(piece: Piece) -> list[Event]:
+            return decode_events(encode_piece(piece, vocabularies)[1 : args.length + 1], vocabularies)
+
+        report = music_report(
+            generated,
+            [p.events[: args.length] for p in corpus.pieces],
+            [through_vocabulary(p) for p in held_out],
+            training,
+        )
+        report["sampling"] = {"temperature": settings.temperature, "top_k": args.top_k, "top_p": args.top_p}
+        report["length"], report["seed"] = args.length, args.seed
+        result["music"] = report
+        print(f"\n{args.generate} generated pieces of {args.length} events vs {len(corpus.pieces)} real pieces")
+        print(format_report(report))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2))
+        print(f"wrote {args.json}")
+    return result
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line flags; sampling flags mean what they mean in generate_music.py."""
+    p = argparse.ArgumentParser(
+        prog="python -m lstm_music.evaluate",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--checkpoint", help="checkpoint file or run folder (default: newest run)")
+    p.add_argument("--weights-dir", default="weights", help="where to look for the newest run")
+    p.add_argument("--data", default="midi_songs", help="folder of pieces to score and compare with")
+    p.add_argument("--cache-dir", default=".cache/events", help="parsed-events cache")
+    p.add_argument("--workers", type=int, default=0, help="parser processes (0: all cores)")
+    p.add_argument("--generate", type=int, nargs="?", const=10, default=0, help="also generate N pieces and compare")
+    p.add_argument("--length", type=int, default=500, help="events per generated piece (real pieces are cut to it)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0: argmax)")
+    for stream in STREAMS:
+        p.add_argument(f"--{stream}-temperature", type=float, help=f"override for the {stream} head")
+    p.add_argument("--top-k", type=int, default=0, help="keep the k most likely tokens (0: all)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
+    p.add_argument("--json", help="also write every number to this JSON file")
+    args = p.parse_args(argv)
+    if args.generate < 0 or args.length < 1:
+        p.error("--generate must be >= 0 and --length >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m lstm_music.evaluate`; exit status 2 on unusable input."""
+    from .checkpoint import CheckpointError
+
+    args = parse_args(argv)
+    try:
+        evaluate(args)
+    except (CheckpointError, DataError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""generate_music.py: reproducible files, exact contents, incremental decoding, primers, sampling rules."""
+
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from generate_music import main
+from lstm_music.checkpoint import BEST, load_checkpoint
+from lstm_music.midi_io import parse_ql, playable, read_piece, token_pitches
+from lstm_music.sampling import Sampler, choose
+from lstm_music.vocab import START_INDEX, STREAMS, encode_piece, input_key
+
+
+def generate(run: Path, out: Path, *flags: str) -> Path:
+    assert main(["--checkpoint", str(run), "--out", str(out), "--length", "40", *flags]) == 0
+    return out
+
+
+def absolute(events) -> list:
+    """Events as (onset, duration, pitches), the form the MIDI file is read back into."""
+    now, out = Fraction(0), []
+    for e in events:
+        now += parse_ql(e.offset)
+        out.append((now, parse_ql(e.duration), token_pitches(e.note)))
+    return out
+
+
+def mido_notes(path: Path) -> list[tuple[Fraction, Fraction, int]]:
+    """Every note in a MIDI file as (onset, duration, pitch) in quarter notes, read with mido."""
+    midi = mido.MidiFile(path)
+    notes = []
+    for track in midi.tracks:
+        now, sounding = 0, {}
+        for m in track:
+            now += m.time
+            if m.type == "note_on" and m.velocity > 0:
+                sounding[m.note] = now
+            elif m.type in ("note_off", "note_on") and m.note in sounding:
+                start = sounding.pop(m.note)
+                notes.append((Fraction(start, midi.ticks_per_beat), Fraction(now - start, midi.ticks_per_beat), m.note))
+    return sorted(notes)
+
+
+def test_same_seed_same_file_different_seed_different_file(tiny_run: Path, tmp_path: Path) -> None:
+    a = generate(tiny_run, tmp_path / "a.mid", "--seed", "7")
+    b = generate(tiny_run, tmp_path / "b.mid", "--seed", "7")
+    c = generate(tiny_run, tmp_path / "c.mid", "--seed", "8")
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes() != c.read_bytes()
+
+
+def test_file_holds_the_sampled_events_with_tempo_and_instrument(tiny_run: Path, tmp_path: Path, monkeypatch) -> None:
+    sampled = []
+    original = Sampler.generate
+    monkeypatch.setattr(
+        Sampler, "generate", lambda self, *a, **k: sampled.append(original(self, *a, **k)) or sampled[-1]
+    )
+    out = generate(tiny_run, tmp_path / "v.mid", "--seed", "3", "--bpm", "93", "--instrument", "Violin")
+    from lstm_music.vocab import decode_events
+
+    _, _, vocabularies = load_checkpoint(tiny_run / BEST)
+    events = decode_events(sampled[0][0], vocabularies)
+    assert len(events) == 40
+    # the file plays exactly the sampled events (as MIDI can hold them: see `playable`)
+    expected = sorted(
+        (onset, length, pitch) for onset, length, pitches in absolute(playable(events)) for pitch in pitches
+    )
+    assert mido_notes(out) == expected
+    assert {(onset, pitch) for onset, _, pitch in expected} == {
+        (onset, pitch) for onset, _, pitches in absolute(events) for pitch in pitches
+    }
+    messages = [m for track in mido.MidiFile(out).tracks for m in track]
+    assert [round(mido.tempo2bpm(m.tempo), 3) for m in messages if m.type == "set_tempo"] == [93.0]
+    assert {m.program for m in messages if m.type == "program_change"} == {40}  # General MIDI violin
+    assert all(length > 0 for _, length, _ in expected)
+
+    from music21 import converter
+
+    score = converter.parse(out)
+    assert len(score.flatten().notes) > 0
+
+
+def test_incremental_steps_match_the_full_model(tiny_run: Path, tiny_data: Path) -> None:
+    model, _, vocabularies = load_checkpoint(tiny_run / BEST)
+    rows = encode_piece(read_piece(sorted(tiny_data.iterdir())[0]), vocabularies)[:12]
+    full = model.predict_on_batch({input_key(s): rows[None, :, i] for i, s in enumerate(STREAMS)})
+    sampler = Sampler(model)
+    states = sampler.start(1)
+    for t in range(len(rows)):
+        probs, states = sampler.step(rows[t : t + 1], states)
+        for s in STREAMS:
+            np.testing.assert_allclose(probs[s][0], full[s][0, t], atol=1e-4)
+
+
+def test_primer_is_kept_and_conditions_the_music(tiny_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+    primer = sorted(tiny_data.iterdir())[1]
+    primer_struck = {(onset, p) for onset, _, pitches in absolute(read_piece(primer).events) for p in pitches}
+    last = max(onset for onset, _ in primer_struck)
+    plain = generate(tiny_run, tmp_path / "plain.mid", "--seed", "5")
+    kept = generate(tiny_run, tmp_path / "kept.mid", "--seed", "5", "--primer", str(primer), "--keep-primer")
+    kept_struck = {(onset, p) for onset, _, p in mido_notes(kept)}
+    assert {x for x in kept_struck if x[0] <= last} == primer_struck
+    continuation = sorted((onset - last, p) for onset, p in kept_struck if onset > last)
+    unprimed = sorted((onset, p) for onset, _, p in mido_notes(plain) if onset > 0)
+    assert len(continuation) > 10 and continuation != unprimed
+
+
+def test_choose_argmax_rules_and_never_special_tokens() -> None:
+    rng = np.random.default_rng(0)
+    probs = np.array([[0.5, 0.3, 0.05, 0.1, 0.05], [0.0, 0.0, 0.2, 0.2, 0.6]])
+    assert choose(probs, 0.0, 0, 1.0, rng).tolist() == [3, 4]
+    assert choose(probs, 1.0, 1, 1.0, rng).tolist() == [3, 4]
+    draws = np.concatenate([choose(probs, 1.0, 0, 1.0, rng) for _ in range(300)])
+    assert set(draws.tolist()) == {2, 3, 4}
+    top2 = np.concatenate([choose(probs, 1.0, 2, 1.0, rng) for _ in range(200)])
+    assert set(top2[::2].tolist()) == {2, 3} and set(top2[1::2].tolist()) == {2, 4}
+    nucleus = np.concatenate([choose(probs, 1.0, 0, 0.5, rng) for _ in range(100)])
+    assert set(nucleus[::2].tolist()) == {3} and set(nucleus[1::2].tolist()) == {4}
+
+
+def test_temperature_zero_is_argmax_and_equals_top_k_one(tiny_run: Path, tmp_path: Path) -> None:
+    zero = generate(tiny_run, tmp_path / "t0.mid", "--seed", "1", "--temperature", "0")
+    top1 = generate(tiny_run, tmp_path / "k1.mid", "--seed", "2", "--top-k", "1")
+    assert zero.read_bytes() == top1.read_bytes()
+    model, _, _ = load_checkpoint(tiny_run / BEST)
+    sampler = Sampler(model)
+    probs, _ = sampler.step(np.full((1, 3), START_INDEX), sampler.start(1))
+    from lstm_music.sampling import SamplingSettings
+
+    first = sampler.generate(1, 1, SamplingSettings({s: 0.0 for s in STREAMS}), seed=9)[0, 0]
+    assert first.tolist() == [int(np.argmax(probs[s][0, 2:])) + 2 for s in STREAMS]
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("missing", "error: checkpoint {tmp}/missing.weights.h5 does not exist"),
+        ("text", "error: {tmp}/text.weights.h5 is not a checkpoint of this toolkit (not an HDF5 file)"),
+        ("empty", "error: no checkpoint in {tmp}/empty/: train one first with `python train.py`"),
+    ],
+)
+def test_unusable_checkpoints_exit_2(setup: str, message: str, tmp_path: Path) -> None:
+    (tmp_path / "text.weights.h5").write_text("hello")
+    (tmp_path / "empty").mkdir()
+    flags = (
+        ["--weights-dir", str(tmp_path / "empty")]
+        if setup == "empty"
+        else ["--checkpoint", str(tmp_path / f"{setup}.weights.h5")]
+    )
+    result = subprocess.run([sys.executable, "generate_music.py", *flags], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == message.format(tmp=tmp_path)

@@ -1,0 +1,187 @@
+"""train.py: presets, checkpoints that carry everything, atomic saving, resume, and clear errors."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, train_args
+
+from lstm_music.checkpoint import BEST, CheckpointError, load_checkpoint, read_metadata, read_train_rows
+from lstm_music.corpus import load_corpus
+from lstm_music.model import PRESETS, build_model, build_step_model
+from lstm_music.training import read_history
+from lstm_music.vocab import STREAMS, encode_piece, input_key, split_pieces, vocabularies_to_json
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_each_preset_builds_with_vocabulary_sized_heads(preset: str) -> None:
+    sizes = {"note": 57, "offset": 9, "duration": 13}
+    model = build_model(sizes, PRESETS[preset])
+    assert sorted(model.output_names) == sorted(STREAMS)
+    batch = {input_key(s): np.ones((2, 12), dtype=np.int32) for s in STREAMS}
+    out = model.predict_on_batch(batch)
+    for s in STREAMS:
+        assert out[s].shape == (2, 12, sizes[s])
+        np.testing.assert_allclose(out[s].sum(axis=-1), 1.0, rtol=1e-4)
+    assert build_step_model(model).count_params() == model.count_params()
+
+
+def test_checkpoint_is_self_contained_and_reloads_identically(tiny_run: Path, tiny_data: Path) -> None:
+    best = tiny_run / BEST
+    assert best.is_file()
+    assert len(list(tiny_run.glob("epoch*-val_loss*.weights.h5"))) >= 1
+    assert [row["epoch"] for row in read_history(tiny_run)] == ["0", "1"]
+    metadata = read_metadata(best)
+    model, _, vocabularies = load_checkpoint(best)
+    corpus = load_corpus(tiny_data, None, workers=1, progress=False)
+    train, validation = split_pieces(corpus.pieces, 0.2, 0)
+    assert metadata["sequence_length"] == 16
+    assert metadata["model"]["branch_units"] == 16 and metadata["model"]["trunk_units"] == [16]
+    assert metadata["training"]["train_pieces"] == [p.path for p in train]
+    assert metadata["training"]["validation_pieces"] == [p.path for p in validation]
+    assert metadata["training"]["events"] == corpus.events
+    assert metadata["parser"]["quarter_length_divisors"] == [4, 3]
+    assert {"val_loss", "note_accuracy"} <= set(metadata["metrics"])
+    train_rows = read_train_rows(best)
+    assert np.array_equal(train_rows, np.concatenate([encode_piece(p, vocabularies) for p in train]))
+
+    rows = encode_piece(validation[0], vocabularies)[:40]
+    batch = {input_key(s): rows[None, :, i] for i, s in enumerate(STREAMS)}
+    here = model.predict_on_batch(batch)
+    np.save(tiny_run.parent / "batch.npy", rows)
+    probe = (
+        "import sys, json, numpy as np\n"
+        "from lstm_music.checkpoint import load_checkpoint\n"
+        "from lstm_music.vocab import STREAMS, input_key, vocabularies_to_json\n"
+        "model, meta, voc = load_checkpoint(sys.argv[1]); rows = np.load(sys.argv[2])\n"
+        "out = model.predict_on_batch({input_key(s): rows[None, :, i] for i, s in enumerate(STREAMS)})\n"
+        "np.savez(sys.argv[3], **{s: out[s] for s in STREAMS})\n"
+        "print(json.dumps(vocabularies_to_json(voc)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(best), str(tiny_run.parent / "batch.npy"), str(tiny_run.parent / "out.npz")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == vocabularies_to_json(vocabularies)
+    there = np.load(tiny_run.parent / "out.npz")
+    for s in STREAMS:
+        np.testing.assert_array_equal(here[s], there[s])
+
+
+def test_checkpoint_killed_while_saving_is_complete_or_absent(tmp_path: Path) -> None:
+    saver = (
+        "import sys, numpy as np\n"
+        "from lstm_music.checkpoint import save_checkpoint\n"
+        "from lstm_music.model import PRESETS, build_model\n"
+        "model = build_model({'note': 3000, 'offset': 30, 'duration': 50}, PRESETS['default'])\n"
+        "rows = np.zeros((50000, 3), dtype=np.int32)\n"
+        "n = 0\n"
+        "while True:\n"
+        "    save_checkpoint(model, sys.argv[1], {'n': n}, rows); n += 1\n"
+        "    print(n, flush=True)\n"
+    )
+    target = tmp_path / BEST
+    for delay in (0.0, 0.13, 0.29, 0.41):
+        process = subprocess.Popen(
+            [sys.executable, "-c", saver, str(target)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
+        process.stdout.readline()  # the first save finished: the kill lands in a later one
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == [BEST]
+        # the metadata is readable and the weights load into the model they belong to
+        import h5py
+
+        with h5py.File(target, "r") as handle:
+            assert "lstm_music" in handle and "layers" in handle
+        assert read_train_rows(target).shape == (50000, 3)
+
+
+def test_resume_continues_epochs_from_saved_weights(
+    tiny_run: Path, tiny_data: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import keras
+
+    from lstm_music import dataset
+    from train import main
+
+    # Keras reads a batch or two to learn the data's structure and then starts a new epoch, so the
+    # trained first batch is the first one fetched after the last reshuffle before training.
+    fetched = []
+    original_get, original_end = dataset.WindowDataset.__getitem__, dataset.WindowDataset.on_epoch_end
+
+    def recording(self, index):
+        batch = original_get(self, index)
+        if self.shuffle:
+            fetched.append(batch)
+        return batch
+
+    def reshuffle(self):
+        if self.shuffle:
+            fetched.clear()
+        original_end(self)
+
+    first = {}
+
+    class FirstLoss(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 0:
+                first["loss"], first["batch"] = float(logs["loss"]), fetched[0]
+
+    monkeypatch.setattr(dataset.WindowDataset, "__getitem__", recording)
+    monkeypatch.setattr(dataset.WindowDataset, "on_epoch_end", reshuffle)
+    import lstm_music.training as training
+
+    real_train = training.train
+    monkeypatch.setattr(training, "train", lambda args: real_train(args, [FirstLoss()]))
+    saved = tiny_run / BEST
+    args = train_args(tiny_data, tmp_path, tmp_path / "cache", "resumed", "--epochs", "1", "--resume", str(saved))
+    assert main(args) == 0
+    assert [row["epoch"] for row in read_history(tmp_path / "resumed")] == ["2"]
+    assert read_metadata(tmp_path / "resumed" / BEST)["epoch"] == 3
+
+    model, _, _ = load_checkpoint(saved)
+    from lstm_music.model import compile_model
+
+    compile_model(model)
+    inputs, targets, weight = first["batch"]
+    expected = model.test_on_batch(inputs, targets, sample_weight={s: weight for s in STREAMS}, return_dict=True)
+    assert first["loss"] == pytest.approx(expected["loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--sequence-length", "1"], "--sequence-length: must be at least 2"),
+        (["--batch-size", "0"], "--batch-size: must be a positive integer"),
+        (["--batch-size", "-3"], "--batch-size: must be a positive integer"),
+    ],
+)
+def test_bad_flags_exit_2(flags: list[str], message: str) -> None:
+    result = subprocess.run([sys.executable, "train.py", *flags], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_resume_from_a_file_that_is_not_a_checkpoint_exits_2(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.weights.h5"
+    bogus.write_text("not a checkpoint")
+    result = subprocess.run(
+        [sys.executable, "train.py", "--data", str(ROOT / "midi_songs"), "--resume", str(bogus)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {bogus} is not a checkpoint of this toolkit (not an HDF5 file)"
+    with pytest.raises(CheckpointError, match="does not exist"):
+        read_metadata(tmp_path / "missing.weights.h5")
