@@ -1,0 +1,283 @@
+"""Measure parsing, training and sampling speed against baselines in the same run (`make bench`).
+
+    python benchmarks/run.py                  # everything on midi_songs/
+    python benchmarks/run.py --only sampling  # one part: parse, training, memory, sampling
+
+Each part prints a Markdown table (copied into docs/BENCHMARKS.md with the machine and date) and
+all numbers go to benchmarks/results/<date>.json. Baselines are measured here, on the same data:
+music21's full `converter.parse` in one process for parsing, the original design's network (one
+target per 100-event window, scaled-float inputs) for training, and recomputing a 100-event
+window per event for sampling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from lstm_music.corpus import load_corpus  # noqa: E402
+
+RESULTS: dict = {}
+
+
+def table(title: str, header: list[str], rows: list[list]) -> None:
+    """Print one Markdown table."""
+    print(f"\n### {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(f"{v:,.3g}" if isinstance(v, float) else str(v) for v in row) + " |")
+    sys.stdout.flush()
+
+
+def bench_parse(data: Path) -> None:
+    """Cold parse: full music21 path in one process vs the lean path in all workers; then cached."""
+    from lstm_music import corpus as corpus_module
+    from lstm_music.midi_io import read_score
+
+    with tempfile.TemporaryDirectory() as cache:
+        start = time.perf_counter()
+        original = corpus_module.read_piece
+        corpus_module.read_piece = read_score  # the full converter.parse(forceSource=True) path
+        try:
+            full = load_corpus(data, None, workers=1, progress=False)
+        finally:
+            corpus_module.read_piece = original
+        full_s = time.perf_counter() - start
+        start = time.perf_counter()
+        lean_one = load_corpus(data, None, workers=1, progress=False)
+        lean_one_s = time.perf_counter() - start
+        start = time.perf_counter()
+        lean = load_corpus(data, cache, workers=os.cpu_count(), progress=False)
+        lean_s = time.perf_counter() - start
+        start = time.perf_counter()
+        cached = load_corpus(data, cache, workers=os.cpu_count(), progress=False)
+        cached_s = time.perf_counter() - start
+    assert cached.parsed == 0 and lean.events == lean_one.events
+    files = len(lean.pieces)
+    rows = [
+        ["full converter.parse, 1 process (baseline)", full_s, full_s / files, 1.0],
+        ["lean reader, 1 process", lean_one_s, lean_one_s / files, full_s / lean_one_s],
+        [f"lean reader, {os.cpu_count()} processes", lean_s, lean_s / files, full_s / lean_s],
+        ["cached (no parsing)", cached_s, cached_s / files, full_s / cached_s],
+    ]
+    table(f"Parsing {files} files, {lean.events:,} events", ["path", "seconds", "s/file", "speed-up"], rows)
+    same = sum(a.events == b.events for a, b in zip(full.pieces, lean.pieces, strict=True))
+    print(f"\nlean and full paths give identical events on {same} of {files} files")
+    RESULTS["parse"] = {"files": files, "events": lean.events, "rows": rows, "identical_files": same}
+
+
+def model_flops(vocab: dict[str, int], config) -> float:
+    """Forward multiply-add FLOPs per target event (2 per multiply-add) of the sequence model."""
+    flops = len(vocab) * 2 * 4 * (config.embedding + config.branch_units) * config.branch_units
+    width = 3 * config.branch_units
+    for units in config.trunk_units:
+        flops += 2 * 4 * (width + units) * units
+        width = units
+    flops += 2 * width * config.dense_units
+    for size in vocab.values():
+        if config.head_units:
+            flops += 2 * config.dense_units * config.head_units + 2 * config.head_units * size
+        else:
+            flops += 2 * config.dense_units * size
+    return flops
+
+
+def matmul_rate() -> float:
+    """This machine's float32 matrix-multiply rate in FLOP/s (numpy, 2048 x 2048)."""
+    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+    a @ a
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - start)
+    return 2 * 2048**3 / best
+
+
+def prepared(data: Path, length: int):
+    """Training arrays and vocabulary sizes of `data` as train.py makes them."""
+    from lstm_music.vocab import build_vocabularies, encode_piece, split_pieces
+
+    corpus = load_corpus(data, ROOT / ".cache" / "events", progress=False)
+    train, _ = split_pieces(corpus.pieces, 0.1, 0)
+    vocabularies = build_vocabularies(train, 2)
+    return [encode_piece(p, vocabularies) for p in train], {s: len(v) for s, v in vocabularies.items()}
+
+
+def original_throughput(arrays: list[np.ndarray], vocab: dict[str, int], seconds: float) -> float:
+    """Windows (= targets) per second of the original design: 100 scaled floats in, one event out."""
+    import keras
+    from keras import layers
+
+    inputs, branches = [], []
+    for s in vocab:
+        x = keras.Input(shape=(100, 1), name=s)
+        inputs.append(x)
+        branches.append(layers.LSTM(256, return_sequences=True)(x))
+    x = layers.Concatenate()(branches)
+    x = layers.LSTM(512, return_sequences=True)(x)
+    x = layers.LSTM(512)(x)
+    x = layers.Dense(256, activation="relu")(x)
+    outputs = []
+    for s, size in vocab.items():
+        y = layers.Dense(128)(x)
+        y = layers.BatchNormalization()(y)
+        y = layers.Activation("relu")(y)
+        y = layers.Dropout(0.3)(y)
+        outputs.append(layers.Dense(size, activation="softmax", name=f"{s}_out")(y))
+    model = keras.Model(inputs, outputs)
+    model.compile("rmsprop", ["categorical_crossentropy"] * 3)
+    rows = np.concatenate(arrays)
+    batch = 64
+    starts = np.random.default_rng(0).integers(0, len(rows) - 101, size=batch)
+    x = [(np.stack([rows[i : i + 100, k] for i in starts]) / vocab[s])[..., None] for k, s in enumerate(vocab)]
+    y = [keras.utils.to_categorical(rows[starts + 100, k], vocab[s]) for k, s in enumerate(vocab)]
+    model.train_on_batch(x, y)
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        model.train_on_batch(x, y)
+        done += batch
+    return done / (time.perf_counter() - start)
+
+
+def bench_training(data: Path, seconds: float) -> None:
+    """Target events per second and achieved FLOP/s for each preset, beside the original design."""
+    import keras
+
+    from lstm_music.dataset import WindowDataset
+    from lstm_music.model import PRESETS, build_model, compile_model
+
+    arrays, vocab = prepared(data, 64)
+    rate = matmul_rate()
+    rows = []
+    original = original_throughput(arrays, vocab, seconds)
+    rows.append(["original design (1 target per 100-event window, batch 64)", original, 1.0, "-", "-"])
+    for preset in ("small", "default", "seed"):
+        keras.utils.set_random_seed(0)
+        model = compile_model(build_model(vocab, PRESETS[preset]))
+        dataset = WindowDataset(arrays, 64, 32, None, True, 0)
+        batches = [dataset[i] for i in range(min(len(dataset), 40))]
+        model.train_on_batch(*batches[0][:2], sample_weight=batches[0][2])
+        done, start, i = 0, time.perf_counter(), 0
+        while time.perf_counter() - start < seconds:
+            x, y, w = batches[i % len(batches)]
+            model.train_on_batch(x, y, sample_weight=w)
+            done += int(w.sum())
+            i += 1
+        per_second = done / (time.perf_counter() - start)
+        achieved = 3 * model_flops(vocab, PRESETS[preset]) * per_second  # forward + backward = 3x forward
+        rows.append([f"`{preset}` preset (64-event windows, batch 32)", per_second, per_second / original,
+                     f"{achieved / 1e9:.1f}", f"{achieved / rate:.0%}"])  # fmt: skip
+    table(
+        f"Training throughput (float32 matmul rate here: {rate / 1e9:.1f} GFLOP/s)",
+        ["model", "target events/s", "vs original", "model GFLOP/s", "of matmul rate"],
+        rows,
+    )
+    RESULTS["training"] = {"matmul_flops": rate, "rows": rows, "vocab": vocab}
+
+
+PEAK = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True);"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def bench_memory(data: Path) -> None:
+    """Peak resident memory of `train.py` (default preset, 2 epochs) on half and all of the data."""
+    rows = []
+    files = sorted(data.glob("*.mid"))
+    with tempfile.TemporaryDirectory() as tmp:
+        for share in (0.5, 1.0):
+            folder = Path(tmp) / f"data{share}"
+            folder.mkdir()
+            for f in files[: int(len(files) * share)]:
+                (folder / f.name).symlink_to(f.resolve())
+            command = [sys.executable, "train.py", "--data", str(folder), "--weights-dir", str(Path(tmp) / "w"),
+                       "--epochs", "2", "--verbose", "0", "--run-name", f"m{share}"]  # fmt: skip
+            # a fresh parent per run, so that its children's peak is this run's peak alone
+            result = subprocess.run([sys.executable, "-c", PEAK, *command], cwd=ROOT, capture_output=True, text=True)
+            if result.returncode:
+                raise RuntimeError(result.stderr[-2000:])
+            events = int(re.search(r"(\d+) events", result.stdout).group(1))
+            peak = int(result.stdout.strip().splitlines()[-1])
+            rows.append([f"{int(share * 100)}% of {data.name}/", events, peak / 1024])
+    table("Peak resident memory of train.py (default preset)", ["data", "events", "peak RSS (MiB)"], rows)
+    RESULTS["memory"] = rows
+
+
+def bench_sampling(data: Path, events: int) -> None:
+    """Milliseconds per generated event: incremental state-carrying steps vs a 100-event window per event."""
+    import keras
+
+    from lstm_music.model import PRESETS, build_model
+    from lstm_music.sampling import Sampler
+    from lstm_music.vocab import STREAMS, input_key
+
+    _, vocab = prepared(data, 64)
+    keras.utils.set_random_seed(0)
+    model = build_model(vocab, PRESETS["default"])
+    sampler = Sampler(model)
+    sampler.generate(5)
+    rows = []
+    for count in (1, 10):
+        start = time.perf_counter()
+        sampler.generate(events, count, seed=0)
+        ms = (time.perf_counter() - start) * 1000 / events
+        rows.append([f"incremental, batch {count}", ms, ms / count])
+    window = {input_key(s): np.ones((1, 100), dtype=np.int32) for s in STREAMS}
+    model.predict_on_batch(window)
+    steps = max(20, events // 10)
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.predict_on_batch(window)
+    baseline = (time.perf_counter() - start) * 1000 / steps
+    rows.insert(0, ["100-event window per event (baseline), batch 1", baseline, baseline])
+    rows = [row + [baseline / row[2]] for row in rows]
+    table("Sampling, default preset", ["method", "ms per step", "ms per event per piece", "speed-up"], rows)
+    RESULTS["sampling"] = rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT / "midi_songs")
+    parser.add_argument("--only", choices=["parse", "training", "memory", "sampling"])
+    parser.add_argument("--seconds", type=float, default=20.0, help="timed training seconds per model")
+    parser.add_argument("--events", type=int, default=300, help="events sampled per measurement")
+    args = parser.parse_args()
+    import keras
+
+    print(f"# {datetime.now():%Y-%m-%d %H:%M} on {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}, Keras {keras.__version__} "
+          f"({keras.backend.backend()} backend)")  # fmt: skip
+    parts = {"parse": bench_parse, "training": bench_training, "memory": bench_memory, "sampling": bench_sampling}
+    for name, run in parts.items():
+        if args.only in (None, name):
+            if name == "training":
+                run(args.data, args.seconds)
+            elif name == "sampling":
+                run(args.data, args.events)
+            else:
+                run(args.data)
+    out = ROOT / "benchmarks" / "results" / f"{datetime.now():%Y%m%d-%H%M%S}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(RESULTS, indent=2, default=str))
+    print(f"\nresults: {out}")
+
+
+if __name__ == "__main__":
+    main()
