@@ -30,6 +30,13 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -57,7 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--temperature", type=non_negative_float, default=TEMPERATURE, help="0 = argmax")
     for stream in ("note", "offset", "duration"):
         p.add_argument(f"--{stream}-temperature", type=non_negative_float, help=f"override for the {stream} head")
-    p.add_argument("--top-k", type=int, default=TOP_K, help="keep the k most likely tokens (0: all)")
+    p.add_argument("--top-k", type=non_negative_int, default=TOP_K, help="keep the k most likely tokens (0: all)")
     p.add_argument("--top-p", type=probability, default=TOP_P, help="nucleus sampling mass")
     p.add_argument("--seed", type=int, default=SEED, help="random seed (default: new each run)")
     p.add_argument("--primer", help="MIDI or score file whose events start the piece")

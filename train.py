@@ -28,6 +28,7 @@ EPOCHS = 50
 BATCH_SIZE = 32
 LEARNING_RATE = 2e-3
 LABEL_SMOOTHING = 0.0
+LOSS_WEIGHTS = [1.0, 1.0, 1.0]  # weight of the note, offset and duration heads in the total loss
 PATIENCE = 5  # stop after this many epochs without a better validation loss; 0 = never
 MAX_MINUTES = 0.0  # stop cleanly after this many minutes; 0 = no limit
 SEED = 0
@@ -94,6 +95,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     fit.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE, help="windows per batch")
     fit.add_argument("--learning-rate", type=float, default=LEARNING_RATE, help="Adam learning rate")
     fit.add_argument("--label-smoothing", type=fraction, default=LABEL_SMOOTHING, help="label smoothing of each head")
+    fit.add_argument(
+        "--loss-weights",
+        type=non_negative(float),
+        nargs=3,
+        default=LOSS_WEIGHTS,
+        metavar=("NOTE", "OFFSET", "DURATION"),
+        help="weight of each head's loss",
+    )
     fit.add_argument("--patience", type=non_negative(int), default=PATIENCE, help="early-stopping patience (0: off)")
     fit.add_argument("--max-minutes", type=non_negative(float), default=MAX_MINUTES, help="time budget (0: none)")
     fit.add_argument("--resume", help="continue from this checkpoint's weights and vocabularies")

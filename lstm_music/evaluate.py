@@ -176,7 +176,8 @@ def format_report(report: dict) -> str:
             f"(real half vs half {row['real_vs_real']:.3f})"
         )
     loops = report["loops"]
-    lines.append(f"pieces stuck in loops: {len(loops)}" + (f" (pieces {', '.join(str(i + 1) for i in loops)})" if loops else ""))
+    listed = f" (pieces {', '.join(str(i + 1) for i in loops)})" if loops else ""
+    lines.append(f"pieces stuck in loops: {len(loops)}{listed}")
     return "\n".join(lines)
 
 

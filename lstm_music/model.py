@@ -32,7 +32,7 @@ class ModelConfig:
     dense_units: int = 256
     head_units: int = 0
     batch_norm: bool = False
-    dropout: float = 0.1
+    dropout: float = 0.3
 
     def to_dict(self) -> dict:
         """JSON-ready form, stored in checkpoints."""
@@ -50,7 +50,7 @@ PRESETS: dict[str, ModelConfig] = {
     # One epoch of midi_songs/ in about a minute on a 2-core laptop.
     "small": ModelConfig(32, 64, [128], 128, 0, False, 0.1),
     # Best held-out loss per training minute found on CPU (docs/BENCHMARKS.md).
-    "default": ModelConfig(64, 128, [256], 256, 0, False, 0.1),
+    "default": ModelConfig(64, 128, [256], 256, 0, False, 0.3),
 }
 
 
@@ -70,7 +70,9 @@ class _Layers:
             layers.LSTM(units, return_sequences=True, return_state=True, name=f"trunk_lstm_{i}")
             for i, units in enumerate(config.trunk_units)
         ]
-        self.trunk_dropout = layers.Dropout(config.dropout, name="trunk_dropout")
+        # dropout between every recurrent stage (not inside the LSTMs, which would rule out cuDNN)
+        stages = len(config.trunk_units) + 1
+        self.dropouts = [layers.Dropout(config.dropout, name=f"dropout_{i}") for i in range(stages)]
         self.dense = layers.Dense(config.dense_units, activation="relu", name="shared_dense")
         self.heads = {}
         for s in STREAMS:
@@ -102,9 +104,9 @@ class _Layers:
             final += [h, c]
         x = self.concat(branches)
         for j, lstm in enumerate(self.trunk):
-            x, h, c = lstm(x, initial_state=initial[len(STREAMS) + j])
+            x, h, c = lstm(self.dropouts[j](x), initial_state=initial[len(STREAMS) + j])
             final += [h, c]
-        x = self.dense(self.trunk_dropout(x))
+        x = self.dense(self.dropouts[-1](x))
         outputs = {}
         for s in STREAMS:
             y = x

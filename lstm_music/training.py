@@ -81,7 +81,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
         vocabularies = build_vocabularies(augmented, args.min_count)
         config = model_config(args)
         model = build_model({s: len(v) for s, v in vocabularies.items()}, config)
-    compile_model(model, args.learning_rate, label_smoothing=args.label_smoothing)
+    compile_model(model, args.learning_rate, dict(zip(STREAMS, args.loss_weights, strict=True)), args.label_smoothing)
 
     train_arrays = [encode_piece(p, vocabularies) for p in augmented]
     val_arrays = [encode_piece(p, vocabularies) for p in val_pieces]
@@ -114,6 +114,10 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
             "events": corpus.events,
             "transpose": args.transpose,
             "seed": args.seed,
+            "batch_size": args.batch_size,
+            "learning_rate": args.learning_rate,
+            "loss_weights": list(args.loss_weights),
+            "label_smoothing": args.label_smoothing,
             "resumed_from": str(args.resume) if args.resume else None,
         },
     }

@@ -1,0 +1,94 @@
+"""Music metrics against hand-computed values, loop detection, and the evaluate report's JSON."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lstm_music.baseline import NGram
+from lstm_music.evaluate import main as evaluate_main
+from lstm_music.evaluate import music_report
+from lstm_music.metrics import PIECE_METRICS, histogram, js_distance, longest_copy, loop_share, piece_metrics
+from lstm_music.midi_io import Event
+
+E0, E1, E2 = Event("C4", "0", "1"), Event("E4.G4", "1", "1"), Event("C4", "1", "1")
+E3, E4, E5 = Event("C4", "1", "0.5"), Event("C4", "0.5", "0.5"), Event("G3", "0.5", "2")
+PIECE = [E0, E1, E2, E3, E4, E5]
+
+
+def test_piece_metrics_equal_hand_computed_values() -> None:
+    values = piece_metrics(PIECE, training=[[E2, E3, E4, E0], [E0, E1]])
+    h = (1 / 6) * math.log2(6) + (1 / 2) * 1 + (1 / 3) * math.log2(3)  # counts 1, 3, 2 of six
+    assert values == pytest.approx(
+        {
+            "distinct_pitches": 4,  # G3 C4 E4 G4
+            "pitch_range": 12,  # G3 (55) to G4 (67)
+            "longest_run": 3,  # C4 C4 C4
+            "loop_share": 0.0,  # six events: no 8-event phrase at all
+            "note_density": 7 / 6,  # seven notes sounding over six quarter notes
+            "chord_share": 1 / 6,
+            "offset_entropy": h,  # offsets 0, 1, 1, 1, 0.5, 0.5
+            "duration_entropy": h,  # durations 1, 1, 1, 0.5, 0.5, 2
+            "longest_copy": 3,  # E2 E3 E4 occurs in the first training piece
+        }
+    )
+    assert set(values) == set(PIECE_METRICS)
+
+
+def test_loops_copies_and_histograms_by_hand() -> None:
+    a, b, c, d = (Event(n, "1", "1") for n in ("A4", "B4", "C5", "D5"))
+    assert loop_share([a, b, a, b, a, b], phrase=2) == 1.0
+    assert loop_share([a, b, c, a, b, d], phrase=2) == pytest.approx(2 / 5)  # AB twice among AB BC CA AB BD
+    assert longest_copy([E0, E1, E2], [[E0], [E1, E2]]) == 2  # no match runs across two training pieces
+    assert histogram([PIECE], "pitch_class") == {0: 4, 4: 1, 7: 2}
+    assert js_distance({"x": 2}, {"x": 5}) == 0.0
+    assert js_distance({"x": 1}, {"y": 1}) == pytest.approx(1.0)
+    # p = (1, 0), q = (1/2, 1/2): JS divergence = (log2(4/3) + (log2(2/3) + 1) / 2) / 2
+    divergence = (math.log2(4 / 3) + (math.log2(2 / 3) + 1) / 2) / 2
+    assert js_distance({"x": 4}, {"x": 1, "y": 1}) == pytest.approx(math.sqrt(divergence))
+
+
+def test_ngram_witten_bell_by_hand() -> None:
+    model = NGram(vocab_size=4, order=2).fit([np.array([1, 2, 3, 2, 3])])
+    # unigram: counts 2:2, 3:2 (types 2, total 4): p(w) = (c(w) + 2 / 4) / 6
+    unigram = np.array([0.5, 0.5, 2.5, 2.5]) / 6
+    np.testing.assert_allclose(model.distribution([]), unigram)
+    # after 2: always 3 (1 type, 2 counts): p = (c + 1 * unigram) / 3
+    np.testing.assert_allclose(model.distribution([2]), (np.array([0, 0, 0, 2]) + unigram) / 3)
+    np.testing.assert_allclose(model.distribution([0]), unigram)  # unseen context backs off
+
+
+def test_one_note_loop_is_flagged_and_outside_the_real_range() -> None:
+    notes = ["C4", "E4", "G4", "B4", "D5", "F4", "A4", "C5", "E5", "G3"]
+    real = [[Event(notes[(i * k) % 10], "0.5", ["0.5", "1"][i % 2]) for i in range(60)] for k in (1, 3, 7, 9)]
+    loop = [Event("C4", "0.5", "0.5")] * 60
+    report = music_report([loop, real[0]], real, real, real)
+    assert report["loops"] == [0]
+    assert report["per_piece"]["longest_run"]["generated"][0] == 60
+    assert report["per_piece"]["longest_run"]["generated_outside"] >= 1
+    assert report["per_piece"]["distinct_pitches"]["generated"][0] == 1
+
+
+def test_json_report_holds_every_number_of_the_table(tiny_run: Path, tiny_data: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "report.json"
+    flags = ["--checkpoint", str(tiny_run), "--data", str(tiny_data), "--cache-dir", str(tmp_path / "cache")]
+    assert evaluate_main([*flags, "--generate", "3", "--length", "30", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert report["held_out_pieces"] == 1
+    for source in ("model", "ngram"):
+        for head in ("note", "offset", "duration"):
+            numbers = report["held_out"][source][head]
+            assert 0 <= numbers["accuracy"] <= 1 and numbers["cross_entropy"] > 0
+            assert f"{numbers['cross_entropy']:.3f}" in printed
+    music = report["music"]
+    for name in PIECE_METRICS:
+        row = music["per_piece"][name]
+        assert len(row["generated"]) == 3
+        line = next(line for line in printed.splitlines() if line.startswith(name))
+        for key in ("real_p10", "real_median", "real_p90", "generated_median"):
+            assert f"{row[key]:.2f}" in line
+    for kind in ("pitch_class", "duration", "offset"):
+        assert f"{music['across'][kind]['generated_vs_real']:.3f}" in printed
