@@ -15,7 +15,7 @@ WEIGHTS_DIR = "weights"
 OUTPUT_DIR = "output"
 LENGTH = 500  # events (notes and chords) per piece
 COUNT = 1  # pieces, sampled together as one batch
-TEMPERATURE = 1.0  # 0 = always the most likely event
+TEMPERATURE = 0.9  # 0 = always the most likely event; 0.9 scored closest to real music (docs/BENCHMARKS.md)
 TOP_K = 0  # sample only among the k most likely tokens per head; 0 = all
 TOP_P = 1.0  # sample only among the most likely tokens holding this much probability
 SEED = None  # None: a new random seed each run (printed, so a piece can be made again)

@@ -10,8 +10,10 @@ cross-entropy in nats per event, beside an order-3 Witten-Bell n-gram baseline f
 training split stored in the checkpoint.
 
 Music report (`--generate N`, default 10 pieces of 500 events, seed 0): per-piece metrics of the
-generated pieces beside the real pieces' 10th percentile, median and 90th percentile (real pieces
-cut to the same length, since most metrics grow with length), with every value outside the real
+generated pieces beside the real pieces' 10th percentile, median and 90th percentile, with every
+piece compared over the same number of events (most metrics grow with length: real pieces shorter
+than the generated ones are left out, unless fewer than 10 are long enough, in which case all are
+compared over the length of the 10th longest), with every value outside the real
 range counted and marked; and Jensen-Shannon distances between the pooled pitch-class, duration
 and offset histograms of generated and real pieces, beside the same distance between two halves
 of the real pieces.
@@ -31,9 +33,11 @@ from .baseline import fit_baselines, score_baseline
 from .corpus import DataError, load_corpus
 from .metrics import HISTOGRAMS, PIECE_METRICS, histogram, js_distance, longest_copy, percentile_range, piece_metrics
 from .midi_io import Event, Piece
+from .sampling import DEFAULT_TEMPERATURE
 from .vocab import STREAMS, Vocabulary, decode_events, encode_piece, input_key
 
 LOOP_METRICS = ("longest_run", "loop_share")
+MIN_REFERENCE = 10  # real pieces needed at the comparison length
 
 
 def held_out_pieces(pieces: list[Piece], data: Path, metadata: dict) -> list[Piece]:
@@ -143,6 +147,14 @@ def music_report(
     }
 
 
+def comparison_length(length: int, real_lengths: list[int], minimum: int = MIN_REFERENCE) -> int:
+    """Events over which generated and real pieces are compared: `length`, or less when fewer than
+    `minimum` real pieces are that long (most metrics grow with length, so pieces are compared at
+    equal length)."""
+    longest = sorted(real_lengths, reverse=True)
+    return min(length, longest[min(minimum, len(longest)) - 1])
+
+
 def format_held_out(scores: dict) -> str:
     """The held-out table: per head, the network's and the n-gram baseline's numbers."""
     lines = [f"{'head':<10}{'accuracy':>10}{'n-gram':>10}{'nats/event':>12}{'n-gram':>10}"]
@@ -213,22 +225,28 @@ def evaluate(args: argparse.Namespace) -> dict:
             {s: args.temperature if t is None else t for s, t in temperatures.items()}, args.top_k, args.top_p
         )
         sampled = Sampler(model).generate(args.length, args.generate, settings, args.seed)
-        generated = [decode_events(rows, vocabularies) for rows in sampled]
         training = [decode_events(rows, vocabularies) for rows in split_rows(train_rows)]
+        size = comparison_length(args.length, [len(p.events) for p in corpus.pieces])
+        real = [p for p in corpus.pieces if len(p.events) >= size]
+        unseen = [p for p in held_out if len(p.events) >= size] or held_out
 
         def through_vocabulary(piece: Piece) -> list[Event]:
-            return decode_events(encode_piece(piece, vocabularies)[1 : args.length + 1], vocabularies)
+            return decode_events(encode_piece(piece, vocabularies)[1 : size + 1], vocabularies)
 
         report = music_report(
-            generated,
-            [p.events[: args.length] for p in corpus.pieces],
-            [through_vocabulary(p) for p in held_out],
+            [decode_events(rows[:size], vocabularies) for rows in sampled],
+            [p.events[:size] for p in real],
+            [through_vocabulary(p) for p in unseen],
             training,
         )
         report["sampling"] = {"temperature": settings.temperature, "top_k": args.top_k, "top_p": args.top_p}
-        report["length"], report["seed"] = args.length, args.seed
+        report["length"], report["compared_length"], report["seed"] = args.length, size, args.seed
+        report["real_pieces"] = len(real)
         result["music"] = report
-        print(f"\n{args.generate} generated pieces of {args.length} events vs {len(corpus.pieces)} real pieces")
+        print(
+            f"\n{args.generate} generated pieces of {args.length} events vs the {len(real)} real pieces of at least "
+            f"{size} events, compared over their first {size} events"
+        )
         print(format_report(report))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -250,9 +268,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cache-dir", default=".cache/events", help="parsed-events cache")
     p.add_argument("--workers", type=int, default=0, help="parser processes (0: all cores)")
     p.add_argument("--generate", type=int, nargs="?", const=10, default=0, help="also generate N pieces and compare")
-    p.add_argument("--length", type=int, default=500, help="events per generated piece (real pieces are cut to it)")
+    p.add_argument("--length", type=int, default=500, help="events per generated piece")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0: argmax)")
+    p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="sampling temperature (0: argmax)")
     for stream in STREAMS:
         p.add_argument(f"--{stream}-temperature", type=float, help=f"override for the {stream} head")
     p.add_argument("--top-k", type=int, default=0, help="keep the k most likely tokens (0: all)")

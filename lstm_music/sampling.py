@@ -12,15 +12,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import build_step_model, state_sizes
 from .vocab import SPECIALS, START_INDEX, STREAMS, input_key
+
+# Chosen from the music report (docs/BENCHMARKS.md): closest to real pieces of the settings tried.
+DEFAULT_TEMPERATURE = 0.9
 
 
 @dataclass
 class SamplingSettings:
     """How each head turns probabilities into a choice."""
 
-    temperature: dict[str, float] = field(default_factory=lambda: {s: 1.0 for s in STREAMS})
+    temperature: dict[str, float] = field(default_factory=lambda: {s: DEFAULT_TEMPERATURE for s in STREAMS})
     top_k: int = 0
     top_p: float = 1.0
 
@@ -60,6 +62,8 @@ class Sampler:
     """Steps a trained model one event at a time for a batch of pieces."""
 
     def __init__(self, model) -> None:
+        from .model import build_step_model, state_sizes  # Keras loads only when a model is used
+
         self.step_model = build_step_model(model)
         self.sizes = state_sizes(model)
 

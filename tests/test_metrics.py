@@ -92,3 +92,11 @@ def test_json_report_holds_every_number_of_the_table(tiny_run: Path, tiny_data: 
             assert f"{row[key]:.2f}" in line
     for kind in ("pitch_class", "duration", "offset"):
         assert f"{music['across'][kind]['generated_vs_real']:.3f}" in printed
+
+
+def test_pieces_are_compared_at_equal_length() -> None:
+    from lstm_music.evaluate import comparison_length
+
+    assert comparison_length(500, [100] * 20 + [600] * 12) == 500  # twelve real pieces reach 500 events
+    assert comparison_length(500, [100] * 20 + [150] * 5 + [600] * 3) == 150  # the 10th longest sets the length
+    assert comparison_length(500, [80, 90]) == 80  # with fewer pieces than 10, the shortest
