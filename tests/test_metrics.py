@@ -98,5 +98,5 @@ def test_pieces_are_compared_at_equal_length() -> None:
     from lstm_music.evaluate import comparison_length
 
     assert comparison_length(500, [100] * 20 + [600] * 12) == 500  # twelve real pieces reach 500 events
-    assert comparison_length(500, [100] * 20 + [150] * 5 + [600] * 3) == 150  # the 10th longest sets the length
+    assert comparison_length(500, [100] * 20 + [150] * 7 + [600] * 3) == 150  # the 10th longest sets the length
     assert comparison_length(500, [80, 90]) == 80  # with fewer pieces than 10, the shortest
