@@ -10,6 +10,8 @@ Edit the settings below or pass them as flags (`python generate_music.py --help`
 import argparse
 import sys
 
+from lstm_music.cli import add_sampling_flags, exit_status, non_negative, positive_int
+
 CHECKPOINT = ""  # checkpoint file or run folder; empty: best checkpoint of the newest run in WEIGHTS_DIR
 WEIGHTS_DIR = "weights"
 OUTPUT_DIR = "output"
@@ -23,34 +25,6 @@ INSTRUMENT = "0"  # General MIDI program number or instrument name; 0 = acoustic
 BPM = 0.0  # 0 = median tempo of the training pieces (120 if unknown)
 
 
-def non_negative_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def probability(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
-    return value
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -61,16 +35,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", help="write one piece to exactly this path")
     p.add_argument("--length", type=positive_int, default=LENGTH, help="events per piece")
     p.add_argument("--count", type=positive_int, default=COUNT, help="pieces to generate (one batch)")
-    p.add_argument("--temperature", type=non_negative_float, default=TEMPERATURE, help="0 = argmax")
-    for stream in ("note", "offset", "duration"):
-        p.add_argument(f"--{stream}-temperature", type=non_negative_float, help=f"override for the {stream} head")
-    p.add_argument("--top-k", type=non_negative_int, default=TOP_K, help="keep the k most likely tokens (0: all)")
-    p.add_argument("--top-p", type=probability, default=TOP_P, help="nucleus sampling mass")
+    add_sampling_flags(p, TEMPERATURE, TOP_K, TOP_P)
     p.add_argument("--seed", type=int, default=SEED, help="random seed (default: new each run)")
     p.add_argument("--primer", help="MIDI or score file whose events start the piece")
     p.add_argument("--keep-primer", action="store_true", help="also write the primer at the start of the output")
     p.add_argument("--instrument", default=INSTRUMENT, help="General MIDI program (0-127) or instrument name")
-    p.add_argument("--bpm", type=non_negative_float, default=BPM, help="tempo (0: training median, else 120)")
+    p.add_argument("--bpm", type=non_negative(float), default=BPM, help="tempo (0: training median, else 120)")
     p.add_argument("--musicxml", action="store_true", help="also write sheet music (.musicxml)")
     args = p.parse_args(argv)
     if args.out and args.count > 1:
@@ -83,12 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from lstm_music.checkpoint import CheckpointError
     from lstm_music.generation import GenerationError, generate
 
-    try:
-        generate(args)
-    except (CheckpointError, GenerationError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(lambda: generate(args), (CheckpointError, GenerationError))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ Edit the settings below or pass them as flags (`python train.py --help`).
 import argparse
 import sys
 
+from lstm_music.cli import at_least, exit_status, fraction, non_negative, positive_int
+
 # Data
 DATA = "midi_songs"  # folder of .mid/.midi (and .mxl/.musicxml/.xml/.krn/.abc) files, searched recursively
 CACHE_DIR = ".cache/events"  # parsed events, keyed by file content
@@ -34,37 +36,6 @@ MAX_MINUTES = 0.0  # stop cleanly after this many minutes; 0 = no limit
 SEED = 0
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def sequence_length(text: str) -> int:
-    value = int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2, got {text}")
-    return value
-
-
-def non_negative(kind):
-    def parse(text: str):
-        value = kind(text)
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-        return value
-
-    return parse
-
-
-def fraction(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -80,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     data.add_argument("--val-fraction", type=fraction, default=VAL_FRACTION, help="share of pieces for validation")
     model = p.add_argument_group("model")
     model.add_argument("--preset", choices=["small", "default", "seed"], default=PRESET, help="model size")
-    model.add_argument("--sequence-length", type=sequence_length, default=SEQUENCE_LENGTH, help="events per window")
+    model.add_argument("--sequence-length", type=at_least(2), default=SEQUENCE_LENGTH, help="events per window")
     model.add_argument("--stride", type=non_negative(int), default=STRIDE, help="window step (0: half a window)")
     model.add_argument("--embedding", type=positive_int, help="override: embedding width")
     model.add_argument("--branch-units", type=positive_int, help="override: units of each branch LSTM")
@@ -113,23 +84,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from lstm_music.checkpoint import CheckpointError
+    from lstm_music.checkpoint import CheckpointError, read_metadata
     from lstm_music.corpus import DataError
     from lstm_music.training import parse_only, train
 
-    try:
+    def run() -> None:
         if args.parse_only:
             parse_only(args)
-        else:
-            if args.resume:
-                from lstm_music.checkpoint import read_metadata
+            return
+        if args.resume:
+            read_metadata(args.resume)  # a bad --resume file fails before any parsing
+        train(args)
 
-                read_metadata(args.resume)
-            train(args)
-    except (DataError, CheckpointError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(run, (DataError, CheckpointError))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .baseline import fit_baselines, score_baseline
+from .cli import add_sampling_flags, exit_status, sampling_settings
 from .corpus import DataError, load_corpus
 from .metrics import HISTOGRAMS, PIECE_METRICS, histogram, js_distance, longest_copy, percentile_range, piece_metrics
 from .midi_io import Event, Piece
@@ -196,7 +197,7 @@ def format_report(report: dict) -> str:
 def evaluate(args: argparse.Namespace) -> dict:
     """Run the held-out scoring (and the music report with `--generate`); print tables; return the numbers."""
     from .checkpoint import CheckpointError, load_checkpoint, read_train_rows, resolve_checkpoint
-    from .sampling import Sampler, SamplingSettings
+    from .sampling import Sampler
 
     path = resolve_checkpoint(args.checkpoint, args.weights_dir)
     model, metadata, vocabularies = load_checkpoint(path)
@@ -220,10 +221,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     print(f"{path}: {len(held_out)} held-out pieces, {result['held_out_events']} events")
     print(format_held_out(scores))
     if args.generate:
-        temperatures = {s: getattr(args, f"{s}_temperature") for s in STREAMS}
-        settings = SamplingSettings(
-            {s: args.temperature if t is None else t for s, t in temperatures.items()}, args.top_k, args.top_p
-        )
+        settings = sampling_settings(args)
         sampled = Sampler(model).generate(args.length, args.generate, settings, args.seed)
         training = [decode_events(rows, vocabularies) for rows in split_rows(train_rows)]
         size = comparison_length(args.length, [len(p.events) for p in corpus.pieces])
@@ -270,11 +268,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--generate", type=int, nargs="?", const=10, default=0, help="also generate N pieces and compare")
     p.add_argument("--length", type=int, default=500, help="events per generated piece")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
-    p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="sampling temperature (0: argmax)")
-    for stream in STREAMS:
-        p.add_argument(f"--{stream}-temperature", type=float, help=f"override for the {stream} head")
-    p.add_argument("--top-k", type=int, default=0, help="keep the k most likely tokens (0: all)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
+    add_sampling_flags(p, DEFAULT_TEMPERATURE, 0, 1.0)
     p.add_argument("--json", help="also write every number to this JSON file")
     args = p.parse_args(argv)
     if args.generate < 0 or args.length < 1:
@@ -287,12 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     from .checkpoint import CheckpointError
 
     args = parse_args(argv)
-    try:
-        evaluate(args)
-    except (CheckpointError, DataError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(lambda: evaluate(args), (CheckpointError, DataError))
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
 
+from .cli import sampling_settings
 from .midi_io import Event, UnreadableFile, parse_ql, read_piece, token_pitches, write_midi
-from .vocab import STREAMS, count_unknown, decode_events, encode_piece
+from .vocab import count_unknown, decode_events, encode_piece
 
 
 class GenerationError(Exception):
@@ -68,7 +69,7 @@ def write_atomically(events: list[Event], path: Path, program: int, bpm: float, 
 def generate(args: Namespace) -> list[Path]:
     """Generate `args.count` pieces as `args` says; return the paths written."""
     from .checkpoint import load_checkpoint, resolve_checkpoint
-    from .sampling import Sampler, SamplingSettings
+    from .sampling import Sampler
 
     program = instrument_program(args.instrument)
     path = resolve_checkpoint(args.checkpoint, args.weights_dir)
@@ -91,11 +92,7 @@ def generate(args: Namespace) -> list[Path]:
             print(f"warning: {unknown} primer tokens are not in the checkpoint's vocabulary (fed as <unk>)")
         primer_rows = encode_piece(primer_piece, vocabularies)[1:]
 
-    temperatures = {s: getattr(args, f"{s}_temperature") for s in STREAMS}
-    settings = SamplingSettings(
-        {s: args.temperature if t is None else t for s, t in temperatures.items()}, args.top_k, args.top_p
-    )
-    sampled = Sampler(model).generate(args.length, args.count, settings, seed, primer_rows)
+    sampled = Sampler(model).generate(args.length, args.count, sampling_settings(args), seed, primer_rows)
 
     run = path.parent.name
     stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
