@@ -50,7 +50,7 @@ PRESETS: dict[str, ModelConfig] = {
     # One epoch of midi_songs/ in about a minute on a 2-core laptop.
     "small": ModelConfig(32, 64, [128], 128, 0, False, 0.1),
     # Best held-out loss per training minute found on CPU (docs/BENCHMARKS.md).
-    "default": ModelConfig(64, 128, [256], 256, 0, False, 0.3),
+    "default": ModelConfig(64, 128, [256, 256], 256, 128, True, 0.3),
 }
 
 
