@@ -144,7 +144,7 @@ def load_corpus(
             corpus.skipped.append((name, record["error"]))
             print(f"skipped {path}: {record['error']}", file=sys.stderr)
         else:
-            corpus.pieces.append(Piece(name, [Event(*e) for e in record["events"]], record.get("bpm")))
+            corpus.pieces.append(Piece(name, list(map(Event._make, record["events"])), record.get("bpm")))
     if not corpus.pieces:
         raise DataError(f"no usable music in {folder}: all {len(sources)} files were skipped")
     return corpus
