@@ -96,3 +96,25 @@ def test_drums_only_file_has_no_pitched_notes(tmp_path: Path) -> None:
     path = write_tracks(tmp_path / "drums.mid", [[(b, 0.5, 38, 9) for b in range(8)]])
     with pytest.raises(UnreadableFile, match="no pitched notes"):
         read_piece(path)
+
+
+def test_type_0_file_keeps_every_pitched_channel(tmp_path: Path) -> None:
+    import mido
+
+    midi = mido.MidiFile(type=0, ticks_per_beat=480)
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(90))])
+    midi.tracks.append(track)
+    timed = []
+    for beat in range(2):
+        for channel, pitch, length in ((0, 60 + beat, 480), (2, 48, 240), (9, 36, 120)):  # piano, strings, drums
+            timed.append((beat * 480, 1, mido.Message("note_on", note=pitch, velocity=80, channel=channel)))
+            timed.append((beat * 480 + length, 0, mido.Message("note_off", note=pitch, channel=channel)))
+    now = 0
+    for tick, _, message in sorted(timed, key=lambda m: (m[0], m[1])):
+        track.append(message.copy(time=tick - now))
+        now = tick
+    midi.save(tmp_path / "type0.mid")
+    piece = read_midi(tmp_path / "type0.mid")
+    expected = [("C3", "0", "0.5"), ("C4", "0", "1"), ("C3", "1", "0.5"), ("C#4", "0", "1")]
+    assert [tuple(e) for e in piece.events] == expected
+    assert piece.bpm == pytest.approx(90.0)
