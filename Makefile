@@ -17,8 +17,8 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 demo: $(STAMP)
-	$(PY) train.py --preset small --max-minutes 3 --run-name demo
-	$(PY) generate_music.py --checkpoint weights/demo --out output/demo.mid
+	$(PY) train.py --preset small --max-minutes 3 --run-name demo-$$(date +%Y%m%d-%H%M%S)
+	$(PY) generate_music.py --out output/demo.mid
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

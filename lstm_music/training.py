@@ -65,6 +65,11 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     from .dataset import WindowDataset
     from .model import ModelConfig, build_model, compile_model
 
+    run_dir = Path(args.weights_dir) / run_name(args)
+    if (run_dir / BEST).exists():
+        raise CheckpointError(
+            f"{run_dir} already holds a trained run: choose another --run-name, or --resume {run_dir / BEST}"
+        )
     keras.utils.set_random_seed(args.seed)
     corpus = read_data(args)
     train_pieces, val_pieces = split_pieces(corpus.pieces, args.val_fraction, args.seed)
@@ -95,7 +100,6 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     )
     monitor = "val_loss" if val_data is not None else "loss"
 
-    run_dir = Path(args.weights_dir) / run_name(args)
     run_dir.mkdir(parents=True, exist_ok=True)
     tempos = [p.bpm for p in corpus.pieces if p.bpm]
     metadata = {

@@ -185,3 +185,13 @@ def test_resume_from_a_file_that_is_not_a_checkpoint_exits_2(tmp_path: Path) -> 
     assert result.stderr.strip() == f"error: {bogus} is not a checkpoint of this toolkit (not an HDF5 file)"
     with pytest.raises(CheckpointError, match="does not exist"):
         read_metadata(tmp_path / "missing.weights.h5")
+
+
+def test_a_finished_run_is_never_overwritten(tiny_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+    from train import main
+
+    best = tiny_run / BEST
+    before = best.read_bytes()
+    args = train_args(tiny_data, tiny_run.parent, tmp_path / "cache", tiny_run.name, "--epochs", "1")
+    assert main(args) == 2
+    assert best.read_bytes() == before
