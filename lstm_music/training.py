@@ -68,7 +68,8 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     run_dir = Path(args.weights_dir) / run_name(args)
     if (run_dir / BEST).exists():
         raise CheckpointError(
-            f"{run_dir} already holds a trained run: choose another --run-name, or --resume {run_dir / BEST}"
+            f"{run_dir} already holds a trained run: choose another --run-name (with --resume {run_dir / BEST} "
+            "to continue it)"
         )
     keras.utils.set_random_seed(args.seed)
     corpus = read_data(args)
