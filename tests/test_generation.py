@@ -156,3 +156,14 @@ def test_unusable_checkpoints_exit_2(setup: str, message: str, tmp_path: Path) -
     result = subprocess.run([sys.executable, "generate_music.py", *flags], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == message.format(tmp=tmp_path)
+
+
+def test_unknown_primer_tokens_are_counted(tiny_run: Path, known_midi: Path, tmp_path: Path, capsys) -> None:
+    from lstm_music.vocab import count_unknown
+
+    _, _, vocabularies = load_checkpoint(tiny_run / BEST)
+    unknown = count_unknown(read_piece(known_midi), vocabularies)
+    assert unknown > 0  # the known file's whole notes and triplets are not in the chorales' vocabularies
+    generate(tiny_run, tmp_path / "p.mid", "--seed", "1", "--primer", str(known_midi))
+    warning = f"warning: {unknown} primer tokens are not in the checkpoint's vocabulary (fed as <unk>)"
+    assert warning in capsys.readouterr().out
