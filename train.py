@@ -30,6 +30,7 @@ EPOCHS = 50
 BATCH_SIZE = 32
 LEARNING_RATE = 2e-3
 LABEL_SMOOTHING = 0.0
+PRECISION = "float32"  # or mixed_bfloat16 (CPUs with bf16 units), mixed_float16 (NVIDIA GPUs): faster
 LOSS_WEIGHTS = [1.0, 1.0, 1.0]  # weight of the note, offset and duration heads in the total loss
 PATIENCE = 5  # stop after this many epochs without a better validation loss; 0 = never
 MAX_MINUTES = 0.0  # stop cleanly after this many minutes; 0 = no limit
@@ -66,6 +67,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     fit.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE, help="windows per batch")
     fit.add_argument("--learning-rate", type=float, default=LEARNING_RATE, help="Adam learning rate")
     fit.add_argument("--label-smoothing", type=fraction, default=LABEL_SMOOTHING, help="label smoothing of each head")
+    fit.add_argument(
+        "--precision",
+        choices=["float32", "mixed_bfloat16", "mixed_float16"],
+        default=PRECISION,
+        help="Keras dtype policy for training; weights and checkpoints stay float32",
+    )
     fit.add_argument(
         "--loss-weights",
         type=non_negative(float),

@@ -83,7 +83,8 @@ class _Layers:
                     head.append(layers.BatchNormalization(name=f"{s}_norm"))
                 head.append(layers.Activation("relu", name=f"{s}_relu"))
                 head.append(layers.Dropout(config.dropout, name=f"{s}_dropout"))
-            head.append(layers.Dense(vocab_sizes[s], activation="softmax", name=s))
+            # float32 softmax even under a mixed-precision policy, so small probabilities survive
+            head.append(layers.Dense(vocab_sizes[s], activation="softmax", name=s, dtype="float32"))
             self.heads[s] = head
 
     def recurrent(self) -> list[layers.LSTM]:

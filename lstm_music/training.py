@@ -71,6 +71,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
             f"{run_dir} already holds a trained run: choose another --run-name (with --resume {run_dir / BEST} "
             "to continue it)"
         )
+    keras.mixed_precision.set_global_policy(args.precision)
     keras.utils.set_random_seed(args.seed)
     corpus = read_data(args)
     train_pieces, val_pieces = split_pieces(corpus.pieces, args.val_fraction, args.seed)
@@ -123,6 +124,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
             "learning_rate": args.learning_rate,
             "loss_weights": list(args.loss_weights),
             "label_smoothing": args.label_smoothing,
+            "precision": args.precision,
             "resumed_from": str(args.resume) if args.resume else None,
         },
     }

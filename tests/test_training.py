@@ -195,3 +195,22 @@ def test_a_finished_run_is_never_overwritten(tiny_run: Path, tiny_data: Path, tm
     args = train_args(tiny_data, tiny_run.parent, tmp_path / "cache", tiny_run.name, "--epochs", "1")
     assert main(args) == 2
     assert best.read_bytes() == before
+
+
+def test_mixed_precision_training_leaves_float32_checkpoints(tiny_data: Path, tmp_path: Path) -> None:
+    import keras
+
+    from train import main
+
+    args = train_args(tiny_data, tmp_path, tmp_path / "cache", "bf16", "--epochs", "1", "--precision", "mixed_bfloat16")
+    try:
+        assert main(args) == 0
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    best = tmp_path / "bf16" / BEST
+    assert read_metadata(best)["training"]["precision"] == "mixed_bfloat16"
+    model, _, _ = load_checkpoint(best)
+    assert {w.dtype for w in model.weights} == {"float32"}
+    rows = read_train_rows(best)[:20]
+    out = model.predict_on_batch({input_key(s): rows[None, :, i] for i, s in enumerate(STREAMS)})
+    assert all(np.isfinite(out[s]).all() and out[s].dtype == np.float32 for s in STREAMS)
