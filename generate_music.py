@@ -26,6 +26,7 @@ BPM = 0.0  # 0 = median tempo of the training pieces (120 if unknown)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The settings above, overridden by command-line flags."""
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
@@ -49,6 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Generate as the flags say; exit status 2 on unusable checkpoints or settings."""
     args = parse_args(argv)
     from lstm_music.checkpoint import CheckpointError
     from lstm_music.generation import GenerationError, generate

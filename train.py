@@ -38,6 +38,7 @@ SEED = 0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The settings above, overridden by command-line flags."""
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
@@ -90,6 +91,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse or train as the flags say; exit status 2 on unusable data or checkpoints."""
     args = parse_args(argv)
     from lstm_music.checkpoint import CheckpointError, read_metadata
     from lstm_music.corpus import DataError

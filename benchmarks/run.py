@@ -109,7 +109,7 @@ def matmul_rate() -> float:
     return 2 * 2048**3 / best
 
 
-def prepared(data: Path, length: int):
+def prepared(data: Path, length: int) -> tuple[list[np.ndarray], dict[str, int]]:
     """Training arrays and vocabulary sizes of `data` as train.py makes them."""
     from lstm_music.vocab import build_vocabularies, encode_piece, split_pieces
 
@@ -262,6 +262,7 @@ def bench_sampling(data: Path, events: int) -> None:
 
 
 def main() -> None:
+    """Run the parts the flags ask for and save the numbers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "midi_songs")
     parser.add_argument("--only", choices=["parse", "training", "memory", "sampling"])

@@ -12,11 +12,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
 
-from .vocab import vocabularies_from_json
+from .vocab import Vocabulary, vocabularies_from_json
+
+if TYPE_CHECKING:
+    import keras
 
 FORMAT = "lstm_music-checkpoint/1"
 GROUP = "lstm_music"
@@ -71,7 +75,7 @@ def read_train_rows(path: Path | str) -> np.ndarray | None:
         return handle[GROUP]["train_rows"][()] if "train_rows" in handle[GROUP] else None
 
 
-def load_checkpoint(path: Path | str):
+def load_checkpoint(path: Path | str) -> tuple[keras.Model, dict, dict[str, Vocabulary]]:
     """Rebuild the model from `path` and load its weights; return ``(model, metadata, vocabularies)``."""
     from .model import ModelConfig, build_model
 

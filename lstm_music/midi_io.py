@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from music21 import stream
 
 MIDI_SUFFIXES = (".mid", ".midi")
 SCORE_SUFFIXES = (".mxl", ".musicxml", ".xml", ".krn", ".abc")
@@ -254,7 +257,7 @@ def playable(events: list[Event]) -> list[Event]:
     return onsets_to_events(onsets)
 
 
-def events_to_score(events: list[Event], program: int = 0, bpm: float = 120.0):
+def events_to_score(events: list[Event], program: int = 0, bpm: float = 120.0) -> stream.Score:
     """Build a one-part music21 score that plays `playable(events)` on General MIDI `program` at `bpm`."""
     from music21 import chord, instrument, note, stream, tempo
 

@@ -14,6 +14,7 @@ their weights are shared and a step costs one pass of each layer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import keras
@@ -150,10 +151,11 @@ def state_sizes(model: keras.Model) -> list[int]:
     return [lstm.units for lstm in model.music_layers.recurrent() for _ in "hc"]
 
 
-def smoothed_sparse_crossentropy(label_smoothing: float):
+def smoothed_sparse_crossentropy(label_smoothing: float) -> Callable:
     """Sparse cross-entropy with label smoothing (Keras' sparse loss has no smoothing option)."""
 
     def loss(y_true, y_pred):
+        """Smoothed cross-entropy of integer targets against softmax outputs."""
         one_hot = ops.one_hot(ops.cast(y_true, "int32"), ops.shape(y_pred)[-1])
         return keras.losses.categorical_crossentropy(one_hot, y_pred, label_smoothing=label_smoothing)
 

@@ -12,8 +12,12 @@ import time
 from argparse import Namespace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .model import ModelConfig
 
 from .corpus import PARSER_SETTINGS, Corpus, load_corpus
 from .vocab import STREAMS, augment, build_vocabularies, count_unknown, encode_piece, split_pieces, vocabularies_to_json
@@ -40,7 +44,7 @@ def run_name(args: Namespace) -> str:
     return args.run_name or f"{datetime.now():%Y%m%d-%H%M%S}-{args.preset}"
 
 
-def model_config(args: Namespace):
+def model_config(args: Namespace) -> ModelConfig:
     """The preset's sizes with any size flags applied on top."""
     from dataclasses import replace
 
