@@ -109,7 +109,7 @@ def matmul_rate() -> float:
     return 2 * 2048**3 / best
 
 
-def prepared(data: Path, length: int) -> tuple[list[np.ndarray], dict[str, int]]:
+def prepared(data: Path) -> tuple[list[np.ndarray], dict[str, int]]:
     """Training arrays and vocabulary sizes of `data` as train.py makes them."""
     from lstm_music.vocab import build_vocabularies, encode_piece, split_pieces
 
@@ -162,7 +162,7 @@ def bench_training(data: Path, seconds: float) -> None:
     from lstm_music.dataset import WindowDataset
     from lstm_music.model import PRESETS, build_model, compile_model
 
-    arrays, vocab = prepared(data, 64)
+    arrays, vocab = prepared(data)
     rate = matmul_rate()
     rows = []
     original = original_throughput(arrays, vocab, seconds)
@@ -237,7 +237,7 @@ def bench_sampling(data: Path, events: int) -> None:
     from lstm_music.sampling import Sampler
     from lstm_music.vocab import STREAMS, input_key
 
-    _, vocab = prepared(data, 64)
+    _, vocab = prepared(data)
     keras.utils.set_random_seed(0)
     model = build_model(vocab, PRESETS["default"])
     sampler = Sampler(model)

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from .vocab import START_INDEX, STREAMS
+from .vocab import STREAMS, split_encoded
 
 
 class NGram:
@@ -53,8 +53,7 @@ class NGram:
 
 def fit_baselines(train_rows: np.ndarray, vocab_sizes: dict[str, int], order: int = 3) -> dict[str, NGram]:
     """One n-gram model per stream from encoded training rows (pieces begin with a ``<start>`` row)."""
-    starts = np.flatnonzero(train_rows[:, 0] == START_INDEX)
-    pieces = np.split(train_rows, starts[1:])
+    pieces = split_encoded(train_rows)
     return {s: NGram(vocab_sizes[s], order).fit([p[:, i] for p in pieces]) for i, s in enumerate(STREAMS)}
 
 

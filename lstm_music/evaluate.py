@@ -35,7 +35,7 @@ from .corpus import DataError, load_corpus
 from .metrics import HISTOGRAMS, PIECE_METRICS, histogram, js_distance, longest_copy, percentile_range, piece_metrics
 from .midi_io import Event, Piece
 from .sampling import DEFAULT_TEMPERATURE
-from .vocab import STREAMS, Vocabulary, decode_events, encode_piece, input_key
+from .vocab import STREAMS, Vocabulary, decode_events, encode_piece, input_key, split_encoded
 
 LOOP_METRICS = ("longest_run", "loop_share")
 MIN_REFERENCE = 10  # real pieces needed at the comparison length
@@ -82,14 +82,6 @@ def score_ngram(train_rows: np.ndarray, arrays: list[np.ndarray], vocabularies: 
         total = sum(r[2] for r in results)
         out[s] = {"accuracy": sum(r[1] for r in results) / total, "cross_entropy": sum(r[0] for r in results) / total}
     return out
-
-
-def split_rows(rows: np.ndarray) -> list[np.ndarray]:
-    """Encoded training rows (concatenated pieces, each opening with ``<start>``) split per piece, without it."""
-    from .vocab import START_INDEX
-
-    starts = np.flatnonzero(rows[:, 0] == START_INDEX)
-    return [piece[1:] for piece in np.split(rows, starts[1:])]
 
 
 def music_report(
@@ -223,7 +215,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     if args.generate:
         settings = sampling_settings(args)
         sampled = Sampler(model).generate(args.length, args.generate, settings, args.seed)
-        training = [decode_events(rows, vocabularies) for rows in split_rows(train_rows)]
+        training = [decode_events(rows[1:], vocabularies) for rows in split_encoded(train_rows)]
         size = comparison_length(args.length, [len(p.events) for p in corpus.pieces])
         real = [p for p in corpus.pieces if len(p.events) >= size]
         unseen = [p for p in held_out if len(p.events) >= size] or held_out

@@ -7,11 +7,10 @@ import random
 import sys
 from argparse import Namespace
 from datetime import datetime
-from fractions import Fraction
 from pathlib import Path
 
 from .cli import sampling_settings
-from .midi_io import Event, UnreadableFile, parse_ql, read_piece, token_pitches, write_midi
+from .midi_io import Event, UnreadableFile, events_to_score, read_piece, span, token_pitches, write_midi
 from .vocab import count_unknown, decode_events, encode_piece
 
 
@@ -39,11 +38,7 @@ def instrument_program(text: str) -> int:
 
 def seconds(events: list[Event], bpm: float) -> float:
     """How long `events` sound at `bpm`, from the first onset to the last release."""
-    now, end = Fraction(0), Fraction(0)
-    for event in events:
-        now += parse_ql(event.offset)
-        end = max(end, now + parse_ql(event.duration))
-    return float(end) * 60.0 / bpm
+    return float(span(events)) * 60.0 / bpm
 
 
 def describe(path: Path, events: list[Event], bpm: float) -> str:
@@ -58,8 +53,6 @@ def write_atomically(events: list[Event], path: Path, program: int, bpm: float, 
     write_midi(events, temporary, program, bpm)
     os.replace(temporary, path)
     if musicxml:
-        from .midi_io import events_to_score
-
         sheet = path.with_suffix(".musicxml")
         events_to_score(events, program, bpm).write("musicxml", fp=str(temporary))
         os.replace(temporary, sheet)

@@ -13,12 +13,11 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
-from fractions import Fraction
 
 import numpy as np
 from scipy.spatial.distance import jensenshannon
 
-from .midi_io import Event, parse_ql, token_pitches
+from .midi_io import Event, span, token_pitches
 from .vocab import UNK
 
 PHRASE = 8  # events per phrase for the loop measure
@@ -62,15 +61,6 @@ def entropy(tokens: Iterable[str]) -> float:
         return 0.0
     p = counts / counts.sum()
     return float(-(p * np.log2(p)).sum())
-
-
-def span(events: list[Event]) -> Fraction:
-    """Quarter notes from the first onset to the last release."""
-    now, end = Fraction(0), Fraction(0)
-    for event in events:
-        now += parse_ql(event.offset)
-        end = max(end, now + parse_ql(event.duration))
-    return end
 
 
 def longest_copy(events: list[Event], training: list[list[Event]]) -> int:

@@ -232,6 +232,20 @@ def read_piece(path: Path) -> Piece:
     return read_score(path)
 
 
+def event_onsets(events: list[Event]) -> list[tuple[Fraction, Fraction, tuple[int, ...]]]:
+    """(absolute offset, duration, pitches) of each event: the inverse of `onsets_to_events`."""
+    now, out = Fraction(0), []
+    for event in events:
+        now += parse_ql(event.offset)
+        out.append((now, parse_ql(event.duration), token_pitches(event.note)))
+    return out
+
+
+def span(events: list[Event]) -> Fraction:
+    """Quarter notes from the first onset to the last release."""
+    return max((start + length for start, length, _ in event_onsets(events)), default=Fraction(0))
+
+
 def playable(events: list[Event]) -> list[Event]:
     """`events` as MIDI can hold them: a note still sounding when its pitch is struck again ends there.
 
@@ -240,12 +254,10 @@ def playable(events: list[Event]) -> list[Event]:
     that depend on the tool. Cut chord members that now end apart become separate events.
     """
     starts: dict[int, dict[Fraction, Fraction]] = {}
-    now = Fraction(0)
-    for event in events:
-        now += parse_ql(event.offset)
-        for pitch in token_pitches(event.note):
+    for now, length, pitches in event_onsets(events):
+        for pitch in pitches:
             notes = starts.setdefault(pitch, {})
-            notes[now] = max(notes.get(now, Fraction(0)), parse_ql(event.duration))
+            notes[now] = max(notes.get(now, Fraction(0)), length)
     onsets = []
     for pitch, notes in starts.items():
         times = sorted(notes)
@@ -264,12 +276,9 @@ def events_to_score(events: list[Event], program: int = 0, bpm: float = 120.0) -
     part = stream.Part()
     part.insert(0, instrument.instrumentFromMidiProgram(program))
     part.insert(0, tempo.MetronomeMark(number=bpm))
-    now = Fraction(0)
-    for event in playable(events):
-        now += parse_ql(event.offset)
-        pitches = token_pitches(event.note)
+    for now, length, pitches in event_onsets(playable(events)):
         sound = note.Note(pitches[0]) if len(pitches) == 1 else chord.Chord(list(pitches))
-        sound.quarterLength = parse_ql(event.duration)
+        sound.quarterLength = length
         part.insert(now, sound)
     score = stream.Score()
     score.insert(0, part)

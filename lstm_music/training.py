@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .model import ModelConfig
-
 from .corpus import PARSER_SETTINGS, Corpus, load_corpus
 from .vocab import STREAMS, augment, build_vocabularies, count_unknown, encode_piece, split_pieces, vocabularies_to_json
+
+if TYPE_CHECKING:
+    from .model import ModelConfig
 
 
 def read_data(args: Namespace) -> Corpus:

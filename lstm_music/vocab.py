@@ -91,6 +91,11 @@ def encode_piece(piece: Piece, vocabularies: dict[str, Vocabulary]) -> np.ndarra
     return np.asarray(rows, dtype=np.int32)
 
 
+def split_encoded(rows: np.ndarray) -> list[np.ndarray]:
+    """Concatenated encoded pieces (as stored in checkpoints) split back into one array per piece."""
+    return np.split(rows, np.flatnonzero(rows[:, 0] == START_INDEX)[1:])
+
+
 def decode_events(rows: np.ndarray, vocabularies: dict[str, Vocabulary]) -> list[Event]:
     """Events from rows of indices (no ``<start>`` or ``<unk>`` rows expected)."""
     return [Event(*(vocabularies[s].decode(int(row[i])) for i, s in enumerate(STREAMS))) for row in rows]
