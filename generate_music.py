@@ -17,9 +17,10 @@ WEIGHTS_DIR = "weights"
 OUTPUT_DIR = "output"
 LENGTH = 500  # events (notes and chords) per piece
 COUNT = 1  # pieces, sampled together as one batch
-TEMPERATURE = 0.9  # 0 = always the most likely event; 0.9 scored closest to real music (docs/BENCHMARKS.md)
+TEMPERATURE = 1.0  # 0 = always the most likely event; 1.0 scored closest to real music (docs/BENCHMARKS.md)
 TOP_K = 0  # sample only among the k most likely tokens per head; 0 = all
 TOP_P = 1.0  # sample only among the most likely tokens holding this much probability
+REPEATS = True  # let the piece repeat its own phrases (the checkpoint's repeat memory); False = network alone
 SEED = None  # None: a new random seed each run (printed, so a piece can be made again)
 INSTRUMENT = "0"  # General MIDI program number or instrument name; 0 = acoustic grand piano
 BPM = 0.0  # 0 = median tempo of the training pieces (120 if unknown)
@@ -36,7 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", help="write one piece to exactly this path")
     p.add_argument("--length", type=positive_int, default=LENGTH, help="events per piece")
     p.add_argument("--count", type=positive_int, default=COUNT, help="pieces to generate (one batch)")
-    add_sampling_flags(p, TEMPERATURE, TOP_K, TOP_P)
+    add_sampling_flags(p, TEMPERATURE, TOP_K, TOP_P, REPEATS)
     p.add_argument("--seed", type=int, default=SEED, help="random seed (default: new each run)")
     p.add_argument("--primer", help="MIDI or score file whose events start the piece")
     p.add_argument("--keep-primer", action="store_true", help="also write the primer at the start of the output")

@@ -23,6 +23,7 @@ VAL_FRACTION = 0.1  # share of pieces held out for validation
 PRESET = "default"  # small | default | seed
 SEQUENCE_LENGTH = 64  # events per training window
 STRIDE = 0  # events between window starts; 0 = SEQUENCE_LENGTH / 2
+HEADS = ""  # conditioned (offset sees the note, duration both) | independent; "" = the preset's
 # Training
 WEIGHTS_DIR = "weights"
 RUN_NAME = ""  # default: <date>-<time>-<preset>
@@ -61,6 +62,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--dense-units", type=positive_int, help="override: units of the shared dense layer")
     model.add_argument("--head-units", type=non_negative(int), help="override: hidden units per head (0: none)")
     model.add_argument("--dropout", type=fraction, help="override: dropout rate")
+    model.add_argument(
+        "--heads",
+        choices=["conditioned", "independent"],
+        default=HEADS or None,
+        help="override: conditioned heads see the note (and offset) already chosen for the event",
+    )
     fit = p.add_argument_group("training")
     fit.add_argument("--weights-dir", default=WEIGHTS_DIR, help="checkpoints go to WEIGHTS_DIR/RUN_NAME/")
     fit.add_argument("--run-name", default=RUN_NAME, help="run folder name (default: date, time and preset)")

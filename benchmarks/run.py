@@ -89,11 +89,12 @@ def model_flops(vocab: dict[str, int], config) -> float:
         flops += 2 * 4 * (width + units) * units
         width = units
     flops += 2 * width * config.dense_units
-    for size in vocab.values():
+    for i, size in enumerate(vocab.values()):
+        width = config.dense_units + (i * config.embedding if config.conditioned else 0)
         if config.head_units:
-            flops += 2 * config.dense_units * config.head_units + 2 * config.head_units * size
+            flops += 2 * width * config.head_units + 2 * config.head_units * size
         else:
-            flops += 2 * config.dense_units * size
+            flops += 2 * width * size
     return flops
 
 
@@ -160,7 +161,7 @@ def bench_training(data: Path, seconds: float) -> None:
     import keras
 
     from lstm_music.dataset import WindowDataset
-    from lstm_music.model import PRESETS, build_model, compile_model
+    from lstm_music.model import PRESETS, build_model, compile_model, input_names
 
     arrays, vocab = prepared(data)
     rate = matmul_rate()
@@ -178,7 +179,7 @@ def bench_training(data: Path, seconds: float) -> None:
         keras.mixed_precision.set_global_policy(precision)
         keras.utils.set_random_seed(0)
         model = compile_model(build_model(vocab, PRESETS[preset]))
-        dataset = WindowDataset(arrays, 64, batch, None, True, 0)
+        dataset = WindowDataset(arrays, 64, batch, None, True, 0, input_names(model))
         batches = [dataset[i] for i in range(min(len(dataset), 40))]
         model.train_on_batch(*batches[0][:2], sample_weight=batches[0][2])
         done, start, i = 0, time.perf_counter(), 0
@@ -233,22 +234,25 @@ def bench_sampling(data: Path, events: int) -> None:
     """Milliseconds per generated event: incremental state-carrying steps vs a 100-event window per event."""
     import keras
 
-    from lstm_music.model import PRESETS, build_model
-    from lstm_music.sampling import Sampler
-    from lstm_music.vocab import STREAMS, input_key
+    from lstm_music.model import PRESETS, build_model, input_names
+    from lstm_music.repeats import BUCKETS
+    from lstm_music.sampling import Sampler, SamplingSettings
+    from lstm_music.vocab import STREAMS, model_inputs
 
     _, vocab = prepared(data)
     keras.utils.set_random_seed(0)
     model = build_model(vocab, PRESETS["default"])
     sampler = Sampler(model)
-    sampler.generate(5)
+    # with the repeat memory mixed in, as generate_music.py samples a trained checkpoint
+    settings = SamplingSettings(repeat_weights={s: [0.5] * len(BUCKETS) for s in STREAMS})
+    sampler.generate(5, settings=settings)
     rows = []
     for count in (1, 10):
         start = time.perf_counter()
-        sampler.generate(events, count, seed=0)
+        sampler.generate(events, count, settings, seed=0)
         ms = (time.perf_counter() - start) * 1000 / events
         rows.append([f"incremental, batch {count}", ms, ms / count])
-    window = {input_key(s): np.ones((1, 100), dtype=np.int32) for s in STREAMS}
+    window = model_inputs(np.ones((1, 101, 3), dtype=np.int32), input_names(model))
     model.predict_on_batch(window)
     steps = max(20, events // 10)
     start = time.perf_counter()

@@ -61,7 +61,9 @@ def probability(text: str) -> float:
     return value
 
 
-def add_sampling_flags(parser: argparse.ArgumentParser, temperature: float, top_k: int, top_p: float) -> None:
+def add_sampling_flags(
+    parser: argparse.ArgumentParser, temperature: float, top_k: int, top_p: float, repeats: bool
+) -> None:
     """The flags that say how each head is sampled, with these defaults."""
     parser.add_argument("--temperature", type=non_negative(float), default=temperature, help="0 = argmax")
     for stream in STREAMS:
@@ -70,13 +72,22 @@ def add_sampling_flags(parser: argparse.ArgumentParser, temperature: float, top_
         )
     parser.add_argument("--top-k", type=non_negative(int), default=top_k, help="keep the k most likely tokens (0: all)")
     parser.add_argument("--top-p", type=probability, default=top_p, help="nucleus sampling mass")
+    parser.add_argument(
+        "--repeats",
+        action=argparse.BooleanOptionalAction,
+        default=repeats,
+        help="mix in the checkpoint's repeat memory so pieces repeat their own phrases (--no-repeats: network alone)",
+    )
 
 
-def sampling_settings(args: argparse.Namespace) -> SamplingSettings:
-    """The `SamplingSettings` the sampling flags ask for."""
+def sampling_settings(args: argparse.Namespace, repeat_weights: dict | None = None) -> SamplingSettings:
+    """The `SamplingSettings` the sampling flags ask for, with the checkpoint's `repeat_weights`."""
     temperatures = {s: getattr(args, f"{s}_temperature") for s in STREAMS}
     return SamplingSettings(
-        {s: args.temperature if t is None else t for s, t in temperatures.items()}, args.top_k, args.top_p
+        {s: args.temperature if t is None else t for s, t in temperatures.items()},
+        args.top_k,
+        args.top_p,
+        repeat_weights if args.repeats else None,
     )
 
 

@@ -1,7 +1,8 @@
 """Sequence-to-sequence training windows, built lazily from per-piece integer arrays.
 
 A window starting at row ``t`` of a piece feeds rows ``[t, t+L)`` and asks for rows
-``[t+1, t+L]``: a target at every position, so each window trains L predictions. Windows never
+``[t+1, t+L]``: a target at every position, so each window trains L predictions (a model with
+conditioned heads is also given rows ``[t+1, t+L]`` of the streams its later heads see). Windows never
 cross from one piece into the next. A piece shorter than a window is padded, and its padded
 positions carry sample weight 0. Only the integer arrays live in memory; each batch is sliced
 from them when Keras asks for it.
@@ -14,7 +15,7 @@ import math
 import keras
 import numpy as np
 
-from .vocab import STREAMS, input_key
+from .vocab import STREAMS, input_key, model_inputs
 
 
 def window_starts(rows: int, length: int, stride: int) -> list[int]:
@@ -33,7 +34,10 @@ def window_starts(rows: int, length: int, stride: int) -> list[int]:
 
 
 class WindowDataset(keras.utils.PyDataset):
-    """Batches of ``(inputs, targets, sample_weight)`` dicts keyed by stream, built on demand."""
+    """Batches of ``(inputs, targets, sample_weight)`` dicts keyed by stream, built on demand.
+
+    `names` are the model's inputs (`model.input_names`); by default the three streams' inputs.
+    """
 
     def __init__(
         self,
@@ -43,6 +47,7 @@ class WindowDataset(keras.utils.PyDataset):
         stride: int | None = None,
         shuffle: bool = True,
         seed: int = 0,
+        names: list[str] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -53,6 +58,7 @@ class WindowDataset(keras.utils.PyDataset):
         self.windows = np.array(
             [(i, s) for i, a in enumerate(self.arrays) for s in window_starts(len(a), length, stride)], dtype=np.int64
         ).reshape(-1, 2)
+        self.names = names or [input_key(s) for s in STREAMS]
         self.shuffle = shuffle
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(self.windows)) if shuffle else np.arange(len(self.windows))
@@ -77,7 +83,7 @@ class WindowDataset(keras.utils.PyDataset):
             part = self.arrays[piece][start : start + self.length + 1]
             block[row, : len(part)] = part
             weight[row, : len(part) - 1] = 1.0
-        inputs = {input_key(s): block[:, :-1, i] for i, s in enumerate(STREAMS)}
+        inputs = model_inputs(block, self.names)
         targets = {s: block[:, 1:, i] for i, s in enumerate(STREAMS)}
         return inputs, targets, weight
 

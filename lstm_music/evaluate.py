@@ -34,9 +34,12 @@ from .cli import add_sampling_flags, exit_status, sampling_settings
 from .corpus import DataError, load_corpus
 from .metrics import HISTOGRAMS, PIECE_METRICS, histogram, js_distance, longest_copy, percentile_range, piece_metrics
 from .midi_io import Event, Piece
+from .repeats import mixed_cross_entropy
 from .sampling import DEFAULT_TEMPERATURE
-from .vocab import STREAMS, Vocabulary, decode_events, encode_piece, input_key, split_encoded
+from .vocab import STREAMS, Vocabulary, decode_events, encode_piece, model_inputs, split_encoded
 
+# A piece beyond every real piece in one of these is stuck in a loop (one event or phrase over and
+# over); values merely above the real 90th percentile are counted in the table's "outside" column.
 LOOP_METRICS = ("longest_run", "loop_share")
 MIN_REFERENCE = 10  # real pieces needed at the comparison length
 
@@ -48,29 +51,42 @@ def held_out_pieces(pieces: list[Piece], data: Path, metadata: dict) -> list[Pie
     return [p for p in pieces if (data / p.path).resolve() not in trained]
 
 
-def score_model(model, arrays: list[np.ndarray], batch_size: int = 16) -> dict[str, dict[str, float]]:
-    """Per-head accuracy and cross-entropy (nats per event) of `model` over whole encoded pieces."""
-    nats = {s: 0.0 for s in STREAMS}
-    correct = {s: 0 for s in STREAMS}
-    total = 0
+def target_probabilities(model, arrays: list[np.ndarray], batch_size: int = 16) -> tuple[list, list]:
+    """For each encoded piece (whole, from ``<start>``): the model's probability of every true next
+    token (events x streams) and whether that token was the most likely one.
+
+    A conditioned head is given the true tokens of the heads before it in the same event.
+    """
+    from .model import input_names
+
+    probabilities: list = [None] * len(arrays)
+    correct: list = [None] * len(arrays)
     order = sorted(range(len(arrays)), key=lambda i: len(arrays[i]))
     for first in range(0, len(order), batch_size):
-        chunk = [arrays[i] for i in order[first : first + batch_size]]
-        width = max(len(a) for a in chunk) - 1
+        chunk = order[first : first + batch_size]
+        width = max(len(arrays[i]) for i in chunk) - 1
         block = np.zeros((len(chunk), width + 1, len(STREAMS)), dtype=np.int32)
-        mask = np.zeros((len(chunk), width), dtype=bool)
-        for row, a in enumerate(chunk):
-            block[row, : len(a)] = a
-            mask[row, : len(a) - 1] = True
-        probs = model.predict_on_batch({input_key(s): block[:, :-1, i] for i, s in enumerate(STREAMS)})
-        for i, s in enumerate(STREAMS):
-            p = np.asarray(probs[s])
-            target = block[:, 1:, i]
-            chosen = np.take_along_axis(p, target[..., None], axis=-1)[..., 0]
-            nats[s] -= float(np.log(np.maximum(chosen[mask], 1e-12)).sum())
-            correct[s] += int((p.argmax(axis=-1) == target)[mask].sum())
-        total += int(mask.sum())
-    return {s: {"accuracy": correct[s] / total, "cross_entropy": nats[s] / total} for s in STREAMS}
+        for row, i in enumerate(chunk):
+            block[row, : len(arrays[i])] = arrays[i]
+        probs = model.predict_on_batch(model_inputs(block, input_names(model)))
+        for row, i in enumerate(chunk):
+            events = len(arrays[i]) - 1
+            target = arrays[i][1:]
+            heads = [np.asarray(probs[s])[row, :events] for s in STREAMS]
+            chosen = [np.take_along_axis(p, target[:, j : j + 1], axis=-1)[:, 0] for j, p in enumerate(heads)]
+            probabilities[i] = np.stack(chosen, axis=1)
+            correct[i] = np.stack([p.argmax(axis=-1) == target[:, j] for j, p in enumerate(heads)], axis=1)
+    return probabilities, correct
+
+
+def score_model(probabilities: list[np.ndarray], correct: list[np.ndarray]) -> dict[str, dict[str, float]]:
+    """Per-head accuracy and cross-entropy (nats per event) from `target_probabilities`."""
+    probs, hits = np.concatenate(probabilities), np.concatenate(correct)
+    nats = -np.log(np.maximum(probs, 1e-12))
+    return {
+        s: {"accuracy": float(hits[:, i].mean()), "cross_entropy": float(nats[:, i].mean())}
+        for i, s in enumerate(STREAMS)
+    }
 
 
 def score_ngram(train_rows: np.ndarray, arrays: list[np.ndarray], vocabularies: dict[str, Vocabulary]) -> dict:
@@ -111,6 +127,7 @@ def music_report(
             "real_p10": p10,
             "real_median": median,
             "real_p90": p90,
+            "real_max": float(max(reference)),
             "real_pieces": len(reference),
             "generated": values,
             "generated_median": gen_median,
@@ -121,7 +138,7 @@ def music_report(
     loops = [
         i
         for i, v in enumerate(gen_values)
-        if any(name in per_piece and v[name] > per_piece[name].get("real_p90", math.inf) for name in LOOP_METRICS)
+        if any(name in per_piece and v[name] > per_piece[name].get("real_max", math.inf) for name in LOOP_METRICS)
     ]
     halves = (real[0::2], real[1::2])
     across = {
@@ -149,13 +166,17 @@ def comparison_length(length: int, real_lengths: list[int], minimum: int = MIN_R
 
 
 def format_held_out(scores: dict) -> str:
-    """The held-out table: per head, the network's and the n-gram baseline's numbers."""
+    """The held-out table: per head, the network's and the n-gram baseline's numbers (and the network's
+    cross-entropy with the checkpoint's repeat memory mixed in, when it has one)."""
+    repeats = scores.get("model_with_repeats")
     lines = [f"{'head':<10}{'accuracy':>10}{'n-gram':>10}{'nats/event':>12}{'n-gram':>10}"]
+    lines[0] += f"{'with repeats':>14}" if repeats else ""
     for s in STREAMS:
         m, b = scores["model"][s], scores["ngram"][s]
         lines.append(
             f"{s:<10}{m['accuracy']:>10.3f}{b['accuracy']:>10.3f}{m['cross_entropy']:>12.3f}{b['cross_entropy']:>10.3f}"
         )
+        lines[-1] += f"{repeats[s]['cross_entropy']:>14.3f}" if repeats else ""
     return "\n".join(lines)
 
 
@@ -202,7 +223,11 @@ def evaluate(args: argparse.Namespace) -> dict:
     if not held_out:
         raise DataError(f"every piece in {data} is in the checkpoint's training split: nothing held out to score")
     arrays = [encode_piece(p, vocabularies) for p in held_out]
-    scores = {"model": score_model(model, arrays), "ngram": score_ngram(train_rows, arrays, vocabularies)}
+    probabilities, correct = target_probabilities(model, arrays)
+    scores = {"model": score_model(probabilities, correct), "ngram": score_ngram(train_rows, arrays, vocabularies)}
+    if metadata.get("repeat_weights"):
+        mixed = mixed_cross_entropy(arrays, probabilities, metadata["repeat_weights"])
+        scores["model_with_repeats"] = {s: {"cross_entropy": mixed[s]} for s in STREAMS}
     result = {
         "checkpoint": str(path),
         "data": str(data),
@@ -213,7 +238,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     print(f"{path}: {len(held_out)} held-out pieces, {result['held_out_events']} events")
     print(format_held_out(scores))
     if args.generate:
-        settings = sampling_settings(args)
+        settings = sampling_settings(args, metadata.get("repeat_weights"))
         sampled = Sampler(model).generate(args.length, args.generate, settings, args.seed)
         training = [decode_events(rows[1:], vocabularies) for rows in split_encoded(train_rows)]
         size = comparison_length(args.length, [len(p.events) for p in corpus.pieces])
@@ -229,7 +254,12 @@ def evaluate(args: argparse.Namespace) -> dict:
             [through_vocabulary(p) for p in unseen],
             training,
         )
-        report["sampling"] = {"temperature": settings.temperature, "top_k": args.top_k, "top_p": args.top_p}
+        report["sampling"] = {
+            "temperature": settings.temperature,
+            "top_k": args.top_k,
+            "top_p": args.top_p,
+            "repeat_weights": settings.repeat_weights,
+        }
         report["length"], report["compared_length"], report["seed"] = args.length, size, args.seed
         report["real_pieces"] = len(real)
         result["music"] = report
@@ -260,7 +290,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--generate", type=int, nargs="?", const=10, default=0, help="also generate N pieces and compare")
     p.add_argument("--length", type=int, default=500, help="events per generated piece")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
-    add_sampling_flags(p, DEFAULT_TEMPERATURE, 0, 1.0)
+    add_sampling_flags(p, DEFAULT_TEMPERATURE, 0, 1.0, True)
     p.add_argument("--json", help="also write every number to this JSON file")
     args = p.parse_args(argv)
     if args.generate < 0 or args.length < 1:

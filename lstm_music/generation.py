@@ -85,7 +85,9 @@ def generate(args: Namespace) -> list[Path]:
             print(f"warning: {unknown} primer tokens are not in the checkpoint's vocabulary (fed as <unk>)")
         primer_rows = encode_piece(primer_piece, vocabularies)[1:]
 
-    sampled = Sampler(model).generate(args.length, args.count, sampling_settings(args), seed, primer_rows)
+    sampled = Sampler(model).generate(
+        args.length, args.count, sampling_settings(args, metadata.get("repeat_weights")), seed, primer_rows
+    )
 
     run = path.parent.name
     stamp = f"{datetime.now():%Y%m%d-%H%M%S}"

@@ -7,9 +7,16 @@ and `keras.ops` are used, so the model runs on the TensorFlow, JAX and torch bac
 keep Keras' default activations and no recurrent dropout, so Keras picks the fused cuDNN kernel on
 a GPU.
 
-The same layer objects build two graphs: `build_model` (whole sequences, for training and
-scoring) and `build_step_model` (one event in, recurrent state in and out, for sampling), so
-their weights are shared and a step costs one pass of each layer.
+With `conditioned` heads the next event is predicted one stream after the other: the offset head
+also sees the embedding of the event's note, and the duration head that of its note and offset.
+In training these are the true tokens (inputs ``note_given`` and ``offset_given``); in sampling
+they are the tokens just drawn, so a chord gets a rhythm that suits a chord. Without it the three
+heads are sampled independently of each other.
+
+The same layer objects build the graphs: `build_model` (whole sequences, for training and
+scoring), `build_step_model` (one event in, recurrent state in and out, for sampling) and
+`build_head_models` (one conditioned head), so their weights are shared and a step costs one pass
+of each layer.
 """
 
 from __future__ import annotations
@@ -20,12 +27,15 @@ from dataclasses import asdict, dataclass, field
 import keras
 from keras import layers, ops
 
-from .vocab import STREAMS, input_key
+from .vocab import STREAMS, given_key, input_key
 
 
 @dataclass
 class ModelConfig:
-    """Sizes of the network; `head_units` 0 means the heads are a single softmax Dense layer."""
+    """Sizes of the network; `head_units` 0 means the heads are a single softmax Dense layer.
+
+    `conditioned` heads see the tokens already chosen for the same event (note, then offset).
+    """
 
     embedding: int = 64
     branch_units: int = 128
@@ -34,6 +44,7 @@ class ModelConfig:
     head_units: int = 0
     batch_norm: bool = False
     dropout: float = 0.3
+    conditioned: bool = False
 
     def to_dict(self) -> dict:
         """JSON-ready form, stored in checkpoints."""
@@ -47,11 +58,11 @@ class ModelConfig:
 
 PRESETS: dict[str, ModelConfig] = {
     # The original design's sizes, with embeddings instead of scaled floats.
-    "seed": ModelConfig(64, 256, [512, 512], 256, 128, True, 0.3),
+    "seed": ModelConfig(64, 256, [512, 512], 256, 128, True, 0.3, True),
     # One epoch of midi_songs/ in about a minute on a 2-core laptop.
-    "small": ModelConfig(32, 64, [128], 128, 0, False, 0.1),
+    "small": ModelConfig(32, 64, [128], 128, 0, False, 0.1, True),
     # Best held-out loss per training minute found on CPU (docs/BENCHMARKS.md).
-    "default": ModelConfig(64, 128, [256, 256], 256, 128, True, 0.3),
+    "default": ModelConfig(64, 128, [256, 256], 256, 128, True, 0.3, True),
 }
 
 
@@ -88,12 +99,21 @@ class _Layers:
             head.append(layers.Dense(vocab_sizes[s], activation="softmax", name=s, dtype="float32"))
             self.heads[s] = head
 
+        self.conditioned = config.conditioned
+        self.head_inputs = {
+            s: layers.Concatenate(name=f"{s}_context") for i, s in enumerate(STREAMS) if i and config.conditioned
+        }
+
+    def givens(self, stream: str) -> tuple[str, ...]:
+        """The streams of the same event whose tokens the head of `stream` is conditioned on."""
+        return STREAMS[: STREAMS.index(stream)] if self.conditioned else ()
+
     def recurrent(self) -> list[layers.LSTM]:
         """The LSTM layers in the order their states are passed to and from the step model."""
         return [self.branches[s] for s in STREAMS] + self.trunk
 
-    def wire(self, inputs: dict, states: list | None = None) -> tuple[dict, list]:
-        """Connect the layers from `inputs`; return the heads' outputs and the LSTMs' final states."""
+    def trunk_context(self, inputs: dict, states: list | None = None) -> tuple:
+        """The shared context every head reads, from `inputs`; also the LSTMs' final states."""
         recurrent = self.recurrent()
         initial = (
             [None] * len(recurrent) if states is None else [states[2 * i : 2 * i + 2] for i in range(len(recurrent))]
@@ -108,14 +128,22 @@ class _Layers:
         for j, lstm in enumerate(self.trunk):
             x, h, c = lstm(self.dropouts[j](x), initial_state=initial[len(STREAMS) + j])
             final += [h, c]
-        x = self.dense(self.dropouts[-1](x))
-        outputs = {}
-        for s in STREAMS:
-            y = x
-            for layer in self.heads[s]:
-                y = layer(y)
-            outputs[s] = y
-        return outputs, final
+        return self.dense(self.dropouts[-1](x)), final
+
+    def head(self, stream: str, context, given: dict):
+        """The softmax of `stream` from the context and, if conditioned, the `given` earlier tokens."""
+        y = context
+        if self.givens(stream):
+            y = self.head_inputs[stream]([context] + [self.embeddings[g](given[g]) for g in self.givens(stream)])
+        for layer in self.heads[stream]:
+            y = layer(y)
+        return y
+
+    def wire(self, inputs: dict) -> dict:
+        """Connect the layers of the sequence model; the givens are the next event's true tokens."""
+        context, _ = self.trunk_context(inputs)
+        given = {s: inputs[given_key(s)] for s in STREAMS if given_key(s) in inputs}
+        return {s: self.head(s, context, given) for s in STREAMS}
 
 
 def build_model(vocab_sizes: dict[str, int], config: ModelConfig) -> keras.Model:
@@ -125,25 +153,47 @@ def build_model(vocab_sizes: dict[str, int], config: ModelConfig) -> keras.Model
     """
     parts = _Layers(vocab_sizes, config)
     inputs = {input_key(s): keras.Input(shape=(None,), dtype="int32", name=input_key(s)) for s in STREAMS}
-    outputs, _ = parts.wire(inputs)
+    givens = {g for s in STREAMS for g in parts.givens(s)}
+    inputs |= {given_key(g): keras.Input(shape=(None,), dtype="int32", name=given_key(g)) for g in sorted(givens)}
+    outputs = parts.wire(inputs)
     model = keras.Model(inputs=inputs, outputs=outputs, name="lstm_music")
     model.music_layers = parts
     return model
 
 
 def build_step_model(model: keras.Model) -> keras.Model:
-    """A model sharing `model`'s weights that advances one event: (tokens, states) -> (probs, states).
+    """A model sharing `model`'s weights that advances one event: (tokens, states) -> (probs, states, context).
 
     Inputs are three (batch, 1) index tensors and the (h, c) pair of every LSTM in
-    `_Layers.recurrent` order; outputs are the three (batch, 1, vocab) softmaxes and the new states.
+    `_Layers.recurrent` order; outputs are the (batch, 1, vocab) softmaxes of the heads that need
+    no given tokens, the new states, and the (batch, 1, dense) context for `build_head_models`.
     """
     parts: _Layers = model.music_layers
     inputs = {input_key(s): keras.Input(shape=(1,), dtype="int32", name=input_key(s)) for s in STREAMS}
     states = []
     for i, lstm in enumerate(parts.recurrent()):
         states += [keras.Input(shape=(lstm.units,), name=f"state_{i}_{k}") for k in "hc"]
-    outputs, final = parts.wire(inputs, states)
-    return keras.Model(inputs=[inputs, states], outputs=[outputs, final], name="lstm_music_step")
+    context, final = parts.trunk_context(inputs, states)
+    outputs = {s: parts.head(s, context, {}) for s in STREAMS if not parts.givens(s)}
+    return keras.Model(inputs=[inputs, states], outputs=[outputs, final, context], name="lstm_music_step")
+
+
+def build_head_models(model: keras.Model) -> dict[str, keras.Model]:
+    """For each conditioned head, a model sharing `model`'s weights: (context, given tokens) -> probs."""
+    parts: _Layers = model.music_layers
+    heads = {}
+    for s in STREAMS:
+        if parts.givens(s):
+            context = keras.Input(shape=(1, parts.dense.units), name="context")
+            given = {given_key(g): keras.Input(shape=(1,), dtype="int32", name=given_key(g)) for g in parts.givens(s)}
+            probs = parts.head(s, context, {g: given[given_key(g)] for g in parts.givens(s)})
+            heads[s] = keras.Model([context, given], probs, name=f"{s}_step")
+    return heads
+
+
+def input_names(model: keras.Model) -> list[str]:
+    """The names of the sequence model's inputs, for `vocab.model_inputs`."""
+    return [tensor.name for tensor in model.inputs]
 
 
 def state_sizes(model: keras.Model) -> list[int]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .corpus import PARSER_SETTINGS, Corpus, load_corpus
+from .repeats import fit_weights
 from .vocab import STREAMS, augment, build_vocabularies, count_unknown, encode_piece, split_pieces, vocabularies_to_json
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ def model_config(args: Namespace) -> ModelConfig:
         "dense_units": args.dense_units,
         "head_units": args.head_units,
         "dropout": args.dropout,
+        "conditioned": None if args.heads is None else args.heads == "conditioned",
     }
     return replace(PRESETS[args.preset], **{k: v for k, v in overrides.items() if v is not None})
 
@@ -67,7 +69,8 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
 
     from .checkpoint import BEST, CheckpointError, load_checkpoint, save_checkpoint
     from .dataset import WindowDataset
-    from .model import ModelConfig, build_model, compile_model
+    from .evaluate import target_probabilities
+    from .model import ModelConfig, build_model, compile_model, input_names
 
     run_dir = Path(args.weights_dir) / run_name(args)
     if (run_dir / BEST).exists():
@@ -96,11 +99,12 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
 
     train_arrays = [encode_piece(p, vocabularies) for p in augmented]
     val_arrays = [encode_piece(p, vocabularies) for p in val_pieces]
+    names = input_names(model)
     train_data = WindowDataset(
-        train_arrays, args.sequence_length, args.batch_size, args.stride or None, True, args.seed
+        train_arrays, args.sequence_length, args.batch_size, args.stride or None, True, args.seed, names
     )
     val_data = (
-        WindowDataset(val_arrays, args.sequence_length, args.batch_size, args.stride or None, False)
+        WindowDataset(val_arrays, args.sequence_length, args.batch_size, args.stride or None, False, names=names)
         if val_arrays
         else None
     )
@@ -153,6 +157,8 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
                 return
             self.best = value
             info = {**metadata, "epoch": epoch + 1, "metrics": {k: float(v) for k, v in logs.items()}}
+            if val_arrays:  # how much of each head to copy from the piece's own earlier phrases
+                info["repeat_weights"] = fit_weights(val_arrays, target_probabilities(self.model, val_arrays)[0])
             path = save_checkpoint(
                 self.model, run_dir / f"epoch{epoch + 1:03d}-{monitor}{value:.4f}.weights.h5", info, train_rows
             )

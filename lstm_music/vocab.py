@@ -32,6 +32,19 @@ def input_key(stream: str) -> str:
     return f"{stream}_in"
 
 
+def given_key(stream: str) -> str:
+    """The model input holding the next event's `stream` token, which later heads are conditioned on."""
+    return f"{stream}_given"
+
+
+def model_inputs(block: np.ndarray, names: Iterable[str]) -> dict[str, np.ndarray]:
+    """The inputs named `names` for rows of events `block` (batch, time + 1, 3): the model reads
+    rows [0, time) and, for conditioned heads, is given the tokens of rows [1, time]."""
+    columns = {input_key(s): block[:, :-1, i] for i, s in enumerate(STREAMS)}
+    columns |= {given_key(s): block[:, 1:, i] for i, s in enumerate(STREAMS)}
+    return {name: columns[name] for name in names}
+
+
 @dataclass
 class Vocabulary:
     """An ordered list of tokens for one stream; index 0 is ``<unk>``, index 1 is ``<start>``."""

@@ -13,6 +13,7 @@ from lstm_music.vocab import (
     augment,
     build_vocabularies,
     encode_piece,
+    given_key,
     input_key,
     split_pieces,
     transpose_piece,
@@ -89,3 +90,14 @@ def test_windows_targets_are_inputs_shifted_by_one() -> None:
     assert weight.tolist() == [[1, 1, 1, 1, 0, 0, 0, 0]]
     assert inputs["note_in"][0, :5].tolist() == arrays[2][:, 0].tolist()
     assert targets["note"][0, :4].tolist() == arrays[2][1:, 0].tolist()
+
+
+def test_conditioned_inputs_are_given_the_targets_of_earlier_heads() -> None:
+    rng = np.random.default_rng(2)
+    arrays = [rng.integers(2, 50, size=(n, 3)).astype(np.int32) for n in (30, 12)]
+    names = [input_key(s) for s in STREAMS] + [given_key("note"), given_key("offset")]
+    data = WindowDataset(arrays, length=8, batch_size=3, shuffle=True, seed=0, names=names)
+    inputs, targets, _ = data[0]
+    assert set(inputs) == set(names)
+    assert np.array_equal(inputs[given_key("note")], targets["note"])
+    assert np.array_equal(inputs[given_key("offset")], targets["offset"])

@@ -69,6 +69,10 @@ def test_one_note_loop_is_flagged_and_outside_the_real_range() -> None:
     assert report["per_piece"]["longest_run"]["generated"][0] == 60
     assert report["per_piece"]["longest_run"]["generated_outside"] >= 1
     assert report["per_piece"]["distinct_pitches"]["generated"][0] == 1
+    # a run above the real 90th percentile but as long as a real piece's is outside, not a loop
+    real[3] = real[3][:10] + [real[3][10]] * 3 + real[3][13:]
+    report = music_report([real[3]], real, real, real)
+    assert report["per_piece"]["longest_run"]["generated_outside"] == 1 and report["loops"] == []
 
 
 def test_json_report_holds_every_number_of_the_table(tiny_run: Path, tiny_data: Path, tmp_path: Path, capsys) -> None:
@@ -83,6 +87,8 @@ def test_json_report_holds_every_number_of_the_table(tiny_run: Path, tiny_data: 
             numbers = report["held_out"][source][head]
             assert 0 <= numbers["accuracy"] <= 1 and numbers["cross_entropy"] > 0
             assert f"{numbers['cross_entropy']:.3f}" in printed
+    for head in ("note", "offset", "duration"):  # the network with the checkpoint's repeat memory
+        assert f"{report['held_out']['model_with_repeats'][head]['cross_entropy']:.3f}" in printed
     music = report["music"]
     for name in PIECE_METRICS:
         row = music["per_piece"][name]

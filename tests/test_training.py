@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,22 +14,40 @@ from conftest import ROOT, train_args
 
 from lstm_music.checkpoint import BEST, CheckpointError, load_checkpoint, read_metadata, read_train_rows
 from lstm_music.corpus import load_corpus
-from lstm_music.model import PRESETS, build_model, build_step_model
+from lstm_music.model import PRESETS, build_head_models, build_model, build_step_model, input_names
+from lstm_music.repeats import BUCKETS
 from lstm_music.training import read_history
-from lstm_music.vocab import STREAMS, encode_piece, input_key, split_pieces, vocabularies_to_json
+from lstm_music.vocab import (
+    STREAMS,
+    encode_piece,
+    given_key,
+    input_key,
+    model_inputs,
+    split_pieces,
+    vocabularies_to_json,
+)
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
-def test_each_preset_builds_with_vocabulary_sized_heads(preset: str) -> None:
+@pytest.mark.parametrize("conditioned", [False, True])
+def test_each_preset_builds_with_vocabulary_sized_heads(preset: str, conditioned: bool) -> None:
     sizes = {"note": 57, "offset": 9, "duration": 13}
-    model = build_model(sizes, PRESETS[preset])
+    model = build_model(sizes, replace(PRESETS[preset], conditioned=conditioned))
     assert sorted(model.output_names) == sorted(STREAMS)
-    batch = {input_key(s): np.ones((2, 12), dtype=np.int32) for s in STREAMS}
-    out = model.predict_on_batch(batch)
+    givens = {given_key("note"), given_key("offset")} if conditioned else set()
+    assert set(input_names(model)) == {input_key(s) for s in STREAMS} | givens
+    block = np.random.default_rng(0).integers(2, 9, size=(2, 13, 3)).astype(np.int32)
+    inputs = model_inputs(block, input_names(model))
+    out = model.predict_on_batch(inputs)
     for s in STREAMS:
         assert out[s].shape == (2, 12, sizes[s])
         np.testing.assert_allclose(out[s].sum(axis=-1), 1.0, rtol=1e-4)
-    assert build_step_model(model).count_params() == model.count_params()
+    sampling = [build_step_model(model), *build_head_models(model).values()]
+    assert {w.path for m in sampling for w in m.weights} == {w.path for w in model.weights}
+    if conditioned:  # the duration head reads the event's note: another note, other probabilities
+        changed = model.predict_on_batch(inputs | {given_key("note"): inputs[given_key("note")] + 1})
+        np.testing.assert_allclose(changed["note"], out["note"], atol=1e-6)
+        assert np.abs(changed["duration"] - out["duration"]).max() > 1e-4
 
 
 def test_checkpoint_is_self_contained_and_reloads_identically(tiny_run: Path, tiny_data: Path) -> None:
@@ -47,19 +66,23 @@ def test_checkpoint_is_self_contained_and_reloads_identically(tiny_run: Path, ti
     assert metadata["training"]["events"] == corpus.events
     assert metadata["parser"]["quarter_length_divisors"] == [4, 3]
     assert {"val_loss", "note_accuracy"} <= set(metadata["metrics"])
+    weights = metadata["repeat_weights"]  # fitted on the validation pieces
+    assert set(weights) == set(STREAMS) and all(
+        len(w) == len(BUCKETS) and all(0 <= x < 1 for x in w) for w in weights.values()
+    )
     train_rows = read_train_rows(best)
     assert np.array_equal(train_rows, np.concatenate([encode_piece(p, vocabularies) for p in train]))
 
     rows = encode_piece(validation[0], vocabularies)[:40]
-    batch = {input_key(s): rows[None, :, i] for i, s in enumerate(STREAMS)}
-    here = model.predict_on_batch(batch)
+    here = model.predict_on_batch(model_inputs(rows[None], input_names(model)))
     np.save(tiny_run.parent / "batch.npy", rows)
     probe = (
         "import sys, json, numpy as np\n"
         "from lstm_music.checkpoint import load_checkpoint\n"
-        "from lstm_music.vocab import STREAMS, input_key, vocabularies_to_json\n"
+        "from lstm_music.model import input_names\n"
+        "from lstm_music.vocab import STREAMS, model_inputs, vocabularies_to_json\n"
         "model, meta, voc = load_checkpoint(sys.argv[1]); rows = np.load(sys.argv[2])\n"
-        "out = model.predict_on_batch({input_key(s): rows[None, :, i] for i, s in enumerate(STREAMS)})\n"
+        "out = model.predict_on_batch(model_inputs(rows[None], input_names(model)))\n"
         "np.savez(sys.argv[3], **{s: out[s] for s in STREAMS})\n"
         "print(json.dumps(vocabularies_to_json(voc)))\n"
     )
@@ -212,5 +235,5 @@ def test_mixed_precision_training_leaves_float32_checkpoints(tiny_data: Path, tm
     model, _, _ = load_checkpoint(best)
     assert {w.dtype for w in model.weights} == {"float32"}
     rows = read_train_rows(best)[:20]
-    out = model.predict_on_batch({input_key(s): rows[None, :, i] for i, s in enumerate(STREAMS)})
+    out = model.predict_on_batch(model_inputs(rows[None], input_names(model)))
     assert all(np.isfinite(out[s]).all() and out[s].dtype == np.float32 for s in STREAMS)

@@ -1,0 +1,137 @@
+"""Repeat memory: music repeats its own phrases, which an LSTM barely learns to do.
+
+A cache model in the sense of Kuhn and De Mori (1990): at each step, find the longest stretch of
+recent events (up to `MAX_CONTEXT`) that occurred earlier in the same piece, and predict what
+followed it there. Its prediction is mixed into each head's softmax,
+``p = (1 - w) * p_network + w * p_copy``, with a weight `w` per head and per length of the matched
+stretch (`BUCKETS`): a long match is strong evidence that a passage repeats. The weights are fitted
+on the validation pieces after training (`fit_weights`, lowest cross-entropy) and stored in the
+checkpoint, so each data set gets the amount of repetition its own music has. Heads that are
+conditioned within an event copy only from earlier events whose already chosen tokens agree.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from .vocab import STREAMS
+
+MAX_CONTEXT = 16  # longest stretch of events matched
+BUCKETS = (1, 2, 4, 8)  # a match of k events uses the weight of the last bucket start <= k
+GRID = np.linspace(0.0, 0.99, 100)  # candidate weights tried by `fit_weights`
+
+
+class PieceMemory:
+    """The events of one piece so far (rows of token indices), indexed by every recent stretch."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, ...]] = []
+        self.followers: dict[tuple, list[int]] = defaultdict(list)
+
+    def add(self, row) -> None:
+        """Append one event; record it as the follower of each stretch of up to `MAX_CONTEXT` events before it."""
+        t = len(self.rows)
+        self.rows.append(tuple(int(x) for x in row))
+        for k in range(1, min(MAX_CONTEXT, t) + 1):
+            self.followers[tuple(self.rows[t - k : t])].append(t)
+
+    def match(self) -> tuple[int, list[tuple[int, ...]]]:
+        """The length of the longest stretch ending now that occurred before, and the events that followed it.
+
+        Nothing is matched while the last two events are the same: copying a run feeds on itself
+        (each repetition makes the next more likely), which is the one-note loop; how long a run
+        lasts is left to the network.
+        """
+        t = len(self.rows)
+        length, found = 0, []
+        if t > 1 and self.rows[-1] == self.rows[-2]:
+            return length, found
+        for k in range(1, min(MAX_CONTEXT, t) + 1):
+            followers = self.followers.get(tuple(self.rows[t - k :]))
+            if not followers:
+                break  # a longer stretch cannot occur if this one does not
+            length, found = k, followers
+        return length, [self.rows[j] for j in found]
+
+
+def copy_distribution(followers: list[tuple[int, ...]], chosen: tuple[int, ...], size: int) -> np.ndarray | None:
+    """What the followers say about the next token of stream ``len(chosen)``, among those that agree
+    with the tokens `chosen` for the streams before it; None when none agree."""
+    stream = len(chosen)
+    tokens = [row[stream] for row in followers if row[:stream] == chosen]
+    if not tokens:
+        return None
+    return np.bincount(tokens, minlength=size)[:size] / len(tokens)
+
+
+def weight(weights: list[float], length: int) -> float:
+    """The mixing weight for a match of `length` events (0 without a match)."""
+    return 0.0 if length == 0 else weights[int(np.searchsorted(BUCKETS, length, side="right")) - 1]
+
+
+def copy_probabilities(rows: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """For each event after the first of an encoded piece: (match length, the copy model's probability
+    of the true token per stream, NaN where it has no prediction)."""
+    memory = PieceMemory()
+    memory.add(rows[0])
+    out = []
+    for row in rows[1:]:
+        target = tuple(int(x) for x in row)
+        length, followers = memory.match()
+        probs = np.full(len(STREAMS), np.nan)
+        for i in range(len(STREAMS)):
+            agreeing = [f[i] for f in followers if f[:i] == target[:i]]
+            if agreeing:
+                probs[i] = agreeing.count(target[i]) / len(agreeing)
+        out.append((length, probs))
+        memory.add(row)
+    return out
+
+
+def _pooled(arrays: list[np.ndarray], network: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Match lengths, copy probabilities and network probabilities of every true target, concatenated."""
+    lengths, copies = [], []
+    for rows in arrays:
+        for length, probs in copy_probabilities(rows):
+            lengths.append(length)
+            copies.append(probs)
+    return np.array(lengths, dtype=int), np.array(copies).reshape(-1, len(STREAMS)), np.concatenate(network)
+
+
+def fit_weights(arrays: list[np.ndarray], network: list[np.ndarray]) -> dict[str, list[float]]:
+    """Per head and match-length bucket, the weight (from `GRID`) with the lowest cross-entropy.
+
+    `arrays` are encoded pieces the network did not train on; `network[i]` holds the network's
+    probability of each true target of piece i (events x streams).
+    """
+    lengths, copies, net = _pooled(arrays, network)
+    bucket = np.searchsorted(BUCKETS, lengths, side="right") - 1
+    weights = {}
+    for i, s in enumerate(STREAMS):
+        chosen = []
+        for b in range(len(BUCKETS)):
+            rows = (bucket == b) & ~np.isnan(copies[:, i])
+            if not rows.any():
+                chosen.append(0.0)
+                continue
+            mixed = (1 - GRID[:, None]) * net[rows, i] + GRID[:, None] * copies[rows, i]
+            nats = -np.log(np.maximum(mixed, 1e-12)).sum(axis=1)
+            chosen.append(round(float(GRID[int(np.argmin(nats))]), 2))
+        weights[s] = chosen
+    return weights
+
+
+def mixed_cross_entropy(
+    arrays: list[np.ndarray], network: list[np.ndarray], weights: dict[str, list[float]]
+) -> dict[str, float]:
+    """Cross-entropy (nats per event) of each head with the repeat memory mixed in at `weights`."""
+    lengths, copies, net = _pooled(arrays, network)
+    out = {}
+    for i, s in enumerate(STREAMS):
+        w = np.array([weight(weights[s], k) for k in lengths])
+        w = np.where(np.isnan(copies[:, i]), 0.0, w)
+        mixed = (1 - w) * net[:, i] + w * np.nan_to_num(copies[:, i])
+        out[s] = float(-np.log(np.maximum(mixed, 1e-12)).mean())
+    return out

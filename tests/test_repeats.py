@@ -1,0 +1,80 @@
+"""The repeat memory: matching earlier stretches of a piece, copy distributions, fitted weights, mixing."""
+
+import numpy as np
+
+from lstm_music.repeats import (
+    BUCKETS,
+    PieceMemory,
+    copy_distribution,
+    copy_probabilities,
+    fit_weights,
+    mixed_cross_entropy,
+    weight,
+)
+from lstm_music.sampling import Sampler
+from lstm_music.vocab import STREAMS
+
+A, B, C, D = (2, 2, 2), (3, 2, 4), (4, 3, 2), (5, 2, 2)
+
+
+def memory_of(*rows: tuple) -> PieceMemory:
+    memory = PieceMemory()
+    for row in rows:
+        memory.add(row)
+    return memory
+
+
+def test_longest_earlier_stretch_and_what_followed_it() -> None:
+    assert memory_of(A, B, C, A, B).match() == (2, [C])  # "A B" occurred before, followed by C
+    assert memory_of(A, B, C, D, B).match() == (1, [C])  # only "B"
+    assert memory_of(A, B, C).match() == (0, [])
+    assert memory_of(A, B, A, C, A).match() == (1, [B, C])  # "A" was followed by B and by C
+
+
+def test_runs_of_one_event_are_left_to_the_network() -> None:
+    assert memory_of(A, A, A, B, A, A).match() == (0, [])
+    assert memory_of(A, A, B, A).match() == (1, [A, B])
+
+
+def test_copy_distribution_respects_tokens_already_chosen() -> None:
+    followers = [(4, 2, 2), (4, 3, 2), (5, 3, 3)]
+    np.testing.assert_allclose(copy_distribution(followers, (), 6), [0, 0, 0, 0, 2 / 3, 1 / 3])
+    np.testing.assert_allclose(copy_distribution(followers, (4,), 4), [0, 0, 0.5, 0.5])  # offsets after note 4
+    np.testing.assert_allclose(copy_distribution(followers, (5, 3), 4), [0, 0, 0, 1])
+    assert copy_distribution(followers, (6,), 4) is None
+
+
+def test_weight_by_match_length() -> None:
+    weights = [0.1, 0.2, 0.3, 0.4]
+    assert [weight(weights, k) for k in (0, 1, 2, 3, 4, 7, 8, 16)] == [0.0, 0.1, 0.2, 0.2, 0.3, 0.3, 0.4, 0.4]
+    assert len(weights) == len(BUCKETS)
+
+
+def test_copy_probabilities_of_a_repeated_phrase() -> None:
+    rows = np.array([(1, 1, 1), A, B, C, A, B, C])
+    found = copy_probabilities(rows)
+    assert [length for length, _ in found] == [0, 0, 0, 0, 1, 2]  # predicting rows 1..6
+    np.testing.assert_allclose(found[-1][1], [1, 1, 1])  # "A B" was followed by C
+    assert np.isnan(found[0][1]).all()
+
+
+def test_fitted_weights_trust_the_copy_only_where_it_is_right() -> None:
+    phrase = [(k, 2, 2) for k in range(2, 12)]
+    rows = np.array([(1, 1, 1), *phrase, *phrase])  # the second half repeats the first
+    events = len(rows) - 1
+    network = [np.full((events, len(STREAMS)), 0.1)]
+    weights = fit_weights([rows], network)
+    assert weights["note"][BUCKETS.index(8)] == 0.99  # the copy is always right on the long matches
+    wrong = np.array([(1, 1, 1), *phrase, *[(k + 20, 2, 2) for k, _, _ in phrase]])
+    assert fit_weights([wrong], network)["note"] == [0.0, 0.0, 0.0, 0.0]  # never seen a repeat: no copying
+    base = mixed_cross_entropy([rows], network, {s: [0.0] * 4 for s in STREAMS})
+    assert abs(base["note"] - np.log(10)) < 1e-9
+    assert mixed_cross_entropy([rows], network, weights)["note"] < base["note"] - 0.5
+
+
+def test_mixing_into_the_heads() -> None:
+    probs = np.full((2, 6), 1 / 6)
+    matches = [(2, [(4, 2, 2), (5, 2, 2)]), (0, [])]
+    mixed = Sampler.with_repeats(probs, matches, np.zeros((2, 0), dtype=int), [0.0, 0.5, 0.5, 0.5])
+    np.testing.assert_allclose(mixed[0], 0.5 / 6 + 0.5 * np.array([0, 0, 0, 0, 0.5, 0.5]))
+    np.testing.assert_allclose(mixed[1], probs[1])  # no match: the network alone
