@@ -174,6 +174,7 @@ def bench_training(data: Path, seconds: float) -> None:
         ("seed", 128, "float32"),
         ("seed", 256, "float32"),
         ("seed", 256, "mixed_bfloat16"),
+        ("seed", 512, "mixed_bfloat16"),
     ]
     for preset, batch, precision in runs:
         keras.mixed_precision.set_global_policy(precision)

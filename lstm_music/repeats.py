@@ -13,6 +13,7 @@ conditioned within an event copy only from earlier events whose already chosen t
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,7 +31,7 @@ class PieceMemory:
         self.rows: list[tuple[int, ...]] = []
         self.followers: dict[tuple, list[int]] = defaultdict(list)
 
-    def add(self, row) -> None:
+    def add(self, row: Sequence[int]) -> None:
         """Append one event; record it as the follower of each stretch of up to `MAX_CONTEXT` events before it."""
         t = len(self.rows)
         self.rows.append(tuple(int(x) for x in row))

@@ -109,6 +109,8 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
         else None
     )
     monitor = "val_loss" if val_data is not None else "loss"
+    if val_data is None:
+        print("no validation pieces: checkpoints will have no repeat weights (generation uses the network alone)")
 
     run_dir.mkdir(parents=True, exist_ok=True)
     tempos = [p.bpm for p in corpus.pieces if p.bpm]
