@@ -7,7 +7,8 @@ Held-out scoring: every piece in `--data` that the checkpoint did not train on (
 its training split are left out, so the training folder itself yields its validation split) is
 run through the network from ``<start>`` to its end; per head it prints accuracy and
 cross-entropy in nats per event, beside an order-3 Witten-Bell n-gram baseline fitted on the
-training split stored in the checkpoint.
+training split stored in the checkpoint, and the cross-entropy with the checkpoint's repeat
+memory mixed in (when it has repeat weights).
 
 Music report (`--generate N`, default 10 pieces of 500 events, seed 0): per-piece metrics of the
 generated pieces beside the real pieces' 10th percentile, median and 90th percentile, with every
@@ -16,7 +17,8 @@ than the generated ones are left out, unless fewer than 10 are long enough, in w
 compared over the length of the 10th longest), with every value outside the real
 range counted and marked; and Jensen-Shannon distances between the pooled pitch-class, duration
 and offset histograms of generated and real pieces, beside the same distance between two halves
-of the real pieces.
+of the real pieces. A piece is listed as stuck in a loop when its longest run of one event or
+its share of recurring phrases goes beyond every real piece.
 """
 
 from __future__ import annotations
