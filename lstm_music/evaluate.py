@@ -53,19 +53,25 @@ def held_out_pieces(pieces: list[Piece], data: Path, metadata: dict) -> list[Pie
     return [p for p in pieces if (data / p.path).resolve() not in trained]
 
 
-def target_probabilities(model, arrays: list[np.ndarray], batch_size: int = 16) -> tuple[list, list]:
+def target_probabilities(model, arrays: list[np.ndarray], budget: int = 2**24) -> tuple[list, list]:
     """For each encoded piece (whole, from ``<start>``): the model's probability of every true next
     token (events x streams) and whether that token was the most likely one.
 
-    A conditioned head is given the true tokens of the heads before it in the same event.
+    Pieces go through the model in batches of similar length whose largest softmax output holds at
+    most `budget` numbers, so memory stays flat however long the pieces are. A conditioned head is
+    given the true tokens of the heads before it in the same event.
     """
     from .model import input_names
 
+    positions = max(1, budget // max(int(output.shape[-1]) for output in model.outputs))
     probabilities: list = [None] * len(arrays)
     correct: list = [None] * len(arrays)
-    order = sorted(range(len(arrays)), key=lambda i: len(arrays[i]))
-    for first in range(0, len(order), batch_size):
-        chunk = order[first : first + batch_size]
+    chunks: list[list[int]] = [[]]
+    for i in sorted(range(len(arrays)), key=lambda i: len(arrays[i])):
+        if chunks[-1] and (len(chunks[-1]) + 1) * len(arrays[i]) > positions:
+            chunks.append([])
+        chunks[-1].append(i)
+    for chunk in chunks:
         width = max(len(arrays[i]) for i in chunk) - 1
         block = np.zeros((len(chunk), width + 1, len(STREAMS)), dtype=np.int32)
         for row, i in enumerate(chunk):

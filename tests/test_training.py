@@ -237,3 +237,15 @@ def test_mixed_precision_training_leaves_float32_checkpoints(tiny_data: Path, tm
     rows = read_train_rows(best)[:20]
     out = model.predict_on_batch(model_inputs(rows[None], input_names(model)))
     assert all(np.isfinite(out[s]).all() and out[s].dtype == np.float32 for s in STREAMS)
+
+
+def test_scoring_in_batches_of_any_size_gives_the_same_probabilities(tiny_run: Path, tiny_data: Path) -> None:
+    from lstm_music.evaluate import target_probabilities
+
+    model, _, vocabularies = load_checkpoint(tiny_run / BEST)
+    arrays = [encode_piece(p, vocabularies) for p in load_corpus(tiny_data, None, workers=1, progress=False).pieces]
+    together, _ = target_probabilities(model, arrays)
+    alone, _ = target_probabilities(model, arrays, budget=1)  # one piece per batch
+    for a, b, rows in zip(together, alone, arrays, strict=True):
+        assert a.shape == (len(rows) - 1, len(STREAMS))
+        np.testing.assert_allclose(a, b, atol=1e-5)
