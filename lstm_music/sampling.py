@@ -122,7 +122,7 @@ class Sampler:
                 memory.add(row)
         out = np.zeros((count, length, len(STREAMS)), dtype=np.int32)
         for t in range(length):
-            matches = [memory.match() for memory in memories]
+            matches = [memory.match() for memory in memories] if settings.repeat_weights else []
             for i, s in enumerate(STREAMS):
                 p = probs[s] if s in probs else self.head(s, context, out[:, t, :i])
                 if settings.repeat_weights:
