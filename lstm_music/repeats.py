@@ -57,19 +57,29 @@ class PieceMemory:
         return length, [self.rows[j] for j in found]
 
 
+def agreeing(followers: list[tuple[int, ...]], chosen: tuple[int, ...]) -> list[int]:
+    """The followers' tokens of stream ``len(chosen)``, from those whose earlier streams equal `chosen`."""
+    stream = len(chosen)
+    return [row[stream] for row in followers if row[:stream] == chosen]
+
+
 def copy_distribution(followers: list[tuple[int, ...]], chosen: tuple[int, ...], size: int) -> np.ndarray | None:
     """What the followers say about the next token of stream ``len(chosen)``, among those that agree
     with the tokens `chosen` for the streams before it; None when none agree."""
-    stream = len(chosen)
-    tokens = [row[stream] for row in followers if row[:stream] == chosen]
+    tokens = agreeing(followers, chosen)
     if not tokens:
         return None
     return np.bincount(tokens, minlength=size)[:size] / len(tokens)
 
 
+def bucket(lengths: int | np.ndarray) -> np.ndarray:
+    """The index into `BUCKETS` of each match length (-1 for no match)."""
+    return np.searchsorted(BUCKETS, lengths, side="right") - 1
+
+
 def weight(weights: list[float], length: int) -> float:
     """The mixing weight for a match of `length` events (0 without a match)."""
-    return 0.0 if length == 0 else weights[int(np.searchsorted(BUCKETS, length, side="right")) - 1]
+    return 0.0 if length == 0 else weights[int(bucket(length))]
 
 
 def copy_probabilities(rows: np.ndarray) -> list[tuple[int, np.ndarray]]:
@@ -83,9 +93,9 @@ def copy_probabilities(rows: np.ndarray) -> list[tuple[int, np.ndarray]]:
         length, followers = memory.match()
         probs = np.full(len(STREAMS), np.nan)
         for i in range(len(STREAMS)):
-            agreeing = [f[i] for f in followers if f[:i] == target[:i]]
-            if agreeing:
-                probs[i] = agreeing.count(target[i]) / len(agreeing)
+            tokens = agreeing(followers, target[:i])
+            if tokens:
+                probs[i] = tokens.count(target[i]) / len(tokens)
         out.append((length, probs))
         memory.add(row)
     return out
@@ -108,12 +118,12 @@ def fit_weights(arrays: list[np.ndarray], network: list[np.ndarray]) -> dict[str
     probability of each true target of piece i (events x streams).
     """
     lengths, copies, net = _pooled(arrays, network)
-    bucket = np.searchsorted(BUCKETS, lengths, side="right") - 1
+    buckets = bucket(lengths)
     weights = {}
     for i, s in enumerate(STREAMS):
         chosen = []
         for b in range(len(BUCKETS)):
-            rows = (bucket == b) & ~np.isnan(copies[:, i])
+            rows = (buckets == b) & ~np.isnan(copies[:, i])
             if not rows.any():
                 chosen.append(0.0)
                 continue
@@ -129,9 +139,10 @@ def mixed_cross_entropy(
 ) -> dict[str, float]:
     """Cross-entropy (nats per event) of each head with the repeat memory mixed in at `weights`."""
     lengths, copies, net = _pooled(arrays, network)
+    buckets = bucket(lengths)
     out = {}
     for i, s in enumerate(STREAMS):
-        w = np.array([weight(weights[s], k) for k in lengths])
+        w = np.append(weights[s], 0.0)[buckets]  # bucket -1 (no match) takes the appended 0
         w = np.where(np.isnan(copies[:, i]), 0.0, w)
         mixed = (1 - w) * net[:, i] + w * np.nan_to_num(copies[:, i])
         out[s] = float(-np.log(np.maximum(mixed, 1e-12)).mean())
