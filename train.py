@@ -18,6 +18,8 @@ CACHE_DIR = ".cache/events"  # parsed events, keyed by file content
 WORKERS = 0  # parser processes; 0 = all cores
 MIN_COUNT = 2  # tokens seen fewer times in the training split become <unk>
 TRANSPOSE = 0  # also train on every piece shifted by -N..+N semitones
+REPRESENTATION = "note"  # note: one event per note, chords lowest note first | chord: one token per whole chord
+KEY = "keep"  # keep: pieces in their own keys | common: each moved to C major or A minor before training
 VAL_FRACTION = 0.1  # share of pieces held out for validation
 # Model
 PRESET = "default"  # small | default | seed
@@ -51,6 +53,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     data.add_argument("--workers", type=non_negative(int), default=WORKERS, help="parser processes (0: all cores)")
     data.add_argument("--min-count", type=positive_int, default=MIN_COUNT, help="rarer tokens become <unk>")
     data.add_argument("--transpose", type=non_negative(int), default=TRANSPOSE, help="augment by -N..+N semitones")
+    data.add_argument(
+        "--representation",
+        choices=["note", "chord"],
+        default=REPRESENTATION,
+        help="note: one event per note (any chord of known pitches); chord: one token per whole chord",
+    )
+    data.add_argument(
+        "--key",
+        choices=["keep", "common"],
+        default=KEY,
+        help="common: move each piece from its estimated key to C major or A minor before training",
+    )
     data.add_argument("--val-fraction", type=fraction, default=VAL_FRACTION, help="share of pieces for validation")
     model = p.add_argument_group("model")
     model.add_argument("--preset", choices=["small", "default", "seed"], default=PRESET, help="model size")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import h5py
 import numpy as np
 
-from .vocab import Vocabulary, vocabularies_from_json
+from .vocab import OLD_REPRESENTATION, Vocabulary, vocabularies_from_json
 
 if TYPE_CHECKING:
     import keras
@@ -67,6 +67,12 @@ def read_metadata(path: Path | str) -> dict:
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"{path} has checkpoint format {metadata.get('format')!r}, expected {FORMAT!r}")
     return metadata
+
+
+def seen_as(metadata: dict) -> tuple[str, bool]:
+    """(representation, common key) of the music a checkpoint was trained on; checkpoints from before
+    these were recorded used whole-chord tokens in the pieces' own keys."""
+    return metadata.get("representation", OLD_REPRESENTATION), bool(metadata.get("common_key", False))
 
 
 def read_train_rows(path: Path | str) -> np.ndarray | None:

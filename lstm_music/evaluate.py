@@ -8,10 +8,15 @@ its training split are left out, so the training folder itself yields its valida
 run through the network from ``<start>`` to its end; per head it prints accuracy and
 cross-entropy in nats per event, beside an order-3 Witten-Bell n-gram baseline fitted on the
 training split stored in the checkpoint, and the cross-entropy with the checkpoint's repeat
-memory mixed in (when it has repeat weights).
+memory mixed in (when it has repeat weights). Since representations cut music into different
+events, whole pieces are also scored in nats per note (`nats_per_note`: the negative
+log-likelihood of all heads over the notes the pieces sound) for the network, the network with its
+repeat memory and the n-gram on the same tokens; `unknown_share` is the share of held-out notes the
+checkpoint's vocabularies cannot represent (a warning is printed above 1%).
 
-Music report (`--generate N`, default 10 pieces of 500 events, seed 0): per-piece metrics of the
-generated pieces beside the real pieces' 10th percentile, median and 90th percentile, with every
+Music report (`--generate N`, default 10 pieces of 500 events, seed 0; notes and chords are
+counted as events, so a note-level model samples notes until its pieces hold that many): per-piece
+metrics of the generated pieces beside the real pieces' 10th percentile, median and 90th percentile, with every
 piece compared over the same number of events (most metrics grow with length: real pieces shorter
 than the generated ones are left out, unless fewer than 10 are long enough, in which case all are
 compared over the length of the 10th longest), with every value outside the real
@@ -35,15 +40,27 @@ from .baseline import fit_baselines, score_baseline
 from .cli import add_sampling_flags, exit_status, sampling_settings
 from .corpus import DataError, load_corpus
 from .metrics import HISTOGRAMS, PIECE_METRICS, histogram, js_distance, longest_copy, percentile_range, piece_metrics
-from .midi_io import Event, Piece
+from .midi_io import Event, Piece, join_chords, token_pitches
 from .repeats import mixed_cross_entropy
 from .sampling import DEFAULT_TEMPERATURE
-from .vocab import STREAMS, Vocabulary, decode_events, encode_piece, model_inputs, split_encoded
+from .vocab import (
+    STREAMS,
+    UNK,
+    Vocabulary,
+    decode_events,
+    encode_piece,
+    model_inputs,
+    prepare,
+    split_encoded,
+    together_index,
+    unknown_notes,
+)
 
 # A piece beyond every real piece in one of these is stuck in a loop (one event or phrase over and
 # over); values merely above the real 90th percentile are counted in the table's "outside" column.
 LOOP_METRICS = ("longest_run", "loop_share")
 MIN_REFERENCE = 10  # real pieces needed at the comparison length
+UNKNOWN_WARNING = 0.01  # share of held-out notes outside the vocabularies above which a warning is printed
 
 
 def held_out_pieces(pieces: list[Piece], data: Path, metadata: dict) -> list[Piece]:
@@ -173,6 +190,32 @@ def comparison_length(length: int, real_lengths: list[int], minimum: int = MIN_R
     return min(length, longest[min(minimum, len(longest)) - 1])
 
 
+def nats_per_note(scores: dict, events: int, notes: int) -> float:
+    """Whole-piece negative log-likelihood over the notes sounded, from per-event cross-entropies."""
+    return sum(scores[s]["cross_entropy"] for s in STREAMS) * events / notes
+
+
+def with_chords(events: list[Event]) -> list[Event]:
+    """Decoded events with chords whole (`join_chords`); an event holding ``<unk>`` stays as it is,
+    between the joined stretches, so it is never counted as copied."""
+    out: list[Event] = []
+    start = 0
+    for i, event in enumerate([*events, Event(UNK, "0", "0")]):
+        if UNK in event:
+            out += join_chords(events[start:i]) + events[i : i + 1]
+            start = i + 1
+    return out
+
+
+def sampling_length(events: int, representation: str, training: list[list[Event]]) -> int:
+    """Steps to sample for pieces of `events` notes and chords: with note-level events, enough notes
+    for that many onsets at 1.5 times the training pieces' notes per event."""
+    if representation == "chord":
+        return events
+    notes = sum(len(token_pitches(e.note)) for piece in training for e in piece if e.note != UNK)
+    return math.ceil(1.5 * events * notes / max(1, sum(map(len, training))))
+
+
 def format_held_out(scores: dict) -> str:
     """The held-out table: per head, the network's and the n-gram baseline's numbers (and the network's
     cross-entropy with the checkpoint's repeat memory mixed in, when it has one)."""
@@ -185,7 +228,11 @@ def format_held_out(scores: dict) -> str:
             f"{s:<10}{m['accuracy']:>10.3f}{b['accuracy']:>10.3f}{m['cross_entropy']:>12.3f}{b['cross_entropy']:>10.3f}"
         )
         lines[-1] += f"{repeats[s]['cross_entropy']:>14.3f}" if repeats else ""
-    return "\n".join(lines)
+    per_note = scores["nats_per_note"]
+    line = f"nats per note: network {per_note['model']:.3f}, n-gram {per_note['ngram']:.3f}"
+    if "model_with_repeats" in per_note:
+        line += f", network with repeats {per_note['model_with_repeats']:.3f}"
+    return "\n".join([*lines, line])
 
 
 def format_report(report: dict) -> str:
@@ -219,11 +266,13 @@ def format_report(report: dict) -> str:
 
 def evaluate(args: argparse.Namespace) -> dict:
     """Run the held-out scoring (and the music report with `--generate`); print tables; return the numbers."""
-    from .checkpoint import CheckpointError, load_checkpoint, read_train_rows, resolve_checkpoint
+    from .checkpoint import CheckpointError, load_checkpoint, read_train_rows, resolve_checkpoint, seen_as
     from .sampling import Sampler
 
     path = resolve_checkpoint(args.checkpoint, args.weights_dir)
     model, metadata, vocabularies = load_checkpoint(path)
+    representation, common_key = seen_as(metadata)
+    together = together_index(vocabularies, representation)
     train_rows = read_train_rows(path)
     if train_rows is None:
         raise CheckpointError(f"{path} holds no training split for the n-gram baseline")
@@ -232,34 +281,52 @@ def evaluate(args: argparse.Namespace) -> dict:
     held_out = held_out_pieces(corpus.pieces, data, metadata)
     if not held_out:
         raise DataError(f"every piece in {data} is in the checkpoint's training split: nothing held out to score")
-    arrays = [encode_piece(p, vocabularies) for p in held_out]
+    seen = prepare(held_out, representation, common_key)
+    arrays = [encode_piece(p, vocabularies) for p in seen]
+    unknown, notes = (sum(column) for column in zip(*(unknown_notes(p, vocabularies) for p in seen), strict=True))
+    events = sum(len(a) - 1 for a in arrays)
     probabilities, correct = target_probabilities(model, arrays)
     scores = {"model": score_model(probabilities, correct), "ngram": score_ngram(train_rows, arrays, vocabularies)}
     if metadata.get("repeat_weights"):
-        mixed = mixed_cross_entropy(arrays, probabilities, metadata["repeat_weights"])
+        mixed = mixed_cross_entropy(arrays, probabilities, metadata["repeat_weights"], together)
         scores["model_with_repeats"] = {s: {"cross_entropy": mixed[s]} for s in STREAMS}
+    scores["nats_per_note"] = {name: nats_per_note(scores[name], events, notes) for name in list(scores)}
     result = {
         "checkpoint": str(path),
         "data": str(data),
+        "representation": representation,
+        "common_key": common_key,
         "held_out_pieces": len(held_out),
-        "held_out_events": sum(len(p.events) for p in held_out),
+        "held_out_events": events,
+        "held_out_notes": notes,
+        "unknown_share": unknown / notes,
         "held_out": scores,
     }
-    print(f"{path}: {len(held_out)} held-out pieces, {result['held_out_events']} events")
+    print(
+        f"{path}: {len(held_out)} held-out pieces, {events} events ({representation} representation), {notes} notes; "
+        f"{unknown / notes:.2%} of the notes cannot be represented by its vocabularies"
+    )
+    if unknown > UNKNOWN_WARNING * notes:
+        print(f"warning: {unknown} held-out notes ({unknown / notes:.1%}) are outside the vocabularies (read as <unk>)")
     print(format_held_out(scores))
     if args.generate:
         settings = sampling_settings(args, metadata.get("repeat_weights"))
-        sampled = Sampler(model).generate(args.length, args.generate, settings, args.seed)
-        training = [decode_events(rows[1:], vocabularies) for rows in split_encoded(train_rows)]
-        size = comparison_length(args.length, [len(p.events) for p in corpus.pieces])
-        real = [p for p in corpus.pieces if len(p.events) >= size]
-        unseen = [p for p in held_out if len(p.events) >= size] or held_out
+        training = [with_chords(decode_events(rows[1:], vocabularies)) for rows in split_encoded(train_rows)]
+        sampled = Sampler(model, together).generate(
+            sampling_length(args.length, representation, training), args.generate, settings, args.seed
+        )
+        generated = [join_chords(decode_events(rows, vocabularies))[: args.length] for rows in sampled]
+        # real pieces as the model saw them (in the common key, if it was trained so), with chords whole
+        real_pieces = prepare(corpus.pieces, "chord", common_key)
+        size = comparison_length(min(map(len, generated)), [len(p.events) for p in real_pieces])
+        real = [p for p in real_pieces if len(p.events) >= size]
+        unseen = [p for p in seen if len(join_chords(p.events)) >= size] or seen
 
         def through_vocabulary(piece: Piece) -> list[Event]:
-            return decode_events(encode_piece(piece, vocabularies)[1 : size + 1], vocabularies)
+            return with_chords(decode_events(encode_piece(piece, vocabularies)[1:], vocabularies))[:size]
 
         report = music_report(
-            [decode_events(rows[:size], vocabularies) for rows in sampled],
+            [g[:size] for g in generated],
             [p.events[:size] for p in real],
             [through_vocabulary(p) for p in unseen],
             training,

@@ -10,8 +10,18 @@ from datetime import datetime
 from pathlib import Path
 
 from .cli import sampling_settings
-from .midi_io import Event, UnreadableFile, events_to_score, read_piece, span, token_pitches, write_midi
-from .vocab import count_unknown, decode_events, encode_piece
+from .midi_io import Event, Piece, UnreadableFile, events_to_score, read_piece, span, token_pitches, write_midi
+from .vocab import (
+    decode_events,
+    encode_piece,
+    represent,
+    to_common_key,
+    together_index,
+    transpose_piece,
+    unknown_notes,
+)
+
+UNKNOWN_WARNING = 0.01  # share of a primer's notes outside the vocabulary above which a warning is printed
 
 
 class GenerationError(Exception):
@@ -61,17 +71,19 @@ def write_atomically(events: list[Event], path: Path, program: int, bpm: float, 
 
 def generate(args: Namespace) -> list[Path]:
     """Generate `args.count` pieces as `args` says; return the paths written."""
-    from .checkpoint import load_checkpoint, resolve_checkpoint
+    from .checkpoint import load_checkpoint, resolve_checkpoint, seen_as
     from .sampling import Sampler
 
     program = instrument_program(args.instrument)
     path = resolve_checkpoint(args.checkpoint, args.weights_dir)
     model, metadata, vocabularies = load_checkpoint(path)
+    representation, common_key = seen_as(metadata)
     bpm = args.bpm or metadata.get("median_bpm") or 120.0
     seed = args.seed if args.seed is not None else random.randrange(2**31)
 
     primer_events: list[Event] = []
     primer_rows = None
+    shift = 0  # a model trained in C major / A minor continues a primer in the primer's own key
     if args.primer:
         try:
             primer_piece = read_piece(Path(args.primer))
@@ -80,12 +92,19 @@ def generate(args: Namespace) -> list[Path]:
         except UnreadableFile as error:
             raise GenerationError(f"--primer {args.primer}: {error}") from error
         primer_events = primer_piece.events
-        unknown = count_unknown(primer_piece, vocabularies)
-        if unknown:
-            print(f"warning: {unknown} primer tokens are not in the checkpoint's vocabulary (fed as <unk>)")
+        if common_key:
+            primer_piece, shift = to_common_key(primer_piece)
+        primer_piece = represent(primer_piece, representation)
+        unknown, notes = unknown_notes(primer_piece, vocabularies)
+        if unknown > UNKNOWN_WARNING * notes:
+            print(
+                f"warning: {unknown} of the {notes} primer notes ({unknown / notes:.1%}) cannot be represented "
+                "by the checkpoint's vocabulary (fed as <unk>)"
+            )
         primer_rows = encode_piece(primer_piece, vocabularies)[1:]
 
-    sampled = Sampler(model).generate(
+    sampler = Sampler(model, together_index(vocabularies, representation))
+    sampled = sampler.generate(
         args.length, args.count, sampling_settings(args, metadata.get("repeat_weights")), seed, primer_rows
     )
 
@@ -93,7 +112,11 @@ def generate(args: Namespace) -> list[Path]:
     stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
     written = []
     for n in range(args.count):
-        events = (primer_events if args.keep_primer else []) + decode_events(sampled[n], vocabularies)
+        events = decode_events(sampled[n], vocabularies)
+        moved = transpose_piece(Piece(str(path), events), -shift) if shift else None
+        if moved is not None:  # back into the primer's key (None: it would leave MIDI's range, so it stays)
+            events = moved.events
+        events = (primer_events if args.keep_primer else []) + events
         out = Path(args.out) if args.out else Path(args.output_dir) / f"{run}-{stamp}-{n + 1}.mid"
         out.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(events, out, program, bpm, args.musicxml)

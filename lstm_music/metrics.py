@@ -1,11 +1,12 @@
 """Listening-free numbers that say whether generated pieces look like the real music they learned from.
 
-Per piece (a list of events): distinct pitches, pitch range, longest run of one repeated note or
-chord, share of 8-event phrases that recur in the piece (loops), notes per quarter note, share of
-chords, entropy of offsets and of durations, and the longest run of events copied verbatim from a
-training piece. Across pieces: Jensen-Shannon distances between the pooled pitch-class, duration
-and offset histograms of two sets of pieces. Everything works on `Event` tokens, so the numbers
-are exact and need no MIDI rendering.
+Per piece (a list of events, with chords as one event: `midi_io.join_chords`): distinct pitches,
+pitch range, longest run of one repeated note or chord, share of 8-event phrases that recur in the
+piece (loops), notes per quarter note, share of chords, entropy of offsets and of durations, the
+entropy of the pitch classes and how clearly they sit in one key (`keys.key_clarity`), and the
+longest run of events copied verbatim from a training piece. Across pieces: Jensen-Shannon
+distances between the pooled pitch-class, duration and offset histograms of two sets of pieces.
+Everything works on `Event` tokens, so the numbers are exact and need no MIDI rendering.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.spatial.distance import jensenshannon
 
+from .keys import key_clarity, pitch_class_counts
 from .midi_io import Event, span, token_pitches
 from .vocab import UNK
 
@@ -31,6 +33,8 @@ PIECE_METRICS: dict[str, str] = {
     "chord_share": "share of events that are chords",
     "offset_entropy": "entropy of the offsets (bits)",
     "duration_entropy": "entropy of the durations (bits)",
+    "pitch_class_entropy": "entropy of the pitch classes, every note counted (bits; 3.585 = all 12 equally)",
+    "key_clarity": "best correlation of the pitch classes with the 24 Krumhansl-Kessler key profiles",
     "longest_copy": "longest run of events found verbatim in a training piece",
 }
 HISTOGRAMS = ("pitch_class", "duration", "offset")
@@ -54,13 +58,18 @@ def loop_share(events: list[Event], phrase: int = PHRASE) -> float:
     return sum(counts[w] > 1 for w in windows) / len(windows)
 
 
-def entropy(tokens: Iterable[str]) -> float:
-    """Shannon entropy in bits of the tokens' frequency distribution."""
-    counts = np.array(list(Counter(tokens).values()), dtype=float)
+def entropy_of_counts(counts: np.ndarray) -> float:
+    """Shannon entropy in bits of a histogram of counts."""
+    counts = counts[counts > 0]
     if counts.size == 0:
         return 0.0
     p = counts / counts.sum()
     return float(-(p * np.log2(p)).sum())
+
+
+def entropy(tokens: Iterable[str]) -> float:
+    """Shannon entropy in bits of the tokens' frequency distribution."""
+    return entropy_of_counts(np.array(list(Counter(tokens).values()), dtype=float))
 
 
 def longest_copy(events: list[Event], training: list[list[Event]]) -> int:
@@ -97,6 +106,8 @@ def piece_metrics(events: list[Event], training: list[list[Event]] | None = None
         "chord_share": sum("." in e.note for e in events) / len(events) if events else 0.0,
         "offset_entropy": entropy(e.offset for e in events),
         "duration_entropy": entropy(e.duration for e in events),
+        "pitch_class_entropy": entropy_of_counts(pitch_class_counts(pitches)),
+        "key_clarity": key_clarity(pitches),
     }
     if training is not None:
         values["longest_copy"] = float(longest_copy(events, training))

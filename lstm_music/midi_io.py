@@ -10,7 +10,9 @@ An *event* is what the model predicts at each step, as three string tokens:
 Times are exact fractions on music21's quantization grid, written canonically: a finite decimal
 where one exists (``"0.5"``, ``"2"``) and ``"p/q"`` otherwise (``"1/3"``). All tracks and parts are
 merged; percussion (General MIDI channel 10, or unpitched parts in scores) is left out. Notes that
-start together with the same duration form one chord; tied notes are joined.
+start together with the same duration form one chord; tied notes are joined. Parsed pieces keep
+their chords; `split_chords` takes them apart into one event per note, the form the model learns
+from, and `join_chords` puts them together again.
 
 music21 is imported lazily so that commands that only read the event cache start quickly.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -70,11 +73,13 @@ def note_token(pitches: tuple[int, ...] | list[int]) -> str:
     return ".".join(pitch_name(p) for p in sorted(set(pitches)))
 
 
+@lru_cache(maxsize=65536)
 def token_pitches(token: str) -> tuple[int, ...]:
     """The sorted MIDI numbers a note token sounds."""
     return tuple(pitch_number(name) for name in token.split("."))
 
 
+@lru_cache(maxsize=4096)  # a piece has few distinct times; formatting each once makes splitting cheap
 def format_ql(value: Fraction) -> str:
     """Canonical text of a quarter length: exact decimal if finite (``"0.25"``), else ``"1/3"``."""
     value = Fraction(value)
@@ -88,6 +93,7 @@ def format_ql(value: Fraction) -> str:
     return f"{value.numerator}/{value.denominator}"
 
 
+@lru_cache(maxsize=4096)
 def parse_ql(text: str) -> Fraction:
     """Inverse of `format_ql`."""
     return Fraction(text)
@@ -239,6 +245,28 @@ def event_onsets(events: list[Event]) -> list[tuple[Fraction, Fraction, tuple[in
         now += parse_ql(event.offset)
         out.append((now, parse_ql(event.duration), token_pitches(event.note)))
     return out
+
+
+def split_chords(events: list[Event]) -> list[Event]:
+    """`events` with every chord taken apart: one event per note, lowest pitch first at each onset.
+
+    A chord's notes keep its duration; the first of them keeps its offset and the others are 0
+    after it. This is the note-level form the model learns from (`vocab.represent`).
+    """
+    notes = sorted((start, pitch, length) for start, length, pitches in event_onsets(events) for pitch in pitches)
+    out, previous = [], Fraction(0)
+    for start, pitch, length in notes:
+        out.append(Event(pitch_name(pitch), format_ql(start - previous), format_ql(length)))
+        previous = start
+    return out
+
+
+def join_chords(events: list[Event]) -> list[Event]:
+    """`events` (notes or chords) with the notes that start together with the same duration made one chord.
+
+    The inverse of `split_chords`; for parsed pieces, which are already grouped so, it changes nothing.
+    """
+    return onsets_to_events(event_onsets(events))
 
 
 def span(events: list[Event]) -> Fraction:

@@ -8,6 +8,10 @@ stretch (`BUCKETS`): a long match is strong evidence that a passage repeats. The
 on the validation pieces after training (`fit_weights`, lowest cross-entropy) and stored in the
 checkpoint, so each data set gets the amount of repetition its own music has. Heads that are
 conditioned within an event copy only from earlier events whose already chosen tokens agree.
+
+Runs are left to the network: while the last two onsets sound the same (the same note, or with
+note-level events the same chord: the events at one onset are those after the first whose offset
+is the `together` index, the token ``"0"``), nothing is matched, so copying cannot feed a loop.
 """
 
 from __future__ import annotations
@@ -25,29 +29,44 @@ GRID = np.linspace(0.0, 0.99, 100)  # candidate weights tried by `fit_weights`
 
 
 class PieceMemory:
-    """The events of one piece so far (rows of token indices), indexed by every recent stretch."""
+    """The events of one piece so far (rows of token indices), indexed by every recent stretch.
 
-    def __init__(self) -> None:
+    `together` is the offset index of an event that starts with the one before it (None: every
+    event is an onset of its own).
+    """
+
+    def __init__(self, together: int | None = None) -> None:
         self.rows: list[tuple[int, ...]] = []
         self.followers: dict[tuple, list[int]] = defaultdict(list)
+        self.together = together
+        self.onsets: list[int] = []  # row index of the first event at each onset
 
     def add(self, row: Sequence[int]) -> None:
         """Append one event; record it as the follower of each stretch of up to `MAX_CONTEXT` events before it."""
         t = len(self.rows)
         self.rows.append(tuple(int(x) for x in row))
+        if not self.onsets or self.rows[t][1] != self.together:
+            self.onsets.append(t)
         for k in range(1, min(MAX_CONTEXT, t) + 1):
             self.followers[tuple(self.rows[t - k : t])].append(t)
+
+    def repeating(self) -> bool:
+        """Whether the last two onsets sound the same events (the last one may still be growing)."""
+        if len(self.onsets) < 2:
+            return False
+        before, last = self.onsets[-2], self.onsets[-1]
+        return self.rows[before:last] == self.rows[last:]
 
     def match(self) -> tuple[int, list[tuple[int, ...]]]:
         """The length of the longest stretch ending now that occurred before, and the events that followed it.
 
-        Nothing is matched while the last two events are the same: copying a run feeds on itself
+        Nothing is matched while the last two onsets are the same: copying a run feeds on itself
         (each repetition makes the next more likely), which is the one-note loop; how long a run
         lasts is left to the network.
         """
         t = len(self.rows)
         length, found = 0, []
-        if t > 1 and self.rows[-1] == self.rows[-2]:
+        if self.repeating():
             return length, found
         for k in range(1, min(MAX_CONTEXT, t) + 1):
             followers = self.followers.get(tuple(self.rows[t - k :]))
@@ -82,10 +101,10 @@ def weight(weights: list[float], length: int) -> float:
     return 0.0 if length == 0 else weights[int(bucket(length))]
 
 
-def copy_probabilities(rows: np.ndarray) -> list[tuple[int, np.ndarray]]:
+def copy_probabilities(rows: np.ndarray, together: int | None = None) -> list[tuple[int, np.ndarray]]:
     """For each event after the first of an encoded piece: (match length, the copy model's probability
     of the true token per stream, NaN where it has no prediction)."""
-    memory = PieceMemory()
+    memory = PieceMemory(together)
     memory.add(rows[0])
     out = []
     for row in rows[1:]:
@@ -101,23 +120,27 @@ def copy_probabilities(rows: np.ndarray) -> list[tuple[int, np.ndarray]]:
     return out
 
 
-def _pooled(arrays: list[np.ndarray], network: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pooled(
+    arrays: list[np.ndarray], network: list[np.ndarray], together: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Match lengths, copy probabilities and network probabilities of every true target, concatenated."""
     lengths, copies = [], []
     for rows in arrays:
-        for length, probs in copy_probabilities(rows):
+        for length, probs in copy_probabilities(rows, together):
             lengths.append(length)
             copies.append(probs)
     return np.array(lengths, dtype=int), np.array(copies).reshape(-1, len(STREAMS)), np.concatenate(network)
 
 
-def fit_weights(arrays: list[np.ndarray], network: list[np.ndarray]) -> dict[str, list[float]]:
+def fit_weights(
+    arrays: list[np.ndarray], network: list[np.ndarray], together: int | None = None
+) -> dict[str, list[float]]:
     """Per head and match-length bucket, the weight (from `GRID`) with the lowest cross-entropy.
 
     `arrays` are encoded pieces the network did not train on; `network[i]` holds the network's
     probability of each true target of piece i (events x streams).
     """
-    lengths, copies, net = _pooled(arrays, network)
+    lengths, copies, net = _pooled(arrays, network, together)
     buckets = bucket(lengths)
     weights = {}
     for i, s in enumerate(STREAMS):
@@ -135,10 +158,10 @@ def fit_weights(arrays: list[np.ndarray], network: list[np.ndarray]) -> dict[str
 
 
 def mixed_cross_entropy(
-    arrays: list[np.ndarray], network: list[np.ndarray], weights: dict[str, list[float]]
+    arrays: list[np.ndarray], network: list[np.ndarray], weights: dict[str, list[float]], together: int | None = None
 ) -> dict[str, float]:
     """Cross-entropy (nats per event) of each head with the repeat memory mixed in at `weights`."""
-    lengths, copies, net = _pooled(arrays, network)
+    lengths, copies, net = _pooled(arrays, network, together)
     buckets = bucket(lengths)
     out = {}
     for i, s in enumerate(STREAMS):

@@ -68,9 +68,11 @@ def choose(probs: np.ndarray, temperature: float, top_k: int, top_p: float, rng:
 class Sampler:
     """Steps a trained model one event at a time for a batch of pieces."""
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, together: int | None = None) -> None:
+        """`together`: the offset index of a chord's later notes, for the repeat memory (`repeats`)."""
         from .model import build_head_models, build_step_model, state_sizes  # Keras loads only when used
 
+        self.together = together
         self.step_model = build_step_model(model)
         self.head_models = build_head_models(model)
         self.sizes = state_sizes(model)
@@ -112,7 +114,7 @@ class Sampler:
         rng = np.random.default_rng(seed)
         states = self.start(count)
         feed = np.full((count, len(STREAMS)), START_INDEX, dtype=np.int32)
-        memories = [PieceMemory() for _ in range(count)]
+        memories = [PieceMemory(self.together) for _ in range(count)]
         history = [feed[0], *(primer if primer is not None else [])]
         probs, states, context = self.step(feed, states)
         for row in history[1:]:

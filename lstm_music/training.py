@@ -18,7 +18,17 @@ import numpy as np
 
 from .corpus import PARSER_SETTINGS, Corpus, load_corpus
 from .repeats import fit_weights
-from .vocab import STREAMS, augment, build_vocabularies, count_unknown, encode_piece, split_pieces, vocabularies_to_json
+from .vocab import (
+    STREAMS,
+    augment,
+    build_vocabularies,
+    encode_piece,
+    prepare,
+    split_pieces,
+    together_index,
+    unknown_notes,
+    vocabularies_to_json,
+)
 
 if TYPE_CHECKING:
     from .model import ModelConfig
@@ -35,9 +45,15 @@ def parse_only(args: Namespace) -> None:
     """Print the corpus summary and the size of each vocabulary (built on the training split)."""
     corpus = read_data(args)
     train, validation = split_pieces(corpus.pieces, args.val_fraction, args.seed)
-    vocabularies = build_vocabularies(augment(train, args.transpose), args.min_count)
+    common_key = args.key == "common"
+    seen = augment(prepare(train, args.representation, common_key), args.transpose)
+    vocabularies = build_vocabularies(seen, args.min_count)
     sizes = ", ".join(f"{s} {len(vocabularies[s])}" for s in STREAMS)
     print(f"pieces: {len(train)} train, {len(validation)} validation; vocabulary sizes: {sizes}")
+    if validation:
+        counts = [unknown_notes(p, vocabularies) for p in prepare(validation, args.representation, common_key)]
+        share = sum(u for u, _ in counts) / max(1, sum(n for _, n in counts))
+        print(f"validation notes outside the vocabularies: {share:.1%}")
 
 
 def run_name(args: Namespace) -> str:
@@ -67,7 +83,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     """Train as `args` says; return the path of the best checkpoint."""
     import keras
 
-    from .checkpoint import BEST, CheckpointError, load_checkpoint, save_checkpoint
+    from .checkpoint import BEST, CheckpointError, load_checkpoint, save_checkpoint, seen_as
     from .dataset import WindowDataset
     from .evaluate import target_probabilities
     from .model import ModelConfig, build_model, compile_model, input_names
@@ -82,15 +98,20 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     keras.utils.set_random_seed(args.seed)
     corpus = read_data(args)
     train_pieces, val_pieces = split_pieces(corpus.pieces, args.val_fraction, args.seed)
-    augmented = augment(train_pieces, args.transpose)
+    representation, common_key = args.representation, args.key == "common"
     first_epoch = 0
     if args.resume:
         model, resumed, vocabularies = load_checkpoint(args.resume)
+        representation, common_key = seen_as(resumed)
         config = ModelConfig.from_dict(resumed["model"])
         first_epoch = int(resumed["epoch"])
-        unknown = sum(count_unknown(p, vocabularies) for p in augmented)
+    train_seen = prepare(train_pieces, representation, common_key)
+    val_seen = prepare(val_pieces, representation, common_key)
+    augmented = augment(train_seen, args.transpose)
+    if args.resume:
+        unknown = sum(unknown_notes(p, vocabularies)[0] for p in augmented)
         if unknown:
-            print(f"resume: {unknown} training tokens are outside the checkpoint's vocabularies (encoded as <unk>)")
+            print(f"resume: {unknown} training notes are outside the checkpoint's vocabularies (encoded as <unk>)")
     else:
         vocabularies = build_vocabularies(augmented, args.min_count)
         config = model_config(args)
@@ -98,7 +119,8 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     compile_model(model, args.learning_rate, dict(zip(STREAMS, args.loss_weights, strict=True)), args.label_smoothing)
 
     train_arrays = [encode_piece(p, vocabularies) for p in augmented]
-    val_arrays = [encode_piece(p, vocabularies) for p in val_pieces]
+    val_arrays = [encode_piece(p, vocabularies) for p in val_seen]
+    together = together_index(vocabularies, representation)
     names = input_names(model)
     train_data = WindowDataset(
         train_arrays, args.sequence_length, args.batch_size, args.stride or None, True, args.seed, names
@@ -116,6 +138,8 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     tempos = [p.bpm for p in corpus.pieces if p.bpm]
     metadata = {
         "vocabularies": vocabularies_to_json(vocabularies),
+        "representation": representation,
+        "common_key": common_key,
         "model": config.to_dict(),
         "preset": args.preset,
         "sequence_length": args.sequence_length,
@@ -138,7 +162,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
             "resumed_from": str(args.resume) if args.resume else None,
         },
     }
-    train_rows = np.concatenate([encode_piece(p, vocabularies) for p in train_pieces])
+    train_rows = np.concatenate([encode_piece(p, vocabularies) for p in train_seen])
     print(
         f"model: preset {args.preset}, {model.count_params():,} parameters; "
         f"{len(train_pieces)} train pieces ({train_data.targets:,} targets per epoch), {len(val_pieces)} validation"
@@ -160,7 +184,8 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
             self.best = value
             info = {**metadata, "epoch": epoch + 1, "metrics": {k: float(v) for k, v in logs.items()}}
             if val_arrays:  # how much of each head to copy from the piece's own earlier phrases
-                info["repeat_weights"] = fit_weights(val_arrays, target_probabilities(self.model, val_arrays)[0])
+                probabilities = target_probabilities(self.model, val_arrays)[0]
+                info["repeat_weights"] = fit_weights(val_arrays, probabilities, together)
             path = save_checkpoint(
                 self.model, run_dir / f"epoch{epoch + 1:03d}-{monitor}{value:.4f}.weights.h5", info, train_rows
             )

@@ -1,4 +1,10 @@
-"""Vocabularies (token <-> index per stream), piece encoding, train/validation split, transposition.
+"""Note representations, vocabularies (token <-> index per stream), piece encoding, splits, transposition.
+
+Representation: with ``"note"`` (the default) every note is one event, a chord being its notes
+lowest first, 0 apart (`midi_io.split_chords`), so the note vocabulary is the pitches (about 90)
+and any chord of known pitches can be read and generated. With ``"chord"`` (checkpoints made
+before representations were recorded) a whole voiced chord is one token, and a chord never seen
+in training is ``<unk>``.
 
 Unknown-token rule: every vocabulary reserves index 0 for ``<unk>`` and index 1 for ``<start>``.
 A token seen fewer than `min_count` times in the training split, or never seen there, encodes as
@@ -18,13 +24,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .midi_io import Event, Piece, note_token, token_pitches
+from .keys import shift_to_common_key
+from .midi_io import Event, Piece, note_token, split_chords, token_pitches
 
 UNK = "<unk>"
 START = "<start>"
 SPECIALS = (UNK, START)
 UNK_INDEX, START_INDEX = 0, 1
 STREAMS = ("note", "offset", "duration")
+REPRESENTATIONS = ("note", "chord")
+OLD_REPRESENTATION = "chord"  # what a checkpoint that records none was trained on
+
+
+def represent(piece: Piece, representation: str) -> Piece:
+    """`piece` in the events of `representation`: one per note (``"note"``) or per chord (``"chord"``)."""
+    if representation == "chord":
+        return piece
+    if representation != "note":
+        raise ValueError(f"unknown representation {representation!r}; expected one of {REPRESENTATIONS}")
+    return Piece(piece.path, split_chords(piece.events), piece.bpm)
 
 
 def input_key(stream: str) -> str:
@@ -86,6 +104,12 @@ def build_vocabularies(pieces: list[Piece], min_count: int = 1) -> dict[str, Voc
     }
 
 
+def together_index(vocabularies: dict[str, Vocabulary], representation: str) -> int | None:
+    """The offset index of a note that starts with the one before it (a chord's later notes), which
+    the repeat memory needs to see chords; None for whole-chord tokens, whose events are each an onset."""
+    return vocabularies["offset"].index.get("0") if representation == "note" else None
+
+
 def vocabularies_to_json(vocabularies: dict[str, Vocabulary]) -> str:
     """Serialize vocabularies (stored in checkpoints) as JSON."""
     return json.dumps({stream: vocabularies[stream].tokens for stream in STREAMS})
@@ -114,9 +138,17 @@ def decode_events(rows: np.ndarray, vocabularies: dict[str, Vocabulary]) -> list
     return [Event(*(vocabularies[s].decode(int(row[i])) for i, s in enumerate(STREAMS))) for row in rows]
 
 
-def count_unknown(piece: Piece, vocabularies: dict[str, Vocabulary]) -> int:
-    """How many tokens of `piece` fall outside the vocabularies."""
-    return sum(event[i] not in vocabularies[s].index for event in piece.events for i, s in enumerate(STREAMS))
+def unknown_notes(piece: Piece, vocabularies: dict[str, Vocabulary]) -> tuple[int, int]:
+    """(notes the vocabularies cannot represent, notes) of `piece`: a note is unrepresentable when a
+    token of its event (its chord, offset or duration) is outside the vocabularies and so encodes as
+    ``<unk>``."""
+    unknown = total = 0
+    for event in piece.events:
+        notes = len(token_pitches(event.note))
+        total += notes
+        if any(event[i] not in vocabularies[s].index for i, s in enumerate(STREAMS)):
+            unknown += notes
+    return unknown, total
 
 
 def split_pieces(pieces: list[Piece], val_fraction: float = 0.1, seed: int = 0) -> tuple[list[Piece], list[Piece]]:
@@ -145,6 +177,20 @@ def transpose_piece(piece: Piece, semitones: int) -> Piece | None:
             return None
         events.append(Event(note_token(pitches), event.offset, event.duration))
     return Piece(f"{piece.path} ({semitones:+d})", events, piece.bpm)
+
+
+def to_common_key(piece: Piece) -> tuple[Piece, int]:
+    """`piece` transposed from its estimated key to C major or A minor, and the semitones it moved."""
+    shift = shift_to_common_key([p for event in piece.events for p in token_pitches(event.note)])
+    moved = transpose_piece(piece, shift) if shift else None
+    if moved is None:  # in the common key already, or too wide to move without leaving MIDI's range
+        return piece, 0
+    return Piece(piece.path, moved.events, piece.bpm), shift
+
+
+def prepare(pieces: list[Piece], representation: str, common_key: bool) -> list[Piece]:
+    """`pieces` as a model sees them: moved to C major or A minor if `common_key`, in `representation`'s events."""
+    return [represent(to_common_key(p)[0] if common_key else p, representation) for p in pieces]
 
 
 def augment(pieces: list[Piece], transpose: int) -> list[Piece]:

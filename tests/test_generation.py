@@ -1,5 +1,6 @@
 """generate_music.py: reproducible files, exact contents, incremental decoding, primers, sampling rules."""
 
+import json
 import subprocess
 import sys
 from fractions import Fraction
@@ -162,12 +163,65 @@ def test_unusable_checkpoints_exit_2(setup: str, message: str, tmp_path: Path) -
     assert result.stderr.strip().splitlines()[-1] == message.format(tmp=tmp_path)
 
 
-def test_unknown_primer_tokens_are_counted(tiny_run: Path, known_midi: Path, tmp_path: Path, capsys) -> None:
-    from lstm_music.vocab import count_unknown
+def test_unknown_primer_notes_are_counted(tiny_run: Path, known_midi: Path, tmp_path: Path, capsys) -> None:
+    from lstm_music.vocab import represent, unknown_notes
 
     _, _, vocabularies = load_checkpoint(tiny_run / BEST)
-    unknown = count_unknown(read_piece(known_midi), vocabularies)
-    assert unknown > 0  # the known file's whole notes and triplets are not in the chorales' vocabularies
+    unknown, notes = unknown_notes(represent(read_piece(known_midi), "note"), vocabularies)
+    assert 0 < unknown < notes == 9  # the known file's whole notes and triplets are not in the chorales' rhythms
     generate(tiny_run, tmp_path / "p.mid", "--seed", "1", "--primer", str(known_midi))
-    warning = f"warning: {unknown} primer tokens are not in the checkpoint's vocabulary (fed as <unk>)"
+    warning = (
+        f"warning: {unknown} of the {notes} primer notes ({unknown / notes:.1%}) cannot be represented by the "
+        "checkpoint's vocabulary (fed as <unk>)"
+    )
     assert warning in capsys.readouterr().out
+
+
+def test_a_chord_never_seen_in_training_is_read_without_unk(tiny_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+    from conftest import write_tracks
+
+    from lstm_music.midi_io import note_token
+    from lstm_music.vocab import UNK_INDEX, prepare
+
+    _, metadata, vocabularies = load_checkpoint(tiny_run / BEST)
+    chorales = [read_piece(p) for p in sorted(tiny_data.iterdir())]
+    chords = {e.note for piece in chorales for e in piece.events}
+    pitches = sorted({p for chord in chords for p in token_pitches(chord)})
+    new = (pitches[0], pitches[len(pitches) // 2], pitches[-1])  # lowest, middle and highest pitch at once
+    assert note_token(new) not in chords
+    primer = write_tracks(tmp_path / "new_chord.mid", [[(0, 1, p, 0) for p in new] + [(1, 1, p, 0) for p in new]])
+    [piece] = prepare([read_piece(primer)], metadata["representation"], False)
+    assert [e.note for e in piece.events[:3]] == [note_token([p]) for p in new]
+    assert UNK_INDEX not in encode_piece(piece, vocabularies)
+
+
+def test_a_whole_chord_checkpoint_from_before_representations_still_generates(
+    tiny_data: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import h5py
+    from conftest import train_args
+
+    from lstm_music.checkpoint import GROUP, read_metadata
+    from lstm_music.vocab import decode_events
+    from train import main as train_main
+
+    flags = train_args(tiny_data, tmp_path, tmp_path / "cache", "old", "--epochs", "1", "--representation", "chord")
+    assert train_main(flags) == 0
+    best = tmp_path / "old" / BEST
+    metadata = read_metadata(best)
+    del metadata["representation"], metadata["common_key"]  # what a checkpoint made before them holds
+    with h5py.File(best, "a") as handle:
+        del handle[GROUP]["metadata"]
+        handle[GROUP].create_dataset("metadata", data=np.frombuffer(json.dumps(metadata).encode(), dtype=np.uint8))
+    _, _, vocabularies = load_checkpoint(best)
+    assert any("." in token for token in vocabularies["note"].tokens)  # whole-chord tokens
+    sampled = []
+    original = Sampler.generate
+    monkeypatch.setattr(
+        Sampler, "generate", lambda self, *a, **k: sampled.append(original(self, *a, **k)) or sampled[-1]
+    )
+    out = generate(best, tmp_path / "old.mid", "--seed", "3")
+    events = decode_events(sampled[0][0], vocabularies)
+    assert any("." in e.note for e in events)  # it still samples whole chords, and writes them as such
+    expected = sorted((onset, length, p) for onset, length, pitches in absolute(playable(events)) for p in pitches)
+    assert mido_notes(out) == expected

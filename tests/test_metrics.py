@@ -16,6 +16,11 @@ from lstm_music.midi_io import Event
 E0, E1, E2 = Event("C4", "0", "1"), Event("E4.G4", "1", "1"), Event("C4", "1", "1")
 E3, E4, E5 = Event("C4", "1", "0.5"), Event("C4", "0.5", "0.5"), Event("G3", "0.5", "2")
 PIECE = [E0, E1, E2, E3, E4, E5]
+PITCH_CLASSES = np.array([4, 0, 0, 0, 1, 0, 0, 2, 0, 0, 0, 0])  # of PIECE: C four times, E once, G twice
+KK = [  # Krumhansl-Kessler major and minor profiles, tonic first
+    np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88]),
+    np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]),
+]
 
 
 def test_piece_metrics_equal_hand_computed_values() -> None:
@@ -32,9 +37,35 @@ def test_piece_metrics_equal_hand_computed_values() -> None:
             "offset_entropy": h,  # offsets 0, 1, 1, 1, 0.5, 0.5
             "duration_entropy": h,  # durations 1, 1, 1, 0.5, 0.5, 2
             "longest_copy": 3,  # E2 E3 E4 occurs in the first training piece
+            # pitch classes C, E, G sound 4, 1 and 2 times of seven
+            "pitch_class_entropy": -sum(k / 7 * math.log2(k / 7) for k in (4, 1, 2)),
+            "key_clarity": max(np.corrcoef(PITCH_CLASSES, np.roll(k, t))[0, 1] for k in KK for t in range(12)),
         }
     )
     assert set(values) == set(PIECE_METRICS)
+
+
+
+def test_key_of_real_chorales_and_the_shift_to_a_common_key() -> None:
+    from conftest import ROOT
+
+    from lstm_music.keys import estimate_key, key_clarity
+    from lstm_music.midi_io import read_piece, token_pitches
+    from lstm_music.vocab import to_common_key
+
+    # BWV 1.6 is in F major, BWV 101.7 in D minor (their first chords say so)
+    for name, tonic, mode in (("bach_bwv1.6.mid", 5, "major"), ("bach_bwv101.7.mid", 2, "minor")):
+        piece = read_piece(ROOT / "midi_songs" / name)
+        pitches = [p for e in piece.events for p in token_pitches(e.note)]
+        assert estimate_key(pitches)[:2] == (tonic, mode) and key_clarity(pitches) > 0.8
+        moved, shift = to_common_key(piece)
+        assert shift == -5  # F major -> C major and D minor -> A minor: down a fourth
+        assert estimate_key([p for e in moved.events for p in token_pitches(e.note)])[:2] == (
+            {"major": 0, "minor": 9}[mode],
+            mode,
+        )
+        assert [e.offset for e in moved.events] == [e.offset for e in piece.events]
+    assert key_clarity(range(48, 60)) == 0.0  # all twelve pitch classes evenly: no key
 
 
 def test_loops_copies_and_histograms_by_hand() -> None:
@@ -98,6 +129,14 @@ def test_json_report_holds_every_number_of_the_table(tiny_run: Path, tiny_data: 
             assert f"{row[key]:.2f}" in line
     for kind in ("pitch_class", "duration", "offset"):
         assert f"{music['across'][kind]['generated_vs_real']:.3f}" in printed
+    per_note = report["held_out"]["nats_per_note"]
+    assert set(per_note) == {"model", "ngram", "model_with_repeats"}
+    assert f"nats per note: network {per_note['model']:.3f}, n-gram {per_note['ngram']:.3f}" in printed
+    events, notes = report["held_out_events"], report["held_out_notes"]
+    assert events == notes  # one event per note
+    whole = sum(report["held_out"]["model"][h]["cross_entropy"] for h in ("note", "offset", "duration"))
+    assert per_note["model"] == pytest.approx(whole)
+    assert 0 <= report["unknown_share"] < 1 and f"{report['unknown_share']:.2%} of the notes" in printed
 
 
 def test_pieces_are_compared_at_equal_length() -> None:

@@ -8,8 +8,10 @@ import pytest
 from conftest import KNOWN_EVENTS, ROOT, write_tracks
 
 from lstm_music.midi_io import (
+    Event,
     UnreadableFile,
     format_ql,
+    join_chords,
     note_token,
     parse_ql,
     pitch_name,
@@ -17,6 +19,7 @@ from lstm_music.midi_io import (
     read_midi,
     read_piece,
     read_score,
+    split_chords,
     write_midi,
 )
 
@@ -60,6 +63,24 @@ def test_events_round_trip_through_midi(known_midi: Path, tmp_path: Path) -> Non
     again = read_piece(written)
     assert again.events == events
     assert again.bpm == pytest.approx(90.0)
+
+
+def test_note_events_of_a_real_file_write_back_every_note(tmp_path: Path) -> None:
+    from test_generation import mido_notes
+
+    song = ROOT / "midi_songs" / "joplin_maple_leaf_rag.mid"
+    notes = split_chords(read_piece(song).events)
+    assert all("." not in e.note for e in notes)
+    assert mido_notes(write_midi(notes, tmp_path / "again.mid")) == mido_notes(song)  # pitch, onset and length
+
+
+def test_splitting_chords_goes_lowest_first_and_joins_back() -> None:
+    chords = [tuple(e) for e in split_chords([Event(*e) for e in KNOWN_EVENTS])]
+    assert chords[:5] == [("C3", "0", "4"), ("C4", "0", "1"), ("E4", "1", "2"), ("G4", "0", "2"), ("G2", "3", "2")]
+    assert [tuple(e) for e in join_chords(split_chords([Event(*e) for e in KNOWN_EVENTS]))] == KNOWN_EVENTS
+    for song in sorted((ROOT / "midi_songs").glob("*.mid"))[::20]:
+        events = read_piece(song).events
+        assert join_chords(split_chords(events)) == events, song.name
 
 
 def test_chords_keep_octaves_and_spelling_is_unique() -> None:

@@ -36,6 +36,18 @@ def test_runs_of_one_event_are_left_to_the_network() -> None:
     assert memory_of(A, A, B, A).match() == (1, [A, B])
 
 
+def test_a_repeated_chord_of_note_events_is_left_to_the_network() -> None:
+    together = 2  # offset index of the notes after a chord's first
+    c, e, g, next_c = (10, 3, 4), (11, together, 4), (12, together, 4), (10, 3, 4)
+    memory = PieceMemory(together)
+    for row in (c, e, g, next_c, e):
+        memory.add(row)
+    assert memory.match() == (2, [g])  # the second chord is still being built: the memory completes it
+    memory.add(g)
+    assert memory.match() == (0, [])  # two equal chords in a row: nothing is copied
+    assert memory_of(c, e, g, next_c, e, g).match() == (3, [next_c])  # without `together` every note is an onset
+
+
 def test_copy_distribution_respects_tokens_already_chosen() -> None:
     followers = [(4, 2, 2), (4, 3, 2), (5, 3, 3)]
     np.testing.assert_allclose(copy_distribution(followers, (), 6), [0, 0, 0, 0, 2 / 3, 1 / 3])

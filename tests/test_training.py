@@ -23,6 +23,7 @@ from lstm_music.vocab import (
     given_key,
     input_key,
     model_inputs,
+    prepare,
     split_pieces,
     vocabularies_to_json,
 )
@@ -71,7 +72,9 @@ def test_checkpoint_is_self_contained_and_reloads_identically(tiny_run: Path, ti
         len(w) == len(BUCKETS) and all(0 <= x < 1 for x in w) for w in weights.values()
     )
     train_rows = read_train_rows(best)
-    assert np.array_equal(train_rows, np.concatenate([encode_piece(p, vocabularies) for p in train]))
+    seen = prepare(train, "note", False)  # one event per note, in the pieces' own keys
+    assert metadata["representation"] == "note" and metadata["common_key"] is False
+    assert np.array_equal(train_rows, np.concatenate([encode_piece(p, vocabularies) for p in seen]))
 
     rows = encode_piece(validation[0], vocabularies)[:40]
     here = model.predict_on_batch(model_inputs(rows[None], input_names(model)))
