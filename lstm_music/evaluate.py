@@ -11,8 +11,9 @@ training split stored in the checkpoint, and the cross-entropy with the checkpoi
 memory mixed in (when it has repeat weights). Since representations cut music into different
 events, whole pieces are also scored in nats per note (`nats_per_note`: the negative
 log-likelihood of all heads over the notes the pieces sound) for the network, the network with its
-repeat memory and the n-gram on the same tokens; `unknown_share` is the share of held-out notes the
-checkpoint's vocabularies cannot represent (a warning is printed above 1%).
+repeat memory and the n-gram on the same tokens; `unknown_share` is the share of held-out notes
+whose pitch or chord the checkpoint's vocabulary cannot represent, `unknown_rhythm_share` the share
+whose offset or duration it lacks (a warning is printed when either is above 1%).
 
 Music report (`--generate N`, default 10 pieces of 500 events, seed 0; notes and chords are
 counted as events, so a note-level model samples notes until its pieces hold that many): per-piece
@@ -54,13 +55,13 @@ from .vocab import (
     split_encoded,
     together_index,
     unknown_notes,
+    unknown_warning,
 )
 
 # A piece beyond every real piece in one of these is stuck in a loop (one event or phrase over and
 # over); values merely above the real 90th percentile are counted in the table's "outside" column.
 LOOP_METRICS = ("longest_run", "loop_share")
 MIN_REFERENCE = 10  # real pieces needed at the comparison length
-UNKNOWN_WARNING = 0.01  # share of held-out notes outside the vocabularies above which a warning is printed
 
 
 def held_out_pieces(pieces: list[Piece], data: Path, metadata: dict) -> list[Piece]:
@@ -283,7 +284,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         raise DataError(f"every piece in {data} is in the checkpoint's training split: nothing held out to score")
     seen = prepare(held_out, representation, common_key)
     arrays = [encode_piece(p, vocabularies) for p in seen]
-    unknown, notes = (sum(column) for column in zip(*(unknown_notes(p, vocabularies) for p in seen), strict=True))
+    unknown = unknown_notes(seen, vocabularies)
+    notes = unknown["notes"]
     events = sum(len(a) - 1 for a in arrays)
     probabilities, correct = target_probabilities(model, arrays)
     scores = {"model": score_model(probabilities, correct), "ngram": score_ngram(train_rows, arrays, vocabularies)}
@@ -299,15 +301,18 @@ def evaluate(args: argparse.Namespace) -> dict:
         "held_out_pieces": len(held_out),
         "held_out_events": events,
         "held_out_notes": notes,
-        "unknown_share": unknown / notes,
+        "unknown_share": unknown["pitch"] / notes,
+        "unknown_rhythm_share": unknown["rhythm"] / notes,
         "held_out": scores,
     }
     print(
         f"{path}: {len(held_out)} held-out pieces, {events} events ({representation} representation), {notes} notes; "
-        f"{unknown / notes:.2%} of the notes cannot be represented by its vocabularies"
+        f"outside its vocabularies: {result['unknown_share']:.2%} of the notes by pitch or chord (unknown_share), "
+        f"{result['unknown_rhythm_share']:.2%} by offset or duration"
     )
-    if unknown > UNKNOWN_WARNING * notes:
-        print(f"warning: {unknown} held-out notes ({unknown / notes:.1%}) are outside the vocabularies (read as <unk>)")
+    warning = unknown_warning(unknown, "held-out")
+    if warning:
+        print(warning)
     print(format_held_out(scores))
     if args.generate:
         settings = sampling_settings(args, metadata.get("repeat_weights"))

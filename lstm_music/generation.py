@@ -19,9 +19,8 @@ from .vocab import (
     together_index,
     transpose_piece,
     unknown_notes,
+    unknown_warning,
 )
-
-UNKNOWN_WARNING = 0.01  # share of a primer's notes outside the vocabulary above which a warning is printed
 
 
 class GenerationError(Exception):
@@ -95,12 +94,9 @@ def generate(args: Namespace) -> list[Path]:
         if common_key:
             primer_piece, shift = to_common_key(primer_piece)
         primer_piece = represent(primer_piece, representation)
-        unknown, notes = unknown_notes(primer_piece, vocabularies)
-        if unknown > UNKNOWN_WARNING * notes:
-            print(
-                f"warning: {unknown} of the {notes} primer notes ({unknown / notes:.1%}) cannot be represented "
-                "by the checkpoint's vocabulary (fed as <unk>)"
-            )
+        warning = unknown_warning(unknown_notes([primer_piece], vocabularies), "primer")
+        if warning:
+            print(warning)
         primer_rows = encode_piece(primer_piece, vocabularies)[1:]
 
     sampler = Sampler(model, together_index(vocabularies, representation))

@@ -299,13 +299,15 @@ def playable(events: list[Event]) -> list[Event]:
 
 def events_to_score(events: list[Event], program: int = 0, bpm: float = 120.0) -> stream.Score:
     """Build a one-part music21 score that plays `playable(events)` on General MIDI `program` at `bpm`."""
-    from music21 import chord, instrument, note, stream, tempo
+    from music21 import chord, instrument, note, pitch, stream, tempo
 
     part = stream.Part()
     part.insert(0, instrument.instrumentFromMidiProgram(program))
     part.insert(0, tempo.MetronomeMark(number=bpm))
     for now, length, pitches in event_onsets(playable(events)):
-        sound = note.Note(pitches[0]) if len(pitches) == 1 else chord.Chord(list(pitches))
+        # Pitch(midi=...): music21 reads a bare number below 12 as a pitch class in octave 4
+        sounds = [pitch.Pitch(midi=p) for p in pitches]
+        sound = note.Note(sounds[0]) if len(sounds) == 1 else chord.Chord(sounds)
         sound.quarterLength = length
         part.insert(now, sound)
     score = stream.Score()

@@ -35,7 +35,9 @@ class ModelConfig:
     """Sizes of the network; `head_units` 0 means the heads are a single softmax Dense layer.
 
     `conditioned` heads see the tokens already chosen for the same event (note, then offset).
-    """
+    `pitch_embedding` (note-level events, whose note vocabulary is `vocab.pitch_vocabulary`) embeds
+    a pitch as the sum of its own, its pitch class's and its octave's vectors (`PitchEmbedding`).
+"""
 
     embedding: int = 64
     branch_units: int = 128
@@ -45,6 +47,7 @@ class ModelConfig:
     batch_norm: bool = False
     dropout: float = 0.3
     conditioned: bool = False
+    pitch_embedding: bool = False
 
     def to_dict(self) -> dict:
         """JSON-ready form, stored in checkpoints."""
@@ -66,6 +69,30 @@ PRESETS: dict[str, ModelConfig] = {
 }
 
 
+class PitchEmbedding(layers.Layer):
+    """Embeds indices of `vocab.pitch_vocabulary` (specials, then MIDI pitches 0-127) as the sum of a
+    vector per pitch, per pitch class and per octave, so what is learned about C4 carries to every C
+    and to its neighbours in register, and a pitch rare in training is read sensibly."""
+
+    def __init__(self, specials: int, dim: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.specials = specials
+        self.pitch = layers.Embedding(specials + 128, dim, name="pitch")
+        self.pitch_class = layers.Embedding(13, dim, name="pitch_class")  # 12 classes, then "special"
+        self.octave = layers.Embedding(12, dim, name="octave")  # 11 MIDI octaves, then "special"
+
+    def build(self, input_shape) -> None:
+        for layer in (self.pitch, self.pitch_class, self.octave):
+            layer.build(input_shape)
+
+    def call(self, indices):
+        midi = ops.maximum(indices - self.specials, 0)
+        special = indices < self.specials
+        pitch_class = ops.where(special, 12, ops.mod(midi, 12))
+        octave = ops.where(special, 11, ops.floor_divide(midi, 12))
+        return self.pitch(indices) + self.pitch_class(pitch_class) + self.octave(octave)
+
+
 class _Layers:
     """Every layer of the network, created once and wired into the sequence and step graphs."""
 
@@ -73,6 +100,9 @@ class _Layers:
         self.embeddings = {
             s: layers.Embedding(vocab_sizes[s], config.embedding, name=f"{s}_embedding") for s in STREAMS
         }
+        if config.pitch_embedding:
+            specials = vocab_sizes["note"] - 128
+            self.embeddings["note"] = PitchEmbedding(specials, config.embedding, name="note_embedding")
         self.branches = {
             s: layers.LSTM(config.branch_units, return_sequences=True, return_state=True, name=f"{s}_lstm")
             for s in STREAMS

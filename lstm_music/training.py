@@ -10,6 +10,7 @@ import statistics
 import sys
 import time
 from argparse import Namespace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,13 +48,15 @@ def parse_only(args: Namespace) -> None:
     train, validation = split_pieces(corpus.pieces, args.val_fraction, args.seed)
     common_key = args.key == "common"
     seen = augment(prepare(train, args.representation, common_key), args.transpose)
-    vocabularies = build_vocabularies(seen, args.min_count)
+    vocabularies = build_vocabularies(seen, args.min_count, args.representation)
     sizes = ", ".join(f"{s} {len(vocabularies[s])}" for s in STREAMS)
     print(f"pieces: {len(train)} train, {len(validation)} validation; vocabulary sizes: {sizes}")
     if validation:
-        counts = [unknown_notes(p, vocabularies) for p in prepare(validation, args.representation, common_key)]
-        share = sum(u for u, _ in counts) / max(1, sum(n for _, n in counts))
-        print(f"validation notes outside the vocabularies: {share:.1%}")
+        counts = unknown_notes(prepare(validation, args.representation, common_key), vocabularies)
+        print(
+            f"validation notes outside the vocabularies: {counts['pitch'] / counts['notes']:.1%} by pitch, "
+            f"{counts['rhythm'] / counts['notes']:.1%} by rhythm"
+        )
 
 
 def run_name(args: Namespace) -> str:
@@ -63,8 +66,6 @@ def run_name(args: Namespace) -> str:
 
 def model_config(args: Namespace) -> ModelConfig:
     """The preset's sizes with any size flags applied on top."""
-    from dataclasses import replace
-
     from .model import PRESETS
 
     overrides = {
@@ -109,12 +110,15 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     val_seen = prepare(val_pieces, representation, common_key)
     augmented = augment(train_seen, args.transpose)
     if args.resume:
-        unknown = sum(unknown_notes(p, vocabularies)[0] for p in augmented)
-        if unknown:
-            print(f"resume: {unknown} training notes are outside the checkpoint's vocabularies (encoded as <unk>)")
+        counts = unknown_notes(augmented, vocabularies)
+        if counts["pitch"] or counts["rhythm"]:
+            print(
+                f"resume: of {counts['notes']} training notes, {counts['pitch']} have a pitch or chord and "
+                f"{counts['rhythm']} a rhythm outside the checkpoint's vocabularies (encoded as <unk>)"
+            )
     else:
-        vocabularies = build_vocabularies(augmented, args.min_count)
-        config = model_config(args)
+        vocabularies = build_vocabularies(augmented, args.min_count, representation)
+        config = replace(model_config(args), pitch_embedding=representation == "note")
         model = build_model({s: len(v) for s, v in vocabularies.items()}, config)
     compile_model(model, args.learning_rate, dict(zip(STREAMS, args.loss_weights, strict=True)), args.label_smoothing)
 

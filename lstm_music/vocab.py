@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .keys import shift_to_common_key
-from .midi_io import Event, Piece, note_token, split_chords, token_pitches
+from .midi_io import Event, Piece, note_token, pitch_name, split_chords, token_pitches
 
 UNK = "<unk>"
 START = "<start>"
@@ -96,12 +96,22 @@ class Vocabulary:
         return self.tokens[index]
 
 
-def build_vocabularies(pieces: list[Piece], min_count: int = 1) -> dict[str, Vocabulary]:
-    """One vocabulary per stream from the events of `pieces` (the training split)."""
-    return {
+def pitch_vocabulary() -> Vocabulary:
+    """The note vocabulary of note-level events: every MIDI pitch 0-127, in pitch order after the specials,
+    so no pitch is ever ``<unk>`` and the model can tell a pitch's class and octave from its index."""
+    return Vocabulary([*SPECIALS, *(pitch_name(m) for m in range(128))])
+
+
+def build_vocabularies(pieces: list[Piece], min_count: int = 1, representation: str = "chord") -> dict[str, Vocabulary]:
+    """One vocabulary per stream from the events of `pieces` (the training split); with the note
+    representation the note vocabulary is `pitch_vocabulary`."""
+    vocabularies = {
         stream: Vocabulary.build((event[i] for piece in pieces for event in piece.events), min_count)
         for i, stream in enumerate(STREAMS)
     }
+    if representation == "note":
+        vocabularies["note"] = pitch_vocabulary()
+    return vocabularies
 
 
 def together_index(vocabularies: dict[str, Vocabulary], representation: str) -> int | None:
@@ -138,17 +148,35 @@ def decode_events(rows: np.ndarray, vocabularies: dict[str, Vocabulary]) -> list
     return [Event(*(vocabularies[s].decode(int(row[i])) for i, s in enumerate(STREAMS))) for row in rows]
 
 
-def unknown_notes(piece: Piece, vocabularies: dict[str, Vocabulary]) -> tuple[int, int]:
-    """(notes the vocabularies cannot represent, notes) of `piece`: a note is unrepresentable when a
-    token of its event (its chord, offset or duration) is outside the vocabularies and so encodes as
-    ``<unk>``."""
-    unknown = total = 0
-    for event in piece.events:
-        notes = len(token_pitches(event.note))
-        total += notes
-        if any(event[i] not in vocabularies[s].index for i, s in enumerate(STREAMS)):
-            unknown += notes
-    return unknown, total
+UNKNOWN_WARNING = 0.01  # share of notes outside the vocabularies above which users are warned
+
+
+def unknown_notes(pieces: list[Piece], vocabularies: dict[str, Vocabulary]) -> dict[str, int]:
+    """How many notes of `pieces` the vocabularies cannot represent: ``"pitch"`` counts the notes whose
+    note or chord token is ``<unk>``, ``"rhythm"`` those whose offset or duration token is, ``"notes"``
+    all of them."""
+    counts = {"pitch": 0, "rhythm": 0, "notes": 0}
+    for piece in pieces:
+        for event in piece.events:
+            notes = len(token_pitches(event.note)) if event.note not in SPECIALS else 1
+            counts["notes"] += notes
+            counts["pitch"] += notes * (event.note not in vocabularies["note"].index)
+            known = event.offset in vocabularies["offset"].index and event.duration in vocabularies["duration"].index
+            counts["rhythm"] += notes * (not known)
+    return counts
+
+
+def unknown_warning(counts: dict[str, int], what: str) -> str | None:
+    """A one-line warning when more than `UNKNOWN_WARNING` of the notes of `what` cannot be represented."""
+    notes = max(1, counts["notes"])
+    parts = [
+        f"{counts[kind]} of {counts['notes']} {what} notes ({counts[kind] / notes:.1%}) have {label} it lacks"
+        for kind, label in (("pitch", "a pitch or chord"), ("rhythm", "an offset or duration"))
+        if counts[kind] > UNKNOWN_WARNING * notes
+    ]
+    if not parts:
+        return None
+    return f"warning: the checkpoint's vocabulary cannot represent every note: {'; '.join(parts)} (read as <unk>)"
 
 
 def split_pieces(pieces: list[Piece], val_fraction: float = 0.1, seed: int = 0) -> tuple[list[Piece], list[Piece]]:

@@ -74,6 +74,11 @@ def test_note_events_of_a_real_file_write_back_every_note(tmp_path: Path) -> Non
     assert mido_notes(write_midi(notes, tmp_path / "again.mid")) == mido_notes(song)  # pitch, onset and length
 
 
+def test_the_lowest_and_highest_pitches_are_written_where_they_are(tmp_path: Path) -> None:
+    events = [Event("C#-1", "0", "1"), Event("B-1.C0.G9", "1", "1")]  # MIDI 1, then 11, 12 and 127
+    assert read_piece(write_midi(events, tmp_path / "edges.mid")).events == events
+
+
 def test_splitting_chords_goes_lowest_first_and_joins_back() -> None:
     chords = [tuple(e) for e in split_chords([Event(*e) for e in KNOWN_EVENTS])]
     assert chords[:5] == [("C3", "0", "4"), ("C4", "0", "1"), ("E4", "1", "2"), ("G4", "0", "2"), ("G2", "3", "2")]
