@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -110,14 +111,19 @@ def matmul_rate() -> float:
     return 2 * 2048**3 / best
 
 
-def prepared(data: Path) -> tuple[list[np.ndarray], dict[str, int]]:
-    """Training arrays and vocabulary sizes of `data` as train.py makes them."""
-    from lstm_music.vocab import build_vocabularies, encode_piece, split_pieces
+def prepared(data: Path, representation: str = "chord") -> tuple[list[np.ndarray], dict[str, int], float]:
+    """Training arrays and vocabulary sizes of `data` as train.py makes them, and notes per event."""
+    from lstm_music.midi_io import token_pitches
+    from lstm_music.vocab import build_vocabularies, encode_piece, prepare, split_pieces
 
     corpus = load_corpus(data, ROOT / ".cache" / "events", progress=False)
     train, _ = split_pieces(corpus.pieces, 0.1, 0)
-    vocabularies = build_vocabularies(train, 2)
-    return [encode_piece(p, vocabularies) for p in train], {s: len(v) for s, v in vocabularies.items()}
+    train = prepare(train, representation, False)
+    vocabularies = build_vocabularies(train, 2, representation)
+    events = [e for p in train for e in p.events]
+    notes_per_event = sum(len(token_pitches(e.note)) for e in events) / len(events)
+    arrays = [encode_piece(p, vocabularies) for p in train]
+    return arrays, {s: len(v) for s, v in vocabularies.items()}, notes_per_event
 
 
 def original_throughput(arrays: list[np.ndarray], vocab: dict[str, int], seconds: float) -> float:
@@ -157,29 +163,31 @@ def original_throughput(arrays: list[np.ndarray], vocab: dict[str, int], seconds
 
 
 def bench_training(data: Path, seconds: float) -> None:
-    """Target events per second and achieved FLOP/s for each preset, beside the original design."""
+    """Target events and notes per second and achieved FLOP/s for each preset and representation,
+    beside the original design."""
     import keras
 
     from lstm_music.dataset import WindowDataset
     from lstm_music.model import PRESETS, build_model, compile_model, input_names
 
-    arrays, vocab = prepared(data)
+    data_of = {r: prepared(data, r) for r in ("chord", "note")}
+    arrays, vocab, _ = data_of["chord"]
     rate = matmul_rate()
     rows = []
     original = original_throughput(arrays, vocab, seconds)
-    rows.append(["original design (1 target per 100-event window, batch 64)", original, 1.0, "-", "-"])
-    runs = [("small", 32, "float32"), ("default", 32, "float32"), ("default", 32, "mixed_bfloat16")]
-    runs += [
-        ("seed", 32, "float32"),
-        ("seed", 128, "float32"),
-        ("seed", 256, "float32"),
-        ("seed", 256, "mixed_bfloat16"),
-        ("seed", 512, "mixed_bfloat16"),
-    ]
-    for preset, batch, precision in runs:
+    original_notes = original * data_of["chord"][2]
+    rows.append(["original design (chord tokens, 1 target per 100-event window, batch 64)", original, original_notes])
+    rows[0] += [1.0, "-", "-"]
+    runs = [("chord", "default", 32, "float32"), ("note", "default", 32, "float32")]
+    runs += [("chord", "small", 32, "float32"), ("note", "small", 32, "float32")]
+    runs += [("chord", "default", 32, "mixed_bfloat16"), ("note", "default", 32, "mixed_bfloat16")]
+    runs += [("chord", "seed", 256, "mixed_bfloat16"), ("note", "seed", 256, "mixed_bfloat16")]
+    for representation, preset, batch, precision in runs:
+        arrays, vocab, notes_per_event = data_of[representation]
+        config = replace(PRESETS[preset], pitch_embedding=representation == "note")
         keras.mixed_precision.set_global_policy(precision)
         keras.utils.set_random_seed(0)
-        model = compile_model(build_model(vocab, PRESETS[preset]))
+        model = compile_model(build_model(vocab, config))
         dataset = WindowDataset(arrays, 64, batch, None, True, 0, input_names(model))
         batches = [dataset[i] for i in range(min(len(dataset), 40))]
         model.train_on_batch(*batches[0][:2], sample_weight=batches[0][2])
@@ -190,16 +198,18 @@ def bench_training(data: Path, seconds: float) -> None:
             done += int(w.sum())
             i += 1
         per_second = done / (time.perf_counter() - start)
-        achieved = 3 * model_flops(vocab, PRESETS[preset]) * per_second  # forward + backward = 3x forward
+        achieved = 3 * model_flops(vocab, config) * per_second  # forward + backward = 3x forward
         keras.mixed_precision.set_global_policy("float32")
-        name = f"`{preset}` preset (64-event windows, batch {batch}, {precision})"
-        rows.append([name, per_second, per_second / original, f"{achieved / 1e9:.1f}", f"{achieved / rate:.0%}"])
+        name = f"`{preset}`, {representation} events (note vocabulary {vocab['note']}), batch {batch}, {precision}"
+        notes = per_second * notes_per_event
+        flops = [f"{achieved / 1e9:.1f}", f"{achieved / rate:.0%}"]
+        rows.append([name, per_second, notes, notes / original_notes, *flops])
     table(
         f"Training throughput (float32 matmul rate here: {rate / 1e9:.1f} GFLOP/s)",
-        ["model", "target events/s", "vs original", "model GFLOP/s", "of matmul rate"],
+        ["model", "target events/s", "target notes/s", "notes/s vs original", "model GFLOP/s", "of matmul rate"],
         rows,
     )
-    RESULTS["training"] = {"matmul_flops": rate, "rows": rows, "vocab": vocab}
+    RESULTS["training"] = {"matmul_flops": rate, "rows": rows, "notes_per_event": data_of["chord"][2]}
 
 
 PEAK = (
@@ -240,9 +250,9 @@ def bench_sampling(data: Path, events: int) -> None:
     from lstm_music.sampling import Sampler, SamplingSettings
     from lstm_music.vocab import STREAMS, model_inputs
 
-    _, vocab = prepared(data)
+    _, vocab, _ = prepared(data, "note")
     keras.utils.set_random_seed(0)
-    model = build_model(vocab, PRESETS["default"])
+    model = build_model(vocab, replace(PRESETS["default"], pitch_embedding=True))
     sampler = Sampler(model)
     # with the repeat memory mixed in, as generate_music.py samples a trained checkpoint
     settings = SamplingSettings(repeat_weights={s: [0.5] * len(BUCKETS) for s in STREAMS})

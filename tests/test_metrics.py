@@ -136,8 +136,24 @@ def test_json_report_holds_every_number_of_the_table(tiny_run: Path, tiny_data: 
     assert events == notes  # one event per note
     whole = sum(report["held_out"]["model"][h]["cross_entropy"] for h in ("note", "offset", "duration"))
     assert per_note["model"] == pytest.approx(whole)
+    known = report["held_out"]["nats_per_known_chord_note"]
+    assert known > 0 and f"whole-chord vocabulary knows: {known:.3f}" in printed
     assert report["unknown_share"] == 0  # every pitch is in a note-level vocabulary
     assert f"{report['unknown_rhythm_share']:.2%} by offset or duration" in printed
+
+
+def test_known_chord_nats_sum_the_notes_of_each_chord_the_training_split_knows() -> None:
+    from lstm_music.evaluate import known_chord_nats
+    from lstm_music.midi_io import Piece, split_chords
+
+    chord, other = Event("C4.E4.G4", "1", "1"), Event("D4.F4", "1", "1")
+    training = [[chord, chord, other]]  # with min_count 2 the C major chord is known, D4.F4 is not
+    notes = Piece("", split_chords([chord, other, chord]))  # C E G | D F | C E G, one event per note
+    probabilities = np.full((8, 3), 0.5)
+    probabilities[:, 0] = [0.5, 0.25, 0.25, 0.1, 0.1, 0.5, 0.5, 0.5]
+    per_note = -np.log(probabilities).sum(axis=1)
+    expected = (per_note[[0, 1, 2, 5, 6, 7]].sum()) / 6  # the six notes of the two C major chords
+    assert known_chord_nats([notes], [probabilities], training, 2) == pytest.approx(expected)
 
 
 def test_pieces_are_compared_at_equal_length() -> None:
