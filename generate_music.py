@@ -15,7 +15,7 @@ from lstm_music.cli import add_sampling_flags, exit_status, non_negative, positi
 CHECKPOINT = ""  # checkpoint file or run folder; empty: best checkpoint of the newest run in WEIGHTS_DIR
 WEIGHTS_DIR = "weights"
 OUTPUT_DIR = "output"
-LENGTH = 500  # events (notes and chords) per piece
+LENGTH = 1000  # events per piece: notes (a 4-note chord is 4); for whole-chord checkpoints, notes and chords
 COUNT = 1  # pieces, sampled together as one batch
 TEMPERATURE = 1.0  # 0 = always the most likely event; 1.0 scored closest to real music (docs/BENCHMARKS.md)
 TOP_K = 0  # sample only among the k most likely tokens per head; 0 = all
@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weights-dir", default=WEIGHTS_DIR, help="where to look for the newest run")
     p.add_argument("--output-dir", default=OUTPUT_DIR, help="folder for generated files")
     p.add_argument("--out", help="write one piece to exactly this path")
-    p.add_argument("--length", type=positive_int, default=LENGTH, help="events per piece")
+    p.add_argument("--length", type=positive_int, default=LENGTH, help="events (notes) per piece")
     p.add_argument("--count", type=positive_int, default=COUNT, help="pieces to generate (one batch)")
     add_sampling_flags(p, TEMPERATURE, TOP_K, TOP_P, REPEATS)
     p.add_argument("--seed", type=int, default=SEED, help="random seed (default: new each run)")

@@ -10,14 +10,23 @@ from datetime import datetime
 from pathlib import Path
 
 from .cli import sampling_settings
-from .midi_io import Event, Piece, UnreadableFile, events_to_score, read_piece, span, token_pitches, write_midi
+from .midi_io import (
+    Event,
+    UnreadableFile,
+    events_to_score,
+    join_chords,
+    read_piece,
+    span,
+    token_pitches,
+    write_midi,
+)
 from .vocab import (
     decode_events,
     encode_piece,
     represent,
     to_common_key,
     together_index,
-    transpose_piece,
+    transpose_folded,
     unknown_notes,
     unknown_warning,
 )
@@ -52,8 +61,12 @@ def seconds(events: list[Event], bpm: float) -> float:
 
 def describe(path: Path, events: list[Event], bpm: float) -> str:
     """The one line printed per written file."""
-    pitches = {p for event in events for p in token_pitches(event.note)}
-    return f"{path}: {len(events)} events, {seconds(events, bpm):.1f} s, {len(pitches)} distinct pitches"
+    pitches = [p for event in events for p in token_pitches(event.note)]
+    onsets = len(join_chords(events))
+    return (
+        f"{path}: {len(pitches)} notes ({onsets} notes and chords), {seconds(events, bpm):.1f} s, "
+        f"{len(set(pitches))} distinct pitches"
+    )
 
 
 def write_atomically(events: list[Event], path: Path, program: int, bpm: float, musicxml: bool) -> None:
@@ -109,9 +122,8 @@ def generate(args: Namespace) -> list[Path]:
     written = []
     for n in range(args.count):
         events = decode_events(sampled[n], vocabularies)
-        moved = transpose_piece(Piece(str(path), events), -shift) if shift else None
-        if moved is not None:  # back into the primer's key (None: it would leave MIDI's range, so it stays)
-            events = moved.events
+        if shift:  # back into the primer's key
+            events = transpose_folded(events, -shift)
         events = (primer_events if args.keep_primer else []) + events
         out = Path(args.out) if args.out else Path(args.output_dir) / f"{run}-{stamp}-{n + 1}.mid"
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -207,6 +207,20 @@ def transpose_piece(piece: Piece, semitones: int) -> Piece | None:
     return Piece(f"{piece.path} ({semitones:+d})", events, piece.bpm)
 
 
+def transpose_folded(events: list[Event], semitones: int) -> list[Event]:
+    """`events` shifted by `semitones`, with any pitch that would leave MIDI's 0-127 moved an octave back in."""
+    out = []
+    for event in events:
+        pitches = []
+        for pitch in token_pitches(event.note):
+            pitch += semitones
+            while not 0 <= pitch <= 127:
+                pitch += 12 if pitch < 0 else -12
+            pitches.append(pitch)
+        out.append(Event(note_token(pitches), event.offset, event.duration))
+    return out
+
+
 def to_common_key(piece: Piece) -> tuple[Piece, int]:
     """`piece` transposed from its estimated key to C major or A minor, and the semitones it moved."""
     shift = shift_to_common_key([p for event in piece.events for p in token_pitches(event.note)])

@@ -229,3 +229,29 @@ def test_a_whole_chord_checkpoint_from_before_representations_still_generates(
     assert any("." in e.note for e in events)  # it still samples whole chords, and writes them as such
     expected = sorted((onset, length, p) for onset, length, pitches in absolute(playable(events)) for p in pitches)
     assert mido_notes(out) == expected
+
+
+def test_a_common_key_model_continues_a_primer_in_the_primers_key(tiny_data: Path, tmp_path: Path, monkeypatch) -> None:
+    from conftest import train_args
+
+    from lstm_music.vocab import decode_events, prepare, transpose_folded
+    from train import main as train_main
+
+    assert train_main(train_args(tiny_data, tmp_path, tmp_path / "cache", "c", "--epochs", "1", "--key", "common")) == 0
+    run = tmp_path / "c"
+    primer = ROOT / "midi_songs" / "bach_bwv1.6.mid"  # F major: the model hears it a fourth lower, in C
+    calls = []
+    original = Sampler.generate
+    monkeypatch.setattr(
+        Sampler, "generate", lambda self, *a, **k: calls.append((a, original(self, *a, **k))) or calls[-1][1]
+    )
+    out = generate(run, tmp_path / "c.mid", "--seed", "2", "--primer", str(primer))
+    (_, _, _, _, fed), sampled = calls[0]
+    _, metadata, vocabularies = load_checkpoint(run / BEST)
+    assert metadata["common_key"] is True
+    [in_c] = prepare([read_piece(primer)], "note", True)
+    assert np.array_equal(fed, encode_piece(in_c, vocabularies)[1:])
+    heard = decode_events(sampled[0], vocabularies)
+    back = playable(transpose_folded(heard, 5))  # up a fourth, an octave lower where that would leave MIDI
+    written = {(onset, length, p) for onset, length, pitches in absolute(back) for p in pitches}
+    assert {(onset, length, p) for onset, length, p in mido_notes(out)} == written  # moved back up a fourth
