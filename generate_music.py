@@ -24,6 +24,7 @@ REPEATS = True  # let the piece repeat its own phrases (the checkpoint's repeat 
 SEED = None  # None: a new random seed each run (printed, so a piece can be made again)
 INSTRUMENT = "0"  # General MIDI program number or instrument name; 0 = acoustic grand piano
 BPM = 0.0  # 0 = median tempo of the training pieces (120 if unknown)
+TRANSPOSE = 0  # semitones to move the output by (a model trained with --key common writes in C major or A minor)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,6 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--primer", help="MIDI or score file whose events start the piece")
     p.add_argument("--keep-primer", action="store_true", help="also write the primer at the start of the output")
     p.add_argument("--instrument", default=INSTRUMENT, help="General MIDI program (0-127) or instrument name")
+    p.add_argument("--transpose", type=int, default=TRANSPOSE, help="move the generated notes by N semitones")
     p.add_argument("--bpm", type=non_negative(float), default=BPM, help="tempo (0: training median, else 120)")
     p.add_argument("--musicxml", action="store_true", help="also write sheet music (.musicxml)")
     args = p.parse_args(argv)

@@ -19,7 +19,7 @@ WORKERS = 0  # parser processes; 0 = all cores
 MIN_COUNT = 2  # tokens seen fewer times in the training split become <unk>
 TRANSPOSE = 0  # also train on every piece shifted by -N..+N semitones
 REPRESENTATION = "note"  # note: one event per note, chords lowest note first | chord: one token per whole chord
-KEY = "keep"  # keep: pieces in their own keys | common: each moved to C major or A minor before training
+KEY = "common"  # common: each piece moved to C major or A minor before training (keeps the key) | keep
 VAL_FRACTION = 0.1  # share of pieces held out for validation
 # Model
 PRESET = "default"  # small | default | seed
@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--key",
         choices=["keep", "common"],
         default=KEY,
-        help="common: move each piece from its estimated key to C major or A minor before training",
+        help="common: move each piece from its estimated key to C major or A minor before training; keep: don't",
     )
     data.add_argument("--val-fraction", type=fraction, default=VAL_FRACTION, help="share of pieces for validation")
     model = p.add_argument_group("model")

@@ -1,7 +1,8 @@
-"""Measure parsing, training and sampling speed against baselines in the same run (`make bench`).
+"""Measure parsing, training and sampling speed against baselines in the same run (`make bench`), and
+how much of new music each note representation can read.
 
     python benchmarks/run.py                  # everything on midi_songs/
-    python benchmarks/run.py --only sampling  # one part: parse, training, memory, sampling
+    python benchmarks/run.py --only sampling  # one part: parse, unknown, training, memory, sampling
 
 Each part prints a Markdown table (copied into docs/BENCHMARKS.md with the machine and date) and
 all numbers go to benchmarks/results/<date>.json. Baselines are measured here, on the same data:
@@ -241,6 +242,44 @@ def bench_memory(data: Path) -> None:
     RESULTS["memory"] = rows
 
 
+def palestrina_folder(folder: Path, every: int = 13) -> Path:
+    """Links to every `every`-th Palestrina movement of music21's corpus (a collection never used for choices)."""
+    from music21 import corpus
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in sorted((Path(corpus.__file__).parent / "palestrina").rglob("*.krn"))[::every]:
+        (folder / source.name).symlink_to(source)
+    return folder
+
+
+def bench_unknown(data: Path) -> None:
+    """Share of held-out notes each representation cannot represent, trained on one collection and read on another."""
+    from lstm_music.vocab import build_vocabularies, prepare, split_pieces, unknown_notes
+
+    cache = ROOT / ".cache" / "events"
+    pieces = load_corpus(data, cache, progress=False).pieces
+    with tempfile.TemporaryDirectory() as tmp:
+        palestrina = load_corpus(palestrina_folder(Path(tmp) / "palestrina"), cache, progress=False).pieces
+    chorales = [p for p in pieces if Path(p.path).name.startswith("bach_")]
+    others = [p for p in pieces if not Path(p.path).name.startswith("bach_")]
+    pairs = [("Bach chorales", chorales, f"the other pieces of {data.name}/", others)]
+    pairs += [("Palestrina", palestrina, "Bach chorales", chorales)]
+    pairs += [("Bach chorales", chorales, "Palestrina", palestrina)]
+    rows = []
+    for train_name, train_pieces, test_name, test_pieces in pairs:
+        train, _ = split_pieces(train_pieces, 0.1, 0)  # the training split train.py would use
+        for representation in ("chord", "note"):
+            vocabularies = build_vocabularies(prepare(train, representation, False), 2, representation)
+            counts = unknown_notes(prepare(test_pieces, representation, False), vocabularies)
+            notes = counts["notes"]
+            rows.append([f"{train_name} -> {test_name}", representation, len(vocabularies["note"]), notes,
+                         f"{counts['pitch'] / notes:.2%}", f"{counts['rhythm'] / notes:.2%}"])  # fmt: skip
+    header = ["trained on -> read", "representation", "note vocabulary", "notes read", "unknown_share"]
+    header.append("rhythm unknown")
+    table("Notes the vocabularies cannot represent (min count 2)", header, rows)
+    RESULTS["unknown"] = rows
+
+
 def bench_sampling(data: Path, events: int) -> None:
     """Milliseconds per generated event: incremental state-carrying steps vs a 100-event window per event."""
     import keras
@@ -280,7 +319,7 @@ def main() -> None:
     """Run the parts the flags ask for and save the numbers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "midi_songs")
-    parser.add_argument("--only", choices=["parse", "training", "memory", "sampling"])
+    parser.add_argument("--only", choices=["parse", "unknown", "training", "memory", "sampling"])
     parser.add_argument("--seconds", type=float, default=20.0, help="timed training seconds per model")
     parser.add_argument("--events", type=int, default=300, help="events sampled per measurement")
     args = parser.parse_args()
@@ -289,7 +328,13 @@ def main() -> None:
     print(f"# {datetime.now():%Y-%m-%d %H:%M} on {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}, Keras {keras.__version__} "
           f"({keras.backend.backend()} backend)")  # fmt: skip
-    parts = {"parse": bench_parse, "training": bench_training, "memory": bench_memory, "sampling": bench_sampling}
+    parts = {
+        "parse": bench_parse,
+        "unknown": bench_unknown,
+        "training": bench_training,
+        "memory": bench_memory,
+        "sampling": bench_sampling,
+    }
     for name, run in parts.items():
         if args.only in (None, name):
             if name == "training":

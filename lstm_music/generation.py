@@ -122,8 +122,8 @@ def generate(args: Namespace) -> list[Path]:
     written = []
     for n in range(args.count):
         events = decode_events(sampled[n], vocabularies)
-        if shift:  # back into the primer's key
-            events = transpose_folded(events, -shift)
+        if args.transpose - shift:  # back into the primer's key, and where --transpose asks
+            events = transpose_folded(events, args.transpose - shift)
         events = (primer_events if args.keep_primer else []) + events
         out = Path(args.out) if args.out else Path(args.output_dir) / f"{run}-{stamp}-{n + 1}.mid"
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -255,3 +255,9 @@ def test_a_common_key_model_continues_a_primer_in_the_primers_key(tiny_data: Pat
     back = playable(transpose_folded(heard, 5))  # up a fourth, an octave lower where that would leave MIDI
     written = {(onset, length, p) for onset, length, pitches in absolute(back) for p in pitches}
     assert {(onset, length, p) for onset, length, p in mido_notes(out)} == written  # moved back up a fourth
+    up = generate(run, tmp_path / "up.mid", "--seed", "2", "--primer", str(primer), "--transpose", "2")
+    assert np.array_equal(calls[1][1], sampled)  # the same notes, moved two semitones further
+    higher = playable(transpose_folded(heard, 7))
+    assert {(onset, length, p) for onset, length, p in mido_notes(up)} == {
+        (onset, length, p) for onset, length, pitches in absolute(higher) for p in pitches
+    }
