@@ -400,7 +400,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cache-dir", default=".cache/events", help="parsed-events cache")
     p.add_argument("--workers", type=int, default=0, help="parser processes (0: all cores)")
     p.add_argument("--generate", type=int, nargs="?", const=10, default=0, help="also generate N pieces and compare")
-    p.add_argument("--length", type=int, default=500, help="events per generated piece")
+    p.add_argument("--length", type=int, default=500, help="notes and chords per generated piece")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
     add_sampling_flags(p, DEFAULT_TEMPERATURE, 0, 1.0, True)
     p.add_argument("--json", help="also write every number to this JSON file")
