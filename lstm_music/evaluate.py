@@ -33,7 +33,7 @@ import argparse
 import json
 import math
 import sys
-from fractions import Fraction
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,7 @@ from .baseline import fit_baselines, score_baseline
 from .cli import add_sampling_flags, exit_status, sampling_settings
 from .corpus import DataError, load_corpus
 from .metrics import HISTOGRAMS, PIECE_METRICS, histogram, js_distance, longest_copy, percentile_range, piece_metrics
-from .midi_io import Event, Piece, event_onsets, format_ql, join_chords, note_token, token_pitches
+from .midi_io import Event, Piece, event_onsets, join_chords, token_pitches
 from .repeats import mixed_cross_entropy
 from .sampling import DEFAULT_TEMPERATURE
 from .vocab import (
@@ -219,19 +219,14 @@ def known_chord_nats(
     known = build_vocabularies([Piece("", events) for events in training], min_count, "chord")
     nats = notes = 0.0
     for piece, probs in zip(seen, probabilities, strict=True):
-        groups: dict[tuple, list] = {}
-        costs = -np.log(np.maximum(probs, 1e-12)).sum(axis=1)  # nats of each whole event, all heads
-        for (start, length, pitches), cost in zip(event_onsets(piece.events), costs, strict=True):
-            group = groups.setdefault((start, length), [set(), 0.0])
-            group[0].update(pitches)
-            group[1] += cost
-        previous = Fraction(0)
-        for start, length in sorted(groups, key=lambda g: (g[0], sorted(groups[g][0]))):
-            pitches, cost = groups[(start, length)]
-            chord = Event(note_token(pitches), format_ql(start - previous), format_ql(length))
-            previous = start
+        cost_at: dict[tuple, float] = defaultdict(float)  # nats of all heads, per chord's onset and length
+        costs = -np.log(np.maximum(probs, 1e-12)).sum(axis=1)
+        for (start, length, _), cost in zip(event_onsets(piece.events), costs, strict=True):
+            cost_at[(start, length)] += cost
+        chords = join_chords(piece.events)
+        for chord, (start, length, pitches) in zip(chords, event_onsets(chords), strict=True):
             if all(chord[i] in known[s].index for i, s in enumerate(STREAMS)):
-                nats += cost
+                nats += cost_at[(start, length)]
                 notes += len(pitches)
     return float(nats / notes) if notes else float("nan")
 

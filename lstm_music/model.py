@@ -37,7 +37,7 @@ class ModelConfig:
     `conditioned` heads see the tokens already chosen for the same event (note, then offset).
     `pitch_embedding` (note-level events, whose note vocabulary is `vocab.pitch_vocabulary`) embeds
     a pitch as the sum of its own, its pitch class's and its octave's vectors (`PitchEmbedding`).
-"""
+    """
 
     embedding: int = 64
     branch_units: int = 128

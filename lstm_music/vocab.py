@@ -158,7 +158,7 @@ def unknown_notes(pieces: list[Piece], vocabularies: dict[str, Vocabulary]) -> d
     counts = {"pitch": 0, "rhythm": 0, "notes": 0}
     for piece in pieces:
         for event in piece.events:
-            notes = len(token_pitches(event.note)) if event.note not in SPECIALS else 1
+            notes = len(token_pitches(event.note))
             counts["notes"] += notes
             counts["pitch"] += notes * (event.note not in vocabularies["note"].index)
             known = event.offset in vocabularies["offset"].index and event.duration in vocabularies["duration"].index
