@@ -10,7 +10,7 @@ Edit the settings below or pass them as flags (`python train.py --help`).
 import argparse
 import sys
 
-from lstm_music.cli import at_least, exit_status, fraction, non_negative, positive_int
+from lstm_music.cli import SettingError, at_least, exit_status, fraction, non_negative, positive_int
 
 # Data
 DATA = "midi_songs"  # folder of .mid/.midi (and .mxl/.musicxml/.xml/.krn/.abc) files, searched recursively
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             read_metadata(args.resume)  # a bad --resume file fails before any parsing
         train(args)
 
-    return exit_status(run, (DataError, CheckpointError))
+    return exit_status(run, (DataError, CheckpointError, SettingError))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ from .sampling import SamplingSettings
 from .vocab import STREAMS
 
 
+class SettingError(Exception):
+    """A flag whose value cannot work on this machine or backend; its message names the flag."""
+
+
 def positive_int(text: str) -> int:
     """An integer above 0."""
     value = int(text)

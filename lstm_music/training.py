@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .cli import SettingError
 from .corpus import PARSER_SETTINGS, Corpus, load_corpus
 from .repeats import fit_weights
 from .vocab import (
@@ -33,6 +34,31 @@ from .vocab import (
 
 if TYPE_CHECKING:
     from .model import ModelConfig
+
+
+def precision_problem(precision: str, backend: str, platforms: set[str]) -> str | None:
+    """Why `precision` cannot train on `backend` with devices of `platforms`, or None.
+
+    Keras' JAX backend runs LSTMs on a GPU through cuDNN (`jax.experimental.rnn`), whose lowering
+    accepts float32 only: half precision fails at the first batch with a long traceback.
+    """
+    if precision != "float32" and backend == "jax" and "gpu" in platforms:
+        return (
+            f"--precision {precision}: Keras' JAX backend runs LSTMs on a GPU through cuDNN in float32 only; "
+            "use --precision float32 or KERAS_BACKEND=tensorflow"
+        )
+    return None
+
+
+def jax_platforms() -> set[str]:
+    """The platforms ("cpu", "gpu", ...) of JAX's devices; empty under another Keras backend."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        return set()
+    import jax
+
+    return {device.platform for device in jax.devices()}
 
 
 def read_data(args: Namespace) -> Corpus:
@@ -95,6 +121,9 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
             f"{run_dir} already holds a trained run: choose another --run-name (with --resume {run_dir / BEST} "
             "to continue it)"
         )
+    problem = precision_problem(args.precision, keras.backend.backend(), jax_platforms())
+    if problem:
+        raise SettingError(problem)
     keras.mixed_precision.set_global_policy(args.precision)
     keras.utils.set_random_seed(args.seed)
     corpus = read_data(args)

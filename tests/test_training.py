@@ -16,7 +16,7 @@ from lstm_music.checkpoint import BEST, CheckpointError, load_checkpoint, read_m
 from lstm_music.corpus import load_corpus
 from lstm_music.model import PRESETS, build_head_models, build_model, build_step_model, input_names
 from lstm_music.repeats import BUCKETS
-from lstm_music.training import read_history
+from lstm_music.training import precision_problem, read_history
 from lstm_music.vocab import (
     STREAMS,
     encode_piece,
@@ -240,6 +240,16 @@ def test_mixed_precision_training_leaves_float32_checkpoints(tiny_data: Path, tm
     rows = read_train_rows(best)[:20]
     out = model.predict_on_batch(model_inputs(rows[None], input_names(model)))
     assert all(np.isfinite(out[s]).all() and out[s].dtype == np.float32 for s in STREAMS)
+
+
+def test_half_precision_is_refused_only_where_the_backend_cannot_run_it() -> None:
+    # measured on an H100 under JAX: cuDNN's LSTM lowering fails on bfloat16 and float16 (docs/BENCHMARKS.md)
+    for precision in ("mixed_bfloat16", "mixed_float16"):
+        problem = precision_problem(precision, "jax", {"gpu"})
+        assert problem.startswith(f"--precision {precision}: ") and "\n" not in problem
+        assert precision_problem(precision, "jax", {"cpu"}) is None
+        assert precision_problem(precision, "tensorflow", set()) is None
+    assert precision_problem("float32", "jax", {"gpu"}) is None
 
 
 def test_scoring_in_batches_of_any_size_gives_the_same_probabilities(tiny_run: Path, tiny_data: Path) -> None:

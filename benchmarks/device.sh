@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One call on a lent GPU machine (KERAS_BACKEND=jax; keras and music21 carried as wheels in .whl/,
+# the parse cache in .cache/): training and sampling speed, then the default preset trained for
+# TRAIN_MINUTES on midi_songs/, scored on its held-out pieces, and one piece generated from it.
+#   run: bash benchmarks/device.sh   (carry .whl and .cache; SECONDS_PER_ROW, TRAIN_MINUTES to shorten)
+set -uo pipefail
+OUT=${OUT:-/tmp/device-out}
+mkdir -p "$OUT"
+if [ -d .whl ] && [ -z "${PY:-}" ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+    export PYTHONPATH=/tmp/site
+fi
+export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
+PY=${PY:-python3}
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null
+$PY -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)"
+$PY benchmarks/run.py --only training --seconds "${SECONDS_PER_ROW:-8}" 2>&1 | tee "$OUT/training.txt"
+[ -n "${ONLY_TRAINING:-}" ] && exit 0
+$PY benchmarks/run.py --only sampling 2>&1 | tee "$OUT/sampling.txt"
+start=$(date +%s)
+$PY train.py --max-minutes "${TRAIN_MINUTES:-2}" --epochs 1000 --run-name device --weights-dir /tmp/w 2>&1 \
+    | tee "$OUT/train.txt" | grep -v "^Epoch\|step -" | tail -25
+echo "train.py wall: $(( $(date +%s) - start )) s"
+$PY -m lstm_music.evaluate --checkpoint /tmp/w/device --data midi_songs --json "$OUT/evaluate.json" 2>&1 \
+    | tee "$OUT/evaluate.txt" | tail -30
+start=$(date +%s)
+$PY generate_music.py --checkpoint /tmp/w/device --out "$OUT/device.mid" --seed 0 2>&1 | tail -3
+echo "generate_music.py wall: $(( $(date +%s) - start )) s"
