@@ -25,6 +25,7 @@ VAL_FRACTION = 0.1  # share of pieces held out for validation
 PRESET = "default"  # small | default | seed
 SEQUENCE_LENGTH = 64  # events per training window
 STRIDE = 0  # events between window starts; 0 = SEQUENCE_LENGTH / 2
+REGISTER = True  # note events: condition the model on each piece's register, so a piece keeps its tessitura
 HEADS = ""  # conditioned (offset sees the note, duration both) | independent; "" = the preset's
 # Training
 WEIGHTS_DIR = "weights"
@@ -81,6 +82,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["conditioned", "independent"],
         default=HEADS or None,
         help="override: conditioned heads see the note (and offset) already chosen for the event",
+    )
+    model.add_argument(
+        "--register",
+        action=argparse.BooleanOptionalAction,
+        default=REGISTER,
+        help="note events: the model reads each piece's register (5th-95th percentile pitch) at every step",
     )
     fit = p.add_argument_group("training")
     fit.add_argument("--weights-dir", default=WEIGHTS_DIR, help="checkpoints go to WEIGHTS_DIR/RUN_NAME/")

@@ -15,7 +15,7 @@ import math
 import keras
 import numpy as np
 
-from .vocab import STREAMS, input_key, model_inputs
+from .vocab import REGISTER_KEY, STREAMS, input_key, model_inputs, piece_register
 
 
 def window_starts(rows: int, length: int, stride: int) -> list[int]:
@@ -59,6 +59,8 @@ class WindowDataset(keras.utils.PyDataset):
             [(i, s) for i, a in enumerate(self.arrays) for s in window_starts(len(a), length, stride)], dtype=np.int64
         ).reshape(-1, 2)
         self.names = names or [input_key(s) for s in STREAMS]
+        # a model conditioned on register reads each piece's own (vocab.piece_register) in every window
+        self.registers = np.stack([piece_register(a) for a in self.arrays]) if REGISTER_KEY in self.names else None
         self.shuffle = shuffle
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(self.windows)) if shuffle else np.arange(len(self.windows))
@@ -83,7 +85,7 @@ class WindowDataset(keras.utils.PyDataset):
             part = self.arrays[piece][start : start + self.length + 1]
             block[row, : len(part)] = part
             weight[row, : len(part) - 1] = 1.0
-        inputs = model_inputs(block, self.names)
+        inputs = model_inputs(block, self.names, None if self.registers is None else self.registers[chosen[:, 0]])
         targets = {s: block[:, 1:, i] for i, s in enumerate(STREAMS)}
         return inputs, targets, weight
 

@@ -44,7 +44,7 @@ from .corpus import DataError, load_corpus
 from .metrics import HISTOGRAMS, PIECE_METRICS, histogram, js_distance, longest_copy, percentile_range, piece_metrics
 from .midi_io import Event, Piece, event_onsets, join_chords, token_pitches
 from .repeats import mixed_cross_entropy
-from .sampling import DEFAULT_TEMPERATURE
+from .sampling import DEFAULT_TEMPERATURE, choose_registers
 from .vocab import (
     STREAMS,
     UNK,
@@ -96,7 +96,7 @@ def target_probabilities(model, arrays: list[np.ndarray], budget: int = 2**24) -
         block = np.zeros((len(chunk), width + 1, len(STREAMS)), dtype=np.int32)
         for row, i in enumerate(chunk):
             block[row, : len(arrays[i])] = arrays[i]
-        probs = model.predict_on_batch(model_inputs(block, input_names(model)))
+        probs = model.predict_on_batch(model_inputs(block, input_names(model)))  # each piece's own register
         for row, i in enumerate(chunk):
             events = len(arrays[i]) - 1
             target = arrays[i][1:]
@@ -342,9 +342,9 @@ def evaluate(args: argparse.Namespace) -> dict:
     print(format_held_out(scores))
     if args.generate:
         settings = sampling_settings(args, metadata.get("repeat_weights"))
-        sampled = Sampler(model, together).generate(
-            sampling_length(args.length, representation, training), args.generate, settings, args.seed
-        )
+        registers = choose_registers(metadata.get("registers"), args.generate, args.seed)
+        length = sampling_length(args.length, representation, training)
+        sampled = Sampler(model, together).generate(length, args.generate, settings, args.seed, registers=registers)
         generated = [join_chords(decode_events(rows, vocabularies))[: args.length] for rows in sampled]
         # real pieces as the model saw them (in the common key, if it was trained so), with chords whole
         real_pieces = prepare(corpus.pieces, "chord", common_key)

@@ -84,7 +84,7 @@ def write_atomically(events: list[Event], path: Path, program: int, bpm: float, 
 def generate(args: Namespace) -> list[Path]:
     """Generate `args.count` pieces as `args` says; return the paths written."""
     from .checkpoint import load_checkpoint, resolve_checkpoint, seen_as
-    from .sampling import Sampler
+    from .sampling import Sampler, choose_registers
 
     program = instrument_program(args.instrument)
     path = resolve_checkpoint(args.checkpoint, args.weights_dir)
@@ -113,9 +113,9 @@ def generate(args: Namespace) -> list[Path]:
         primer_rows = encode_piece(primer_piece, vocabularies)[1:]
 
     sampler = Sampler(model, together_index(vocabularies, representation))
-    sampled = sampler.generate(
-        args.length, args.count, sampling_settings(args, metadata.get("repeat_weights")), seed, primer_rows
-    )
+    registers = choose_registers(metadata.get("registers"), args.count, seed, primer_rows)
+    settings = sampling_settings(args, metadata.get("repeat_weights"))
+    sampled = sampler.generate(args.length, args.count, settings, seed, primer_rows, registers)
 
     run = path.parent.name
     stamp = f"{datetime.now():%Y%m%d-%H%M%S}"

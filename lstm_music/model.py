@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 import keras
 from keras import layers, ops
 
-from .vocab import STREAMS, given_key, input_key
+from .vocab import REGISTER_KEY, STREAMS, given_key, input_key
 
 
 @dataclass
@@ -37,6 +37,7 @@ class ModelConfig:
     `conditioned` heads see the tokens already chosen for the same event (note, then offset).
     `pitch_embedding` (note-level events, whose note vocabulary is `vocab.pitch_vocabulary`) embeds
     a pitch as the sum of its own, its pitch class's and its octave's vectors (`PitchEmbedding`).
+    `register` adds an input: the piece's register (`vocab.piece_register`), read at every step.
     """
 
     embedding: int = 64
@@ -48,6 +49,7 @@ class ModelConfig:
     dropout: float = 0.3
     conditioned: bool = False
     pitch_embedding: bool = False
+    register: bool = False
 
     def to_dict(self) -> dict:
         """JSON-ready form, stored in checkpoints."""
@@ -107,6 +109,10 @@ class _Layers:
             s: layers.LSTM(config.branch_units, return_sequences=True, return_state=True, name=f"{s}_lstm")
             for s in STREAMS
         }
+        # the register (two MIDI pitches) as a vector beside the branches at every time step
+        self.register = None
+        if config.register:
+            self.register = layers.Dense(config.embedding, activation="tanh", name="register_vector")
         self.concat = layers.Concatenate(name="merge")
         self.trunk = [
             layers.LSTM(units, return_sequences=True, return_state=True, name=f"trunk_lstm_{i}")
@@ -154,6 +160,9 @@ class _Layers:
             out, h, c = self.branches[s](self.embeddings[s](inputs[input_key(s)]), initial_state=initial[i])
             branches.append(out)
             final += [h, c]
+        if self.register is not None:
+            vector = self.register((inputs[REGISTER_KEY] - 60.0) / 12.0)
+            branches.append(ops.zeros_like(branches[0][..., :1]) + ops.expand_dims(vector, 1))
         x = self.concat(branches)
         for j, lstm in enumerate(self.trunk):
             x, h, c = lstm(self.dropouts[j](x), initial_state=initial[len(STREAMS) + j])
@@ -176,6 +185,12 @@ class _Layers:
         return {s: self.head(s, context, given) for s in STREAMS}
 
 
+def register_input(config: ModelConfig | _Layers) -> dict:
+    """The register input (batch, 2) of a model conditioned on register, else nothing."""
+    wanted = config.register if isinstance(config, ModelConfig) else config.register is not None
+    return {REGISTER_KEY: keras.Input(shape=(2,), dtype="float32", name=REGISTER_KEY)} if wanted else {}
+
+
 def build_model(vocab_sizes: dict[str, int], config: ModelConfig) -> keras.Model:
     """The sequence model: three (batch, time) index inputs -> three (batch, time, vocab) softmaxes.
 
@@ -185,6 +200,7 @@ def build_model(vocab_sizes: dict[str, int], config: ModelConfig) -> keras.Model
     inputs = {input_key(s): keras.Input(shape=(None,), dtype="int32", name=input_key(s)) for s in STREAMS}
     givens = {g for s in STREAMS for g in parts.givens(s)}
     inputs |= {given_key(g): keras.Input(shape=(None,), dtype="int32", name=given_key(g)) for g in sorted(givens)}
+    inputs |= register_input(config)
     outputs = parts.wire(inputs)
     model = keras.Model(inputs=inputs, outputs=outputs, name="lstm_music")
     model.music_layers = parts
@@ -194,12 +210,14 @@ def build_model(vocab_sizes: dict[str, int], config: ModelConfig) -> keras.Model
 def build_step_model(model: keras.Model) -> keras.Model:
     """A model sharing `model`'s weights that advances one event: (tokens, states) -> (probs, states, context).
 
-    Inputs are three (batch, 1) index tensors and the (h, c) pair of every LSTM in
-    `_Layers.recurrent` order; outputs are the (batch, 1, vocab) softmaxes of the heads that need
-    no given tokens, the new states, and the (batch, 1, dense) context for `build_head_models`.
+    Inputs are three (batch, 1) index tensors (and the (batch, 2) register of a model conditioned on
+    it) and the (h, c) pair of every LSTM in `_Layers.recurrent` order; outputs are the (batch, 1,
+    vocab) softmaxes of the heads that need no given tokens, the new states, and the (batch, 1,
+    dense) context for `build_head_models`.
     """
     parts: _Layers = model.music_layers
     inputs = {input_key(s): keras.Input(shape=(1,), dtype="int32", name=input_key(s)) for s in STREAMS}
+    inputs |= register_input(parts)
     states = []
     for i, lstm in enumerate(parts.recurrent()):
         states += [keras.Input(shape=(lstm.units,), name=f"state_{i}_{k}") for k in "hc"]

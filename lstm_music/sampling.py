@@ -11,12 +11,14 @@ checkpoint, settings and seed give the same events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from .repeats import PieceMemory, copy_distribution, weight
-from .vocab import SPECIALS, START_INDEX, STREAMS, given_key, input_key
+from .vocab import REGISTER_KEY, SPECIALS, START_INDEX, STREAMS, given_key, input_key, piece_register
 
 # Plain sampling from the model (with its repeat memory): of the settings tried in the music
 # report (docs/BENCHMARKS.md) the closest to real pieces; lower temperatures fall into loops.
@@ -65,20 +67,162 @@ def choose(probs: np.ndarray, temperature: float, top_k: int, top_p: float, rng:
     return np.take_along_axis(order, picks[:, None], axis=1)[:, 0]
 
 
+def choose_ops(probs, temperature: float, top_k: int, top_p: float, uniform):
+    """`choose` in `keras.ops`, for the compiled event step: one index per row of `probs` (batch,
+    vocabulary), the draw given by `uniform` (batch,), the numbers `choose` takes from its generator."""
+    from keras import ops
+
+    size = probs.shape[-1]
+    p = ops.where(ops.arange(size) < len(SPECIALS), 0.0, ops.cast(probs, "float32"))
+    if temperature == 0 or top_k == 1:
+        return ops.cast(ops.argmax(p, axis=-1), "int32")
+    p = ops.exp((ops.log(p) - ops.log(ops.max(p, axis=-1, keepdims=True))) / temperature)
+    order = ops.argsort(-p, axis=-1)
+    ranked = ops.take_along_axis(p, order, axis=-1)
+    keep = ops.ones_like(ranked, dtype="bool")
+    if top_k > 0:
+        keep = ops.logical_and(keep, ops.arange(size) < top_k)
+    if top_p < 1.0:
+        mass = ops.cumsum(ranked, axis=-1) / ops.sum(ranked, axis=-1, keepdims=True)
+        below = ops.concatenate([ops.ones_like(mass[:, :1], dtype="bool"), mass[:, :-1] < top_p], axis=-1)
+        keep = ops.logical_and(keep, below)
+    ranked = ops.where(keep, ranked, 0.0)
+    ranked = ranked / ops.sum(ranked, axis=-1, keepdims=True)
+    picks = ops.sum(ops.cast(ops.cumsum(ranked, axis=-1) < ops.expand_dims(uniform, -1), "int32"), axis=-1)
+    picks = ops.minimum(picks, ops.sum(ops.cast(keep, "int32"), axis=-1) - 1)
+    return ops.cast(ops.take_along_axis(order, ops.expand_dims(picks, -1), axis=-1)[:, 0], "int32")
+
+
+def with_repeats_ops(probs, followers, chosen: list, stream: int, weight):
+    """`Sampler.with_repeats` in `keras.ops`: `probs` (batch, vocabulary) mixed at `weight` (batch,)
+    with what the `followers` (batch, k, 3 token indices; -1 pads) agreeing with the tokens
+    `chosen` for the earlier streams say about stream `stream`."""
+    from keras import ops
+
+    agree = followers[:, :, 0] >= 0
+    for i, token in enumerate(chosen[:stream]):
+        agree = ops.logical_and(agree, ops.equal(followers[:, :, i], ops.expand_dims(token, -1)))
+    votes = ops.one_hot(ops.where(agree, followers[:, :, stream], 0), probs.shape[-1])  # (batch, k, vocabulary)
+    counts = ops.sum(votes * ops.expand_dims(ops.cast(agree, "float32"), -1), axis=1)
+    total = ops.sum(counts, axis=-1, keepdims=True)
+    w = ops.where(total > 0, ops.expand_dims(weight, -1), 0.0)
+    return (1.0 - w) * ops.cast(probs, "float32") + w * counts / ops.maximum(total, 1.0)
+
+
+def build_event_model(model, settings: SamplingSettings):
+    """One compiled-able step of generation that shares `model`'s weights: the previous event, the
+    recurrent states, each piece's register, three uniform draws per piece, its repeat-memory
+    followers (batch, k, 3; -1 pads) and mixing weights (batch, 3) in; the chosen event (batch, 3)
+    and the new states out. The same arithmetic as `Sampler.step`, `Sampler.head`,
+    `Sampler.with_repeats` and `choose`, in float32, as one graph."""
+    import keras
+    from keras import ops
+
+    from .model import register_input
+
+    parts = model.music_layers
+    inputs = {input_key(s): keras.Input(shape=(1,), dtype="int32", name=input_key(s)) for s in STREAMS}
+    inputs |= register_input(parts)
+    states = [
+        keras.Input(shape=(lstm.units,), name=f"state_{i}_{k}")
+        for i, lstm in enumerate(parts.recurrent())
+        for k in "hc"
+    ]
+    uniforms = keras.Input(shape=(len(STREAMS),), name="uniforms")
+    followers = keras.Input(shape=(None, len(STREAMS)), dtype="int32", name="followers")
+    mix = keras.Input(shape=(len(STREAMS),), name="mix")
+    context, final = parts.trunk_context(inputs, states)
+    chosen: list = []
+    for i, s in enumerate(STREAMS):
+        given = {g: ops.expand_dims(chosen[STREAMS.index(g)], -1) for g in parts.givens(s)}
+        probs = parts.head(s, context, given)[:, 0]
+        if settings.repeat_weights:
+            probs = with_repeats_ops(probs, followers, chosen, i, mix[:, i])
+        chosen.append(choose_ops(probs, settings.temperature[s], settings.top_k, settings.top_p, uniforms[:, i]))
+    return keras.Model([inputs, states, uniforms, followers, mix], [ops.stack(chosen, axis=-1), final])
+
+
+def compiled_call(model):
+    """`model` as a function of numpy inputs compiled by the Keras backend (`tf.function` under
+    TensorFlow, `jax.jit` under JAX; plain calls under torch), returning numpy outputs: one call
+    per event instead of a Keras `predict_on_batch` per head."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        fixed = [v.value for v in model.non_trainable_variables]
+        step = jax.jit(lambda t, f, x: model.stateless_call(t, f, x, training=False)[0])
+        run = lambda x: step(trainable, fixed, x)  # noqa: E731
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        run = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    else:
+        return lambda x: keras.tree.map_structure(np.asarray, model.predict_on_batch(x))
+    return lambda x: keras.tree.map_structure(np.asarray, run(x))
+
+
+def pack_matches(matches: list, batch: int, repeat_weights: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each piece's repeat-memory match as arrays for `build_event_model`: the followers (batch, k, 3;
+    k a power of two, so few shapes are compiled; -1 pads) and the mixing weight of each head (batch, 3)."""
+    most = max((len(found) for _, found in matches), default=0)
+    followers = np.full((batch, 1 << max(most - 1, 0).bit_length(), len(STREAMS)), -1, dtype=np.int32)
+    mix = np.zeros((batch, len(STREAMS)), dtype=np.float32)
+    for b, (length, found) in enumerate(matches):
+        if found:
+            followers[b, : len(found)] = found
+            mix[b] = [weight(repeat_weights[s], length) for s in STREAMS]
+    return followers, mix
+
+
+def choose_registers(known: list | None, count: int, seed: int, primer: np.ndarray | None = None) -> np.ndarray | None:
+    """A register for each of `count` pieces: the primer's if there is one, else one of the training
+    pieces' registers `known` (a checkpoint's ``registers``) drawn at random; None without either."""
+    if primer is not None and len(primer):
+        return np.repeat(piece_register(primer)[None], count, axis=0)
+    if not known:
+        return None
+    rng = np.random.default_rng([seed, 1])  # its own stream: the notes drawn stay those of `seed`
+    return np.asarray(known, dtype=np.float32)[rng.integers(len(known), size=count)]
+
+
 class Sampler:
     """Steps a trained model one event at a time for a batch of pieces."""
 
     def __init__(self, model, together: int | None = None) -> None:
         """`together`: the offset index of a chord's later notes, for the repeat memory (`repeats`)."""
-        from .model import build_head_models, build_step_model, state_sizes  # Keras loads only when used
+        from .model import input_names, state_sizes  # Keras loads only when used
 
         self.together = together
-        self.step_model = build_step_model(model)
-        self.head_models = build_head_models(model)
+        self.model = model
         self.sizes = state_sizes(model)
+        self.wants_register = REGISTER_KEY in input_names(model)
+        self.registers: np.ndarray | None = None
+        self.events: dict[tuple, Callable] = {}  # compiled event steps, by the settings compiled into them
 
-    def start(self, batch: int) -> list[np.ndarray]:
-        """Zero recurrent states for `batch` pieces."""
+    @cached_property
+    def step_model(self):
+        """`model.build_step_model` of the model (built on first use: the compiled path needs none)."""
+        from .model import build_step_model
+
+        return build_step_model(self.model)
+
+    @cached_property
+    def head_models(self) -> dict:
+        """`model.build_head_models` of the model (built on first use)."""
+        from .model import build_head_models
+
+        return build_head_models(self.model)
+
+    def start(self, batch: int, registers: np.ndarray | None = None) -> list[np.ndarray]:
+        """Zero recurrent states for `batch` pieces, whose `registers` (batch x 2 MIDI pitches,
+        `vocab.piece_register`) a model conditioned on register reads at every step (default: middle C)."""
+        if registers is None:
+            registers = np.full((batch, 2), 60.0)
+        self.registers = np.asarray(registers, dtype=np.float32).reshape(batch, 2)
         return [np.zeros((batch, n), dtype=np.float32) for n in self.sizes]
 
     def step(
@@ -90,6 +234,8 @@ class Sampler:
         states, and the context that `head` needs for the others.
         """
         tokens = {input_key(s): rows[:, i : i + 1].astype(np.int32) for i, s in enumerate(STREAMS)}
+        if self.wants_register:
+            tokens[REGISTER_KEY] = self.registers
         probs, states, context = self.step_model.predict_on_batch([tokens, states])
         return {s: np.asarray(p)[:, 0] for s, p in probs.items()}, [np.asarray(x) for x in states], context
 
@@ -105,36 +251,76 @@ class Sampler:
         settings: SamplingSettings | None = None,
         seed: int = 0,
         primer: np.ndarray | None = None,
+        registers: np.ndarray | None = None,
+        compiled: bool = True,
     ) -> np.ndarray:
         """Sample `count` pieces of `length` events together; return indices (count, length, 3).
 
         `primer` (events x 3 indices) is fed after ``<start>`` and before sampling begins.
+        `registers`: each piece's register, for a model conditioned on it (`start`). `compiled`
+        draws each event in one compiled call (`build_event_model`); False takes the reference path,
+        a Keras call per head and the sampling in numpy. Both take the same random numbers.
         """
         settings = settings or SamplingSettings()
         rng = np.random.default_rng(seed)
-        states = self.start(count)
-        feed = np.full((count, len(STREAMS)), START_INDEX, dtype=np.int32)
+        states = self.start(count, registers)
         memories = [PieceMemory(self.together) for _ in range(count)]
-        history = [feed[0], *(primer if primer is not None else [])]
-        probs, states, context = self.step(feed, states)
-        for row in history[1:]:
-            probs, states, context = self.step(np.repeat(row[None, :], count, axis=0), states)
+        history = [np.full(len(STREAMS), START_INDEX, dtype=np.int32), *(primer if primer is not None else [])]
+        advance = self.compiled_event(settings) if compiled else self.reference_event
+        for row in history[:-1]:  # fed, not drawn (the compiled step draws nothing without random numbers)
+            rows = np.repeat(row[None, :], count, axis=0)
+            states = advance(rows, states, [], settings, None)[1] if compiled else self.step(rows, states)[1]
         for memory in memories:
             for row in history:
                 memory.add(row)
         out = np.zeros((count, length, len(STREAMS)), dtype=np.int32)
+        previous = np.repeat(np.asarray(history[-1], dtype=np.int32)[None, :], count, axis=0)
         for t in range(length):
             matches = [memory.match() for memory in memories] if settings.repeat_weights else []
-            for i, s in enumerate(STREAMS):
-                p = probs[s] if s in probs else self.head(s, context, out[:, t, :i])
-                if settings.repeat_weights:
-                    p = self.with_repeats(p, matches, out[:, t, :i], settings.repeat_weights[s])
-                out[:, t, i] = choose(p, settings.temperature[s], settings.top_k, settings.top_p, rng)
+            out[:, t], states = advance(previous, states, matches, settings, rng)
             for memory, row in zip(memories, out[:, t], strict=True):
                 memory.add(row)
-            if t + 1 < length:
-                probs, states, context = self.step(out[:, t], states)
+            previous = out[:, t]
         return out
+
+    def reference_event(
+        self, previous: np.ndarray, states: list, matches: list, settings: SamplingSettings, rng: np.random.Generator
+    ) -> tuple[np.ndarray, list]:
+        """Feed the `previous` events and draw the next ones head by head, in numpy."""
+        probs, states, context = self.step(previous, states)
+        chosen = np.zeros((len(previous), len(STREAMS)), dtype=np.int32)
+        for i, s in enumerate(STREAMS):
+            p = probs[s] if s in probs else self.head(s, context, chosen[:, :i])
+            if settings.repeat_weights:
+                p = self.with_repeats(p, matches, chosen[:, :i], settings.repeat_weights[s])
+            chosen[:, i] = choose(p, settings.temperature[s], settings.top_k, settings.top_p, rng)
+        return chosen, states
+
+    def compiled_event(self, settings: SamplingSettings) -> Callable:
+        """A function like `reference_event` that draws each event in one compiled call (built once
+        per temperature, top-k, top-p and use of the repeat memory)."""
+        key = (tuple(settings.temperature[s] for s in STREAMS), settings.top_k, settings.top_p)
+        key += (settings.repeat_weights is not None,)
+        if key in self.events:
+            return self.events[key]
+        run = compiled_call(build_event_model(self.model, settings))
+        sampled = [settings.temperature[s] != 0 and settings.top_k != 1 for s in STREAMS]  # heads that draw
+
+        def event(previous, states, matches, settings, rng):
+            batch = len(previous)
+            uniforms = np.zeros((batch, len(STREAMS)), dtype=np.float32)
+            for i in range(len(STREAMS)):
+                if sampled[i] and rng is not None:  # the numbers `choose` would take, in its order
+                    uniforms[:, i] = rng.random(batch)
+            followers, mix = pack_matches(matches, batch, settings.repeat_weights)
+            tokens = {input_key(s): previous[:, i : i + 1].astype(np.int32) for i, s in enumerate(STREAMS)}
+            if self.wants_register:
+                tokens[REGISTER_KEY] = self.registers
+            chosen, states = run([tokens, states, uniforms, followers, mix])
+            return chosen, states
+
+        self.events[key] = event
+        return event
 
     @staticmethod
     def with_repeats(probs: np.ndarray, matches: list, chosen: np.ndarray, weights: list[float]) -> np.ndarray:

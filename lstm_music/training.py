@@ -25,7 +25,9 @@ from .vocab import (
     augment,
     build_vocabularies,
     encode_piece,
+    piece_register,
     prepare,
+    split_encoded,
     split_pieces,
     together_index,
     unknown_notes,
@@ -147,7 +149,8 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
             )
     else:
         vocabularies = build_vocabularies(augmented, args.min_count, representation)
-        config = replace(model_config(args), pitch_embedding=representation == "note")
+        note_events = representation == "note"
+        config = replace(model_config(args), pitch_embedding=note_events, register=note_events and args.register)
         model = build_model({s: len(v) for s, v in vocabularies.items()}, config)
     compile_model(model, args.learning_rate, dict(zip(STREAMS, args.loss_weights, strict=True)), args.label_smoothing)
 
@@ -196,6 +199,8 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
         },
     }
     train_rows = np.concatenate([encode_piece(p, vocabularies) for p in train_seen])
+    if config.register:  # generation draws each piece's register from these
+        metadata["registers"] = [piece_register(a).round(1).tolist() for a in split_encoded(train_rows)]
     print(
         f"model: preset {args.preset}, {model.count_params():,} parameters; "
         f"{len(train_pieces)} train pieces ({train_data.targets:,} targets per epoch), {len(val_pieces)} validation"

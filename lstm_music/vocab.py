@@ -55,12 +55,32 @@ def given_key(stream: str) -> str:
     return f"{stream}_given"
 
 
-def model_inputs(block: np.ndarray, names: Iterable[str]) -> dict[str, np.ndarray]:
+REGISTER_KEY = "register"  # the model input holding each piece's register (`piece_register`)
+
+
+def model_inputs(block: np.ndarray, names: Iterable[str], registers: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The inputs named `names` for rows of events `block` (batch, time + 1, 3): the model reads
-    rows [0, time) and, for conditioned heads, is given the tokens of rows [1, time]."""
+    rows [0, time) and, for conditioned heads, is given the tokens of rows [1, time]. A model
+    conditioned on register also reads `registers` (batch x 2), by default each row's own
+    `piece_register` (right when the rows are whole pieces)."""
     columns = {input_key(s): block[:, :-1, i] for i, s in enumerate(STREAMS)}
     columns |= {given_key(s): block[:, 1:, i] for i, s in enumerate(STREAMS)}
+    if REGISTER_KEY in names:
+        if registers is None:
+            registers = [piece_register(rows) for rows in block]
+        columns[REGISTER_KEY] = np.asarray(registers, dtype=np.float32).reshape(len(block), 2)
     return {name: columns[name] for name in names}
+
+
+def piece_register(rows: np.ndarray) -> np.ndarray:
+    """The register of an encoded piece of note events: the 5th and 95th percentile of its MIDI
+    pitches. A model conditioned on it keeps a piece in one tessitura instead of drifting through
+    those of all its training pieces (docs/BENCHMARKS.md). Needs the pitch vocabulary."""
+    notes = rows[:, 0]
+    pitches = notes[notes >= len(SPECIALS)] - len(SPECIALS)
+    if not len(pitches):
+        return np.array([60.0, 60.0], dtype=np.float32)
+    return np.percentile(pitches, [5, 95]).astype(np.float32)
 
 
 @dataclass

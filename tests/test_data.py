@@ -5,7 +5,9 @@ import pytest
 
 from lstm_music.dataset import WindowDataset, window_starts
 from lstm_music.midi_io import Event, Piece
+from lstm_music.sampling import choose_registers
 from lstm_music.vocab import (
+    REGISTER_KEY,
     START_INDEX,
     STREAMS,
     UNK_INDEX,
@@ -15,6 +17,9 @@ from lstm_music.vocab import (
     encode_piece,
     given_key,
     input_key,
+    model_inputs,
+    piece_register,
+    pitch_vocabulary,
     split_pieces,
     transpose_piece,
     vocabularies_from_json,
@@ -101,3 +106,34 @@ def test_conditioned_inputs_are_given_the_targets_of_earlier_heads() -> None:
     assert set(inputs) == set(names)
     assert np.array_equal(inputs[given_key("note")], targets["note"])
     assert np.array_equal(inputs[given_key("offset")], targets["offset"])
+
+
+def test_every_window_reads_the_register_of_its_whole_piece() -> None:
+    # a low piece (bass line) and a high one (descant), encoded with the pitch vocabulary
+    vocabularies = {"note": pitch_vocabulary()} | {s: Vocabulary.build(["0.5", "1", "1/3"]) for s in STREAMS[1:]}
+    low = encode_piece(piece("low", [f"{n}2" for n in "CDEFGAB" * 6]), vocabularies)
+    high = encode_piece(piece("high", [f"{n}5" for n in "CDEFGAB" * 6]), vocabularies)
+    np.testing.assert_allclose(piece_register(low), np.percentile([36, 38, 40, 41, 43, 45, 47] * 6, [5, 95]))
+    assert piece_register(high).tolist() == (piece_register(low) + 36).tolist()
+    names = [input_key(s) for s in STREAMS] + [REGISTER_KEY]
+    data = WindowDataset([low, high], length=8, batch_size=50, shuffle=True, seed=0, names=names)
+    inputs, _, _ = data[0]
+    for notes, register in zip(inputs["note_in"], inputs[REGISTER_KEY], strict=True):
+        first = int(notes[1]) - 2  # a MIDI pitch of the window: which piece it came from
+        expected = piece_register(low if first < 60 else high)
+        assert register.tolist() == expected.tolist()  # the piece's, however short the window
+    # whole pieces (as scoring feeds them) read their own register by default
+    block = np.zeros((2, len(low), 3), dtype=np.int32)
+    block[0], block[1] = low, high
+    registers = model_inputs(block, names)[REGISTER_KEY]
+    assert registers.tolist() == [piece_register(low).tolist(), piece_register(high).tolist()]
+
+
+def test_generated_pieces_take_the_primers_register_or_a_training_pieces() -> None:
+    known = [[40.0, 62.0], [55.0, 79.0], [48.0, 70.0]]
+    drawn = choose_registers(known, 20, seed=4)
+    assert drawn.shape == (20, 2) and {tuple(r) for r in drawn.tolist()} <= {tuple(r) for r in known}
+    assert len({tuple(r) for r in drawn.tolist()}) > 1 and np.array_equal(drawn, choose_registers(known, 20, seed=4))
+    primer = np.array([[2 + 50, 2, 2], [2 + 60, 2, 2], [2 + 70, 2, 2]])
+    assert choose_registers(known, 3, seed=4, primer=primer).tolist() == [piece_register(primer).tolist()] * 3
+    assert choose_registers(None, 3, seed=4) is None  # a checkpoint without registers: the model has no such input

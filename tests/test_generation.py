@@ -16,7 +16,15 @@ from lstm_music.checkpoint import BEST, load_checkpoint
 from lstm_music.midi_io import parse_ql, playable, read_piece, token_pitches
 from lstm_music.model import input_names
 from lstm_music.sampling import Sampler, choose
-from lstm_music.vocab import START_INDEX, STREAMS, encode_piece, model_inputs
+from lstm_music.vocab import (
+    REGISTER_KEY,
+    START_INDEX,
+    STREAMS,
+    encode_piece,
+    model_inputs,
+    piece_register,
+    together_index,
+)
 
 
 def generate(run: Path, out: Path, *flags: str) -> Path:
@@ -91,14 +99,19 @@ def test_file_holds_the_sampled_events_with_tempo_and_instrument(tiny_run: Path,
 def test_incremental_steps_match_the_full_model(tiny_run: Path, tiny_data: Path) -> None:
     model, _, vocabularies = load_checkpoint(tiny_run / BEST)
     rows = encode_piece(read_piece(sorted(tiny_data.iterdir())[0]), vocabularies)[:12]
-    full = model.predict_on_batch(model_inputs(rows[None], input_names(model)))
+    register = piece_register(rows)
+    assert REGISTER_KEY in input_names(model)  # the default: conditioned on the piece's register
+    full = model.predict_on_batch(model_inputs(rows[None], input_names(model), register[None]))
     sampler = Sampler(model)
-    states = sampler.start(1)
+    states = sampler.start(1, register[None])
     for t in range(len(rows) - 1):
         probs, states, context = sampler.step(rows[t : t + 1], states)
         for i, s in enumerate(STREAMS):
             step = probs[s] if s in probs else sampler.head(s, context, rows[t + 1 : t + 2, :i])
             np.testing.assert_allclose(step[0], full[s][0, t], atol=1e-4)
+    # another register is another input: the note head reads it
+    higher = model.predict_on_batch(model_inputs(rows[None], input_names(model), register[None] + 12))
+    assert np.abs(higher["note"] - full["note"]).max() > 1e-3
 
 
 def test_primer_is_kept_and_conditions_the_music(tiny_run: Path, tiny_data: Path, tmp_path: Path) -> None:
@@ -130,8 +143,9 @@ def test_choose_argmax_rules_and_never_special_tokens() -> None:
 
 
 def test_temperature_zero_is_argmax_and_equals_top_k_one(tiny_run: Path, tmp_path: Path) -> None:
+    # the seed still picks each piece's register (from the training pieces'), so both take seed 1
     zero = generate(tiny_run, tmp_path / "t0.mid", "--seed", "1", "--temperature", "0")
-    top1 = generate(tiny_run, tmp_path / "k1.mid", "--seed", "2", "--top-k", "1")
+    top1 = generate(tiny_run, tmp_path / "k1.mid", "--seed", "1", "--top-k", "1")
     assert zero.read_bytes() == top1.read_bytes()
     model, _, _ = load_checkpoint(tiny_run / BEST)
     sampler = Sampler(model)
@@ -142,6 +156,36 @@ def test_temperature_zero_is_argmax_and_equals_top_k_one(tiny_run: Path, tmp_pat
     for i, s in enumerate(STREAMS):
         p = probs[s] if s in probs else sampler.head(s, context, first[:, :i])
         assert first[0, i] == int(np.argmax(p[0, 2:])) + 2
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        {},  # the defaults: temperature 1, the repeat memory
+        {"temperature": {"note": 1.3, "offset": 0.0, "duration": 0.8}, "top_k": 6, "top_p": 0.9},
+        {"temperature": {s: 0.0 for s in STREAMS}, "repeats": False},
+    ],
+)
+def test_the_compiled_event_step_draws_what_the_reference_path_draws(tiny_run: Path, tiny_data: Path, flags) -> None:
+    from lstm_music.sampling import SamplingSettings
+
+    model, metadata, vocabularies = load_checkpoint(tiny_run / BEST)
+    assert metadata["repeat_weights"]
+    settings = SamplingSettings(
+        flags.get("temperature", {s: 1.0 for s in STREAMS}),
+        flags.get("top_k", 0),
+        flags.get("top_p", 1.0),
+        metadata["repeat_weights"] if flags.get("repeats", True) else None,
+    )
+    primer = encode_piece(read_piece(sorted(tiny_data.iterdir())[2]), vocabularies)[1:30]
+    sampler = Sampler(model, together_index(vocabularies, "note"))
+    registers = np.array([[50.0, 70.0], [40.0, 80.0], [60.0, 62.0]])
+    # one random generator, the same numbers: the float32 graph must pick the same tokens as numpy
+    reference = sampler.generate(150, 3, settings, seed=11, primer=primer, registers=registers, compiled=False)
+    compiled = sampler.generate(150, 3, settings, seed=11, primer=primer, registers=registers, compiled=True)
+    assert np.array_equal(compiled, reference)
+    if settings.repeat_weights:  # sampled music, not argmax's loop
+        assert len({tuple(row) for row in compiled.reshape(-1, 3).tolist()}) > 5
 
 
 @pytest.mark.parametrize(
@@ -246,11 +290,12 @@ def test_a_common_key_model_continues_a_primer_in_the_primers_key(tiny_data: Pat
         Sampler, "generate", lambda self, *a, **k: calls.append((a, original(self, *a, **k))) or calls[-1][1]
     )
     out = generate(run, tmp_path / "c.mid", "--seed", "2", "--primer", str(primer))
-    (_, _, _, _, fed), sampled = calls[0]
+    (_, _, _, _, fed, registers), sampled = calls[0]
     _, metadata, vocabularies = load_checkpoint(run / BEST)
     assert metadata["common_key"] is True
     [in_c] = prepare([read_piece(primer)], "note", True)
     assert np.array_equal(fed, encode_piece(in_c, vocabularies)[1:])
+    assert registers.tolist() == [piece_register(fed).tolist()]  # the continuation keeps the primer's register
     heard = decode_events(sampled[0], vocabularies)
     back = playable(transpose_folded(heard, 5))  # up a fourth, an octave lower where that would leave MIDI
     written = {(onset, length, p) for onset, length, pitches in absolute(back) for p in pitches}

@@ -14,6 +14,7 @@ from conftest import ROOT, train_args
 
 from lstm_music.checkpoint import BEST, CheckpointError, load_checkpoint, read_metadata, read_train_rows
 from lstm_music.corpus import load_corpus
+from lstm_music.midi_io import token_pitches
 from lstm_music.model import PRESETS, build_head_models, build_model, build_step_model, input_names
 from lstm_music.repeats import BUCKETS
 from lstm_music.training import precision_problem, read_history
@@ -75,9 +76,12 @@ def test_checkpoint_is_self_contained_and_reloads_identically(tiny_run: Path, ti
     seen = prepare(train, "note", True)  # one event per note, each piece in C major or A minor
     assert metadata["representation"] == "note" and metadata["common_key"] is True
     assert np.array_equal(train_rows, np.concatenate([encode_piece(p, vocabularies) for p in seen]))
+    # each training piece's register (5th and 95th percentile pitch), for generation to draw from
+    registers = [np.percentile([m for e in p.events for m in token_pitches(e.note)], [5, 95]) for p in seen]
+    np.testing.assert_allclose(metadata["registers"], registers, atol=0.051)
 
     rows = encode_piece(validation[0], vocabularies)[:40]
-    here = model.predict_on_batch(model_inputs(rows[None], input_names(model)))
+    here = model.predict_on_batch(model_inputs(rows[None], input_names(model), [[55.0, 74.0]]))
     np.save(tiny_run.parent / "batch.npy", rows)
     probe = (
         "import sys, json, numpy as np\n"
@@ -85,7 +89,7 @@ def test_checkpoint_is_self_contained_and_reloads_identically(tiny_run: Path, ti
         "from lstm_music.model import input_names\n"
         "from lstm_music.vocab import STREAMS, model_inputs, vocabularies_to_json\n"
         "model, meta, voc = load_checkpoint(sys.argv[1]); rows = np.load(sys.argv[2])\n"
-        "out = model.predict_on_batch(model_inputs(rows[None], input_names(model)))\n"
+        "out = model.predict_on_batch(model_inputs(rows[None], input_names(model), [[55.0, 74.0]]))\n"
         "np.savez(sys.argv[3], **{s: out[s] for s in STREAMS})\n"
         "print(json.dumps(vocabularies_to_json(voc)))\n"
     )
