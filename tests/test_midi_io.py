@@ -144,3 +144,30 @@ def test_type_0_file_keeps_every_pitched_channel(tmp_path: Path) -> None:
     expected = [("C3", "0", "0.5"), ("C4", "0", "1"), ("C3", "1", "0.5"), ("C#4", "0", "1")]
     assert [tuple(e) for e in piece.events] == expected
     assert piece.bpm == pytest.approx(90.0)
+
+
+def test_direct_writer_writes_the_notes_music21_writes(tmp_path: Path) -> None:
+    import mido
+    from music21.midi import translate
+
+    from lstm_music.midi_io import events_to_score
+
+    def heard(path: Path) -> tuple[list, set, list]:
+        """Notes (onset, length, pitch) in quarters, programs and tempi of a MIDI file, read with mido."""
+        from test_generation import mido_notes
+
+        messages = [m for track in mido.MidiFile(path).tracks for m in track]
+        programs = {m.program for m in messages if m.type == "program_change"}
+        tempi = sorted({round(mido.tempo2bpm(m.tempo), 3) for m in messages if m.type == "set_tempo"})
+        return mido_notes(path), programs, tempi
+
+    song = ROOT / "midi_songs" / "joplin_maple_leaf_rag.mid"  # chords, triplets, re-struck pitches
+    events = split_chords(read_piece(song).events)[:1500]
+    direct = write_midi(events, tmp_path / "direct.mid", program=40, bpm=93.5)
+    reference = translate.streamToMidiFile(events_to_score(events, 40, 93.5))
+    reference.open(str(tmp_path / "music21.mid"), "wb")
+    reference.write()
+    reference.close()
+    notes, programs, tempi = heard(direct)
+    assert (notes, programs, tempi) == heard(tmp_path / "music21.mid")
+    assert len(notes) > 1000 and programs == {40} and tempi == [93.5]
