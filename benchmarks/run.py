@@ -190,7 +190,7 @@ def bench_training(data: Path, seconds: float) -> None:
         runs += [("note", "default", 256, "mixed_float16"), ("note", "seed", 256, "float32")]
     for representation, preset, batch, precision in runs:
         arrays, vocab, notes_per_event = data_of[representation]
-        config = replace(PRESETS[preset], pitch_embedding=representation == "note")
+        config = replace(PRESETS[preset], pitch_embedding=representation == "note", register=representation == "note")
         keras.mixed_precision.set_global_policy(precision)
         keras.utils.set_random_seed(0)
         model = compile_model(build_model(vocab, config))
@@ -302,17 +302,19 @@ def bench_sampling(data: Path, events: int) -> None:
 
     _, vocab, _ = prepared(data, "note")
     keras.utils.set_random_seed(0)
-    model = build_model(vocab, replace(PRESETS["default"], pitch_embedding=True))
+    model = build_model(vocab, replace(PRESETS["default"], pitch_embedding=True, register=True))
     sampler = Sampler(model)
     # with the repeat memory mixed in, as generate_music.py samples a trained checkpoint
     settings = SamplingSettings(repeat_weights={s: [0.5] * len(BUCKETS) for s in STREAMS})
     rows = []
     for count in (1, 16):
-        sampler.generate(5, count, settings)  # compile for this batch size outside the timing
-        start = time.perf_counter()
-        sampler.generate(events, count, settings, seed=0)
-        ms = (time.perf_counter() - start) * 1000 / events
-        rows.append([f"incremental, batch {count}", ms, ms / count])
+        for compiled in (False, True):
+            how = "one compiled call per event" if compiled else "a Keras call per head (reference)"
+            sampler.generate(events, count, settings, compiled=compiled)  # compile outside the timing
+            start = time.perf_counter()
+            sampler.generate(events, count, settings, seed=0, compiled=compiled)
+            ms = (time.perf_counter() - start) * 1000 / events
+            rows.append([f"incremental, {how}, batch {count}", ms, ms / count])
     window = model_inputs(np.ones((1, 101, 3), dtype=np.int32), input_names(model))
     model.predict_on_batch(window)
     steps = max(20, events // 10)
@@ -326,11 +328,88 @@ def bench_sampling(data: Path, events: int) -> None:
     RESULTS["sampling"] = rows
 
 
+def bench_start(data: Path, events: int = 500) -> None:
+    """Seconds from the command to the file for one piece of `events` notes (default preset, note
+    events, the repeat memory), beside `python -c "import tensorflow"`: each the best of 3 fresh processes."""
+    import keras
+
+    from lstm_music.checkpoint import save_checkpoint
+    from lstm_music.model import PRESETS, build_model
+    from lstm_music.repeats import BUCKETS
+    from lstm_music.vocab import STREAMS, build_vocabularies, prepare, split_pieces, vocabularies_to_json
+
+    corpus = load_corpus(data, ROOT / ".cache" / "events", progress=False)
+    train = prepare(split_pieces(corpus.pieces, 0.1, 0)[0], "note", True)
+    vocabularies = build_vocabularies(train, 2, "note")
+    config = replace(PRESETS["default"], pitch_embedding=True, register=True)
+    keras.utils.set_random_seed(0)
+    model = build_model({s: len(v) for s, v in vocabularies.items()}, config)
+    metadata = {
+        "vocabularies": vocabularies_to_json(vocabularies),
+        "representation": "note",
+        "common_key": True,
+        "model": config.to_dict(),
+        "registers": [[48.0, 72.0], [55.0, 79.0]],
+        "repeat_weights": {s: [0.5] * len(BUCKETS) for s in STREAMS},
+        "median_bpm": 100.0,
+    }
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = save_checkpoint(model, Path(tmp) / "start.weights.h5", metadata)
+        commands = {
+            '`python -c "import tensorflow"`': [sys.executable, "-c", "import tensorflow"],
+            f"`generate_music.py --length {events}`": [sys.executable, "generate_music.py", "--checkpoint",
+                str(checkpoint), "--length", str(events), "--seed", "0", "--out", str(Path(tmp) / "x.mid")],
+        }  # fmt: skip
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        for name, command in commands.items():
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                subprocess.run(command, cwd=ROOT, check=True, capture_output=True, env=env)
+                times.append(time.perf_counter() - start)
+            rows.append([name, min(times)])
+    rows.append(["difference", rows[1][1] - rows[0][1]])
+    table("Generation from the command to the file", ["process", "seconds (best of 3)"], rows)
+    RESULTS["start"] = rows
+    bench_writing(train)
+
+
+def bench_writing(pieces: list, events: int = 1000) -> None:
+    """Milliseconds to write `events` note events as a MIDI file: directly (mido) and through a music21 score."""
+    from music21.midi import translate
+
+    from lstm_music.midi_io import events_to_score, write_midi
+
+    notes = [e for p in pieces for e in p.events][:events]
+    write_midi(notes[:10], Path(tempfile.gettempdir()) / "warm.mid")  # imports outside the timing
+
+    def through_music21(path: Path) -> None:
+        midi_file = translate.streamToMidiFile(events_to_score(notes))
+        midi_file.open(str(path), "wb")
+        midi_file.write()
+        midi_file.close()
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        writers = {"direct (mido), today's writer": lambda path: write_midi(notes, path)}
+        writers["through a music21 score (before)"] = through_music21
+        for name, write in writers.items():
+            best = float("inf")
+            for i in range(3):
+                start = time.perf_counter()
+                write(Path(tmp) / f"{i}.mid")
+                best = min(best, time.perf_counter() - start)
+            rows.append([name, best * 1000])
+    table(f"Writing {len(notes)} note events as MIDI", ["writer", "ms (best of 3)"], rows)
+    RESULTS["writing"] = rows
+
+
 def main() -> None:
     """Run the parts the flags ask for and save the numbers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "midi_songs")
-    parser.add_argument("--only", choices=["parse", "unknown", "training", "memory", "sampling"])
+    parser.add_argument("--only", choices=["parse", "unknown", "training", "memory", "sampling", "start"])
     parser.add_argument("--seconds", type=float, default=20.0, help="timed training seconds per model")
     parser.add_argument("--events", type=int, default=300, help="events sampled per measurement")
     args = parser.parse_args()
@@ -345,6 +424,7 @@ def main() -> None:
         "training": bench_training,
         "memory": bench_memory,
         "sampling": bench_sampling,
+        "start": bench_start,
     }
     for name, run in parts.items():
         if args.only in (None, name):

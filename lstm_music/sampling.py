@@ -11,6 +11,7 @@ checkpoint, settings and seed give the same events.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -95,42 +96,44 @@ def choose_ops(probs, temperature: float, top_k: int, top_p: float, uniform):
 
 def with_repeats_ops(probs, followers, chosen: list, stream: int, weight):
     """`Sampler.with_repeats` in `keras.ops`: `probs` (batch, vocabulary) mixed at `weight` (batch,)
-    with what the `followers` (batch, k, 3 token indices; -1 pads) agreeing with the tokens
-    `chosen` for the earlier streams say about stream `stream`."""
+    with what the `followers` (batch, k, 3 token indices and a count; count 0 pads) agreeing with
+    the tokens `chosen` for the earlier streams say about stream `stream`."""
     from keras import ops
 
-    agree = followers[:, :, 0] >= 0
+    agree = followers[:, :, -1] > 0
     for i, token in enumerate(chosen[:stream]):
         agree = ops.logical_and(agree, ops.equal(followers[:, :, i], ops.expand_dims(token, -1)))
     votes = ops.one_hot(ops.where(agree, followers[:, :, stream], 0), probs.shape[-1])  # (batch, k, vocabulary)
-    counts = ops.sum(votes * ops.expand_dims(ops.cast(agree, "float32"), -1), axis=1)
+    times = ops.where(agree, ops.cast(followers[:, :, -1], "float32"), 0.0)
+    counts = ops.sum(votes * ops.expand_dims(times, -1), axis=1)
     total = ops.sum(counts, axis=-1, keepdims=True)
     w = ops.where(total > 0, ops.expand_dims(weight, -1), 0.0)
     return (1.0 - w) * ops.cast(probs, "float32") + w * counts / ops.maximum(total, 1.0)
 
 
 def build_event_model(model, settings: SamplingSettings):
-    """One compiled-able step of generation that shares `model`'s weights: the previous event, the
-    recurrent states, each piece's register, three uniform draws per piece, its repeat-memory
-    followers (batch, k, 3; -1 pads) and mixing weights (batch, 3) in; the chosen event (batch, 3)
-    and the new states out. The same arithmetic as `Sampler.step`, `Sampler.head`,
-    `Sampler.with_repeats` and `choose`, in float32, as one graph."""
+    """One step of generation as a model sharing `model`'s weights, to be compiled whole
+    (`compiled_call`). Six inputs: the previous event (batch, 3), every recurrent state side by
+    side (batch, sum of `model.state_sizes`), each piece's register (batch, 2; read if the model is
+    conditioned on it), three uniform draws per piece (batch, 3), the repeat memory's followers
+    (batch, k, 4: `pack_matches`) and mixing weight per head (batch, 3). Two outputs: the chosen event
+    (batch, 3) and the new states, side by side. The same arithmetic as `Sampler.step`,
+    `Sampler.head`, `Sampler.with_repeats` and `choose`, in float32."""
     import keras
     from keras import ops
 
-    from .model import register_input
+    from .model import state_sizes
 
     parts = model.music_layers
-    inputs = {input_key(s): keras.Input(shape=(1,), dtype="int32", name=input_key(s)) for s in STREAMS}
-    inputs |= register_input(parts)
-    states = [
-        keras.Input(shape=(lstm.units,), name=f"state_{i}_{k}")
-        for i, lstm in enumerate(parts.recurrent())
-        for k in "hc"
-    ]
+    previous = keras.Input(shape=(len(STREAMS),), dtype="int32", name="previous")
+    packed = keras.Input(shape=(sum(state_sizes(model)),), name="states")
+    registers = keras.Input(shape=(2,), name=REGISTER_KEY)
     uniforms = keras.Input(shape=(len(STREAMS),), name="uniforms")
-    followers = keras.Input(shape=(None, len(STREAMS)), dtype="int32", name="followers")
+    followers = keras.Input(shape=(None, len(STREAMS) + 1), dtype="int32", name="followers")
     mix = keras.Input(shape=(len(STREAMS),), name="mix")
+    inputs = {input_key(s): previous[:, i : i + 1] for i, s in enumerate(STREAMS)} | {REGISTER_KEY: registers}
+    bounds = np.cumsum([0, *state_sizes(model)])
+    states = [packed[:, a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     context, final = parts.trunk_context(inputs, states)
     chosen: list = []
     for i, s in enumerate(STREAMS):
@@ -139,41 +142,49 @@ def build_event_model(model, settings: SamplingSettings):
         if settings.repeat_weights:
             probs = with_repeats_ops(probs, followers, chosen, i, mix[:, i])
         chosen.append(choose_ops(probs, settings.temperature[s], settings.top_k, settings.top_p, uniforms[:, i]))
-    return keras.Model([inputs, states, uniforms, followers, mix], [ops.stack(chosen, axis=-1), final])
+    outputs = [ops.stack(chosen, axis=-1), ops.concatenate(final, axis=-1)]
+    return keras.Model([previous, packed, registers, uniforms, followers, mix], outputs)
 
 
 def compiled_call(model):
-    """`model` as a function of numpy inputs compiled by the Keras backend (`tf.function` under
-    TensorFlow, `jax.jit` under JAX; plain calls under torch), returning numpy outputs: one call
-    per event instead of a Keras `predict_on_batch` per head."""
+    """`model` (of `build_event_model`) as a function of its six numpy inputs, compiled whole by
+    the Keras backend: `tf.function` with XLA under TensorFlow, `jax.jit` under JAX (plain calls
+    under torch), returning the backend's tensors. One call per event instead of a Keras
+    `predict_on_batch` per head: most of a step's time was the calls, not the arithmetic."""
     import keras
 
     backend = keras.backend.backend()
     if backend == "jax":
         import jax
 
-        trainable = [v.value for v in model.trainable_variables]
-        fixed = [v.value for v in model.non_trainable_variables]
-        step = jax.jit(lambda t, f, x: model.stateless_call(t, f, x, training=False)[0])
-        run = lambda x: step(trainable, fixed, x)  # noqa: E731
-    elif backend == "tensorflow":
+        step = jax.jit(lambda t, f, *x: model.stateless_call(t, f, list(x), training=False)[0])
+        # the variables' current arrays at each call: Keras may replace them (and free the old ones)
+        trainable, fixed = model.trainable_variables, model.non_trainable_variables
+        return lambda *x: step([v.value for v in trainable], [v.value for v in fixed], *x)
+    if backend == "tensorflow":
         import tensorflow as tf
 
-        run = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-    else:
-        return lambda x: keras.tree.map_structure(np.asarray, model.predict_on_batch(x))
-    return lambda x: keras.tree.map_structure(np.asarray, run(x))
+        signature = [tf.TensorSpec([None, *x.shape[1:]], x.dtype) for x in model.inputs]
+        return tf.function(lambda *x: model(list(x), training=False), input_signature=signature, jit_compile=False)
+    return lambda *x: model.predict_on_batch(list(x))
+
+
+FOLLOWER_SLOTS = 16  # fewest follower rows passed to the compiled step; more go in powers of two
 
 
 def pack_matches(matches: list, batch: int, repeat_weights: dict | None) -> tuple[np.ndarray, np.ndarray]:
-    """Each piece's repeat-memory match as arrays for `build_event_model`: the followers (batch, k, 3;
-    k a power of two, so few shapes are compiled; -1 pads) and the mixing weight of each head (batch, 3)."""
-    most = max((len(found) for _, found in matches), default=0)
-    followers = np.full((batch, 1 << max(most - 1, 0).bit_length(), len(STREAMS)), -1, dtype=np.int32)
+    """Each piece's repeat-memory match as arrays for `build_event_model`: its distinct followers
+    with how often each occurred (batch, k, 3 token indices and a count; k at least `FOLLOWER_SLOTS`
+    and a power of two, so that the compiled step sees few shapes) and each head's mixing weight
+    (batch, 3)."""
+    distinct = [Counter(found) for _, found in matches]
+    most = max(map(len, distinct), default=0)
+    slots = max(FOLLOWER_SLOTS, 1 << max(most - 1, 0).bit_length())
+    followers = np.zeros((batch, slots, len(STREAMS) + 1), dtype=np.int32)
     mix = np.zeros((batch, len(STREAMS)), dtype=np.float32)
-    for b, (length, found) in enumerate(matches):
-        if found:
-            followers[b, : len(found)] = found
+    for b, ((length, _), rows) in enumerate(zip(matches, distinct, strict=True)):
+        if rows:
+            followers[b, : len(rows)] = [(*row, n) for row, n in rows.items()]
             mix[b] = [weight(repeat_weights[s], length) for s in STREAMS]
     return followers, mix
 
@@ -313,11 +324,10 @@ class Sampler:
                 if sampled[i] and rng is not None:  # the numbers `choose` would take, in its order
                     uniforms[:, i] = rng.random(batch)
             followers, mix = pack_matches(matches, batch, settings.repeat_weights)
-            tokens = {input_key(s): previous[:, i : i + 1].astype(np.int32) for i, s in enumerate(STREAMS)}
-            if self.wants_register:
-                tokens[REGISTER_KEY] = self.registers
-            chosen, states = run([tokens, states, uniforms, followers, mix])
-            return chosen, states
+            if isinstance(states, list):  # `start`'s zeros; afterwards the states stay the backend's tensors
+                states = np.concatenate(states, axis=1)
+            chosen, states = run(previous.astype(np.int32), states, self.registers, uniforms, followers, mix)
+            return np.asarray(chosen), states
 
         self.events[key] = event
         return event
