@@ -21,7 +21,6 @@ of each layer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import keras
@@ -249,15 +248,17 @@ def state_sizes(model: keras.Model) -> list[int]:
     return [lstm.units for lstm in model.music_layers.recurrent() for _ in "hc"]
 
 
-def smoothed_sparse_crossentropy(label_smoothing: float) -> Callable:
+class SmoothedSparseCrossentropy(keras.losses.Loss):
     """Sparse cross-entropy with label smoothing (Keras' sparse loss has no smoothing option)."""
 
-    def loss(y_true, y_pred):
-        """Smoothed cross-entropy of integer targets against softmax outputs."""
-        one_hot = ops.one_hot(ops.cast(y_true, "int32"), ops.shape(y_pred)[-1])
-        return keras.losses.categorical_crossentropy(one_hot, y_pred, label_smoothing=label_smoothing)
+    def __init__(self, label_smoothing: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.label_smoothing = label_smoothing
 
-    return loss
+    def call(self, y_true, y_pred):
+        """Smoothed cross-entropy of integer targets against softmax outputs, per position."""
+        one_hot = ops.one_hot(ops.cast(y_true, "int32"), ops.shape(y_pred)[-1])
+        return keras.losses.categorical_crossentropy(one_hot, y_pred, label_smoothing=self.label_smoothing)
 
 
 def compile_model(
@@ -266,11 +267,17 @@ def compile_model(
     loss_weights: dict[str, float] | None = None,
     label_smoothing: float = 0.0,
 ) -> keras.Model:
-    """Compile with Adam, per-head sparse cross-entropy (optionally smoothed) and per-head accuracy."""
+    """Compile with Adam, per-head sparse cross-entropy (optionally smoothed) and per-head accuracy.
+
+    Each loss is the mean over real positions (``mean_with_sample_weight``): padded positions carry
+    sample weight 0 and count in neither the numerator nor the denominator, so short pieces neither
+    shrink the reported loss nor the gradient.
+    """
+    reduction = "mean_with_sample_weight"
     if label_smoothing > 0:
-        losses = {s: smoothed_sparse_crossentropy(label_smoothing) for s in STREAMS}
+        losses = {s: SmoothedSparseCrossentropy(label_smoothing, reduction=reduction) for s in STREAMS}
     else:
-        losses = {s: keras.losses.SparseCategoricalCrossentropy() for s in STREAMS}
+        losses = {s: keras.losses.SparseCategoricalCrossentropy(reduction=reduction) for s in STREAMS}
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
         loss=losses,

@@ -14,7 +14,7 @@ from conftest import ROOT, train_args
 
 from lstm_music.checkpoint import BEST, CheckpointError, load_checkpoint, read_metadata, read_train_rows
 from lstm_music.corpus import load_corpus
-from lstm_music.midi_io import token_pitches
+from lstm_music.midi_io import read_piece, token_pitches
 from lstm_music.model import PRESETS, build_head_models, build_model, build_step_model, input_names
 from lstm_music.repeats import BUCKETS
 from lstm_music.training import precision_problem, read_history
@@ -186,6 +186,32 @@ def test_resume_continues_epochs_from_saved_weights(
     inputs, targets, weight = first["batch"]
     expected = model.test_on_batch(inputs, targets, sample_weight={s: weight for s in STREAMS}, return_dict=True)
     assert first["loss"] == pytest.approx(expected["loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_reported_loss_is_the_mean_over_real_positions_however_much_padding(
+    tiny_run: Path, tiny_data: Path, label_smoothing: float
+) -> None:
+    from lstm_music.dataset import WindowDataset
+    from lstm_music.evaluate import target_probabilities
+    from lstm_music.model import compile_model
+
+    model, _, vocabularies = load_checkpoint(tiny_run / BEST)
+    compile_model(model, label_smoothing=label_smoothing)
+    piece = encode_piece(prepare([read_piece(sorted(tiny_data.iterdir())[0])], "note", True)[0], vocabularies)
+    expected = None
+    for length in (len(piece) - 1, 4 * len(piece)):  # no padding, then three quarters padding
+        data = WindowDataset([piece], length, 1, shuffle=False, names=input_names(model))
+        inputs, targets, weight = data[0]
+        assert weight.sum() == len(piece) - 1
+        got = model.test_on_batch(inputs, targets, sample_weight={s: weight for s in STREAMS}, return_dict=True)
+        expected = expected or got
+        for s in STREAMS:
+            assert got[f"{s}_loss"] == pytest.approx(expected[f"{s}_loss"], rel=1e-4)
+    if not label_smoothing:  # the held-out scorer's nats per event, from the same probabilities
+        probabilities = target_probabilities(model, [piece])[0][0]
+        for i, s in enumerate(STREAMS):
+            assert expected[f"{s}_loss"] == pytest.approx(-np.log(probabilities[:, i]).mean(), rel=1e-3)
 
 
 @pytest.mark.parametrize(
