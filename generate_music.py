@@ -10,7 +10,7 @@ Edit the settings below or pass them as flags (`python generate_music.py --help`
 import argparse
 import sys
 
-from lstm_music.cli import add_sampling_flags, exit_status, non_negative, positive_int
+from lstm_music.cli import add_sampling_flags, exit_status, number
 
 CHECKPOINT = ""  # checkpoint file or run folder; empty: best checkpoint of the newest run in WEIGHTS_DIR
 WEIGHTS_DIR = "weights"
@@ -36,15 +36,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weights-dir", default=WEIGHTS_DIR, help="where to look for the newest run")
     p.add_argument("--output-dir", default=OUTPUT_DIR, help="folder for generated files")
     p.add_argument("--out", help="write one piece to exactly this path")
-    p.add_argument("--length", type=positive_int, default=LENGTH, help="events (notes) per piece")
-    p.add_argument("--count", type=positive_int, default=COUNT, help="pieces to generate (one batch)")
+    p.add_argument("--length", type=number(int, 1, 100_000), default=LENGTH, help="events (notes) per piece")
+    p.add_argument("--count", type=number(int, 1, 1024), default=COUNT, help="pieces to generate (one batch)")
     add_sampling_flags(p, TEMPERATURE, TOP_K, TOP_P, REPEATS)
     p.add_argument("--seed", type=int, default=SEED, help="random seed (default: new each run)")
     p.add_argument("--primer", help="MIDI or score file whose events start the piece")
     p.add_argument("--keep-primer", action="store_true", help="also write the primer at the start of the output")
     p.add_argument("--instrument", default=INSTRUMENT, help="General MIDI program (0-127) or instrument name")
-    p.add_argument("--transpose", type=int, default=TRANSPOSE, help="move the generated notes by N semitones")
-    p.add_argument("--bpm", type=non_negative(float), default=BPM, help="tempo (0: training median, else 120)")
+    p.add_argument(
+        "--transpose", type=number(int, -127, 127), default=TRANSPOSE, help="move the generated notes by N semitones"
+    )
+    p.add_argument(
+        "--bpm", type=number(float, 4, 1000, zero=True), default=BPM, help="tempo (0: training median, else 120)"
+    )
     p.add_argument("--musicxml", action="store_true", help="also write sheet music (.musicxml)")
     args = p.parse_args(argv)
     if args.out and args.count > 1:

@@ -10,7 +10,7 @@ Edit the settings below or pass them as flags (`python train.py --help`).
 import argparse
 import sys
 
-from lstm_music.cli import SettingError, at_least, exit_status, fraction, non_negative, positive_int
+from lstm_music.cli import SettingError, exit_status, fraction, non_negative, number, positive_int
 
 # Data
 DATA = "midi_songs"  # folder of .mid/.midi (and .mxl/.musicxml/.xml/.krn/.abc) files, searched recursively
@@ -51,9 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     data.add_argument("--parse-only", action="store_true", help="parse, print the corpus summary and exit")
     data.add_argument("--cache-dir", default=CACHE_DIR, help="where parsed events are cached")
     data.add_argument("--no-cache", action="store_true", help="parse every file again, ignoring the cache")
-    data.add_argument("--workers", type=non_negative(int), default=WORKERS, help="parser processes (0: all cores)")
+    data.add_argument("--workers", type=number(int, 0, 1024), default=WORKERS, help="parser processes (0: all cores)")
     data.add_argument("--min-count", type=positive_int, default=MIN_COUNT, help="rarer tokens become <unk>")
-    data.add_argument("--transpose", type=non_negative(int), default=TRANSPOSE, help="augment by -N..+N semitones")
+    data.add_argument("--transpose", type=number(int, 0, 11), default=TRANSPOSE, help="augment by -N..+N semitones")
     data.add_argument(
         "--representation",
         choices=["note", "chord"],
@@ -69,7 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     data.add_argument("--val-fraction", type=fraction, default=VAL_FRACTION, help="share of pieces for validation")
     model = p.add_argument_group("model")
     model.add_argument("--preset", choices=["small", "default", "seed"], default=PRESET, help="model size")
-    model.add_argument("--sequence-length", type=at_least(2), default=SEQUENCE_LENGTH, help="events per window")
+    model.add_argument(
+        "--sequence-length", type=number(int, 2, 4096), default=SEQUENCE_LENGTH, help="events per window"
+    )
     model.add_argument("--stride", type=non_negative(int), default=STRIDE, help="window step (0: half a window)")
     model.add_argument("--embedding", type=positive_int, help="override: embedding width")
     model.add_argument("--branch-units", type=positive_int, help="override: units of each branch LSTM")
@@ -92,9 +94,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     fit = p.add_argument_group("training")
     fit.add_argument("--weights-dir", default=WEIGHTS_DIR, help="checkpoints go to WEIGHTS_DIR/RUN_NAME/")
     fit.add_argument("--run-name", default=RUN_NAME, help="run folder name (default: date, time and preset)")
-    fit.add_argument("--epochs", type=positive_int, default=EPOCHS, help="epochs to train (after --resume's)")
-    fit.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE, help="windows per batch")
-    fit.add_argument("--learning-rate", type=float, default=LEARNING_RATE, help="Adam learning rate")
+    fit.add_argument(
+        "--epochs", type=number(int, 1, 100_000), default=EPOCHS, help="epochs to train (after --resume's)"
+    )
+    fit.add_argument("--batch-size", type=number(int, 1, 65_536), default=BATCH_SIZE, help="windows per batch")
+    fit.add_argument(
+        "--learning-rate", type=number(float, 0, 1, low_open=True), default=LEARNING_RATE, help="Adam learning rate"
+    )
     fit.add_argument("--label-smoothing", type=fraction, default=LABEL_SMOOTHING, help="label smoothing of each head")
     fit.add_argument(
         "--precision",
@@ -111,7 +117,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="weight of each head's loss",
     )
     fit.add_argument("--patience", type=non_negative(int), default=PATIENCE, help="early-stopping patience (0: off)")
-    fit.add_argument("--max-minutes", type=non_negative(float), default=MAX_MINUTES, help="time budget (0: none)")
+    fit.add_argument(
+        "--max-minutes", type=number(float, 0, 1_000_000), default=MAX_MINUTES, help="time budget (0: none)"
+    )
     fit.add_argument("--resume", help="continue from this checkpoint's weights and vocabularies")
     fit.add_argument("--seed", type=int, default=SEED, help="seed of the split, shuffling and initial weights")
     fit.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1, help="Keras progress: 0 none, 1 bar, 2 line")

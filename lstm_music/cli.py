@@ -6,6 +6,7 @@ Nothing here imports Keras, so `--help` and flag errors answer at once.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 
@@ -17,62 +18,64 @@ class SettingError(Exception):
     """A flag whose value cannot work on this machine or backend; its message names the flag."""
 
 
-def positive_int(text: str) -> int:
-    """An integer above 0."""
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def number(
+    kind: type = float,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    zero: bool = False,
+) -> Callable[[str], int | float]:
+    """The one parser of numeric flags: a finite number of `kind` between `low` and `high` (either
+    end excluded with `low_open` / `high_open`); with `zero`, 0 is accepted too (it means "the
+    default"). NaN, infinities and absurd sizes stop at the command line with a one-line reason."""
+    left, right = "(" if low_open else "[", ")" if high_open else "]"
+    wanted = "an integer" if kind is int else "a number"
+    if low is not None and high is not None:
+        wanted += f" in {left}{low:g}, {high:g}{right}"
+    elif low is not None:
+        wanted += f" {'above' if low_open else 'of at least'} {low:g}"
+    if zero:
+        wanted = f"0 or {wanted}"
 
-
-def at_least(minimum: int) -> Callable[[str], int]:
-    """A parser of integers of at least `minimum`."""
-
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}") from None
+        if zero and value == 0:
+            return value
+        inside = math.isfinite(value)
+        if low is not None:
+            inside = inside and (value > low if low_open else value >= low)
+        if high is not None:
+            inside = inside and (value < high if high_open else value <= high)
+        if not inside:
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
         return value
 
     return parse
+
+
+positive_int = number(int, 1)
+fraction = number(float, 0, 1, high_open=True)
+probability = number(float, 0, 1, low_open=True)
 
 
 def non_negative(kind: type = int) -> Callable[[str], int | float]:
-    """A parser of numbers of `kind` that are 0 or more."""
-
-    def parse(text: str):
-        value = kind(text)
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-        return value
-
-    return parse
-
-
-def fraction(text: str) -> float:
-    """A number in [0, 1)."""
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-def probability(text: str) -> float:
-    """A number in (0, 1]."""
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
-    return value
+    """A parser of finite numbers of `kind` that are 0 or more."""
+    return number(kind, 0)
 
 
 def add_sampling_flags(
     parser: argparse.ArgumentParser, temperature: float, top_k: int, top_p: float, repeats: bool
 ) -> None:
     """The flags that say how each head is sampled, with these defaults."""
-    parser.add_argument("--temperature", type=non_negative(float), default=temperature, help="0 = argmax")
+    parser.add_argument("--temperature", type=number(float, 0, 100), default=temperature, help="0 = argmax")
     for stream in STREAMS:
         parser.add_argument(
-            f"--{stream}-temperature", type=non_negative(float), help=f"override --temperature for the {stream} head"
+            f"--{stream}-temperature", type=number(float, 0, 100), help=f"override --temperature for the {stream} head"
         )
     parser.add_argument("--top-k", type=non_negative(int), default=top_k, help="keep the k most likely tokens (0: all)")
     parser.add_argument("--top-p", type=probability, default=top_p, help="nucleus sampling mass")

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from .baseline import fit_baselines, score_baseline
-from .cli import add_sampling_flags, exit_status, sampling_settings
+from .cli import add_sampling_flags, exit_status, number, sampling_settings
 from .corpus import DataError, load_corpus
 from .metrics import HISTOGRAMS, PIECE_METRICS, histogram, js_distance, longest_copy, percentile_range, piece_metrics
 from .midi_io import Event, Piece, event_onsets, join_chords, token_pitches
@@ -393,16 +393,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weights-dir", default="weights", help="where to look for the newest run")
     p.add_argument("--data", default="midi_songs", help="folder of pieces to score and compare with")
     p.add_argument("--cache-dir", default=".cache/events", help="parsed-events cache")
-    p.add_argument("--workers", type=int, default=0, help="parser processes (0: all cores)")
-    p.add_argument("--generate", type=int, nargs="?", const=10, default=0, help="also generate N pieces and compare")
-    p.add_argument("--length", type=int, default=500, help="notes and chords per generated piece")
+    p.add_argument("--workers", type=number(int, 0, 1024), default=0, help="parser processes (0: all cores)")
+    p.add_argument(
+        "--generate",
+        type=number(int, 0, 1024),
+        nargs="?",
+        const=10,
+        default=0,
+        help="also generate N pieces and compare",
+    )
+    p.add_argument("--length", type=number(int, 1, 100_000), default=500, help="notes and chords per generated piece")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
     add_sampling_flags(p, DEFAULT_TEMPERATURE, 0, 1.0, True)
     p.add_argument("--json", help="also write every number to this JSON file")
-    args = p.parse_args(argv)
-    if args.generate < 0 or args.length < 1:
-        p.error("--generate must be >= 0 and --length >= 1")
-    return args
+    return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:

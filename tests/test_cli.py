@@ -1,0 +1,52 @@
+"""Command-line misuse: every bad number stops at the command line with one line and exit status 2."""
+
+import pytest
+
+import generate_music
+import train
+from lstm_music import evaluate
+
+MISUSE = [
+    (train, ["--sequence-length", "1"], "--sequence-length: must be an integer in [2, 4096], got 1"),
+    (train, ["--sequence-length", "100000"], "--sequence-length: must be an integer in [2, 4096], got 100000"),
+    (train, ["--batch-size", "0"], "--batch-size: must be an integer in [1, 65536], got 0"),
+    (train, ["--batch-size", "-3"], "--batch-size: must be an integer in [1, 65536], got -3"),
+    (train, ["--batch-size", "2.5"], "--batch-size: must be an integer in [1, 65536], got '2.5'"),
+    (train, ["--learning-rate", "-1"], "--learning-rate: must be a number in (0, 1], got -1"),
+    (train, ["--learning-rate", "nan"], "--learning-rate: must be a number in (0, 1], got nan"),
+    (train, ["--max-minutes", "inf"], "--max-minutes: must be a number in [0, 1e+06], got inf"),
+    (train, ["--val-fraction", "1"], "--val-fraction: must be a number in [0, 1), got 1"),
+    (train, ["--dropout", "nan"], "--dropout: must be a number in [0, 1), got nan"),
+    (train, ["--loss-weights", "1", "inf", "1"], "--loss-weights: must be a number of at least 0, got inf"),
+    (train, ["--transpose", "12"], "--transpose: must be an integer in [0, 11], got 12"),
+    (train, ["--workers", "-1"], "--workers: must be an integer in [0, 1024], got -1"),
+    (generate_music, ["--temperature", "nan"], "--temperature: must be a number in [0, 100], got nan"),
+    (generate_music, ["--temperature", "inf"], "--temperature: must be a number in [0, 100], got inf"),
+    (generate_music, ["--note-temperature", "-0.5"], "--note-temperature: must be a number in [0, 100], got -0.5"),
+    (generate_music, ["--top-p", "0"], "--top-p: must be a number in (0, 1], got 0"),
+    (generate_music, ["--bpm", "1e9"], "--bpm: must be 0 or a number in [4, 1000], got 1e9"),
+    (generate_music, ["--bpm", "0.001"], "--bpm: must be 0 or a number in [4, 1000], got 0.001"),
+    (generate_music, ["--bpm", "nan"], "--bpm: must be 0 or a number in [4, 1000], got nan"),
+    (generate_music, ["--length", "1000000000"], "--length: must be an integer in [1, 100000], got 1000000000"),
+    (generate_music, ["--count", "100000"], "--count: must be an integer in [1, 1024], got 100000"),
+    (generate_music, ["--transpose", "200"], "--transpose: must be an integer in [-127, 127], got 200"),
+    (evaluate, ["--workers", "-1"], "--workers: must be an integer in [0, 1024], got -1"),
+    (evaluate, ["--generate", "-2"], "--generate: must be an integer in [0, 1024], got -2"),
+    (evaluate, ["--length", "0"], "--length: must be an integer in [1, 100000], got 0"),
+]
+
+
+@pytest.mark.parametrize(("script", "flags", "message"), MISUSE, ids=[" ".join(m[1]) for m in MISUSE])
+def test_bad_numbers_stop_with_one_line_and_exit_2(script, flags: list[str], message: str, capsys) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        script.parse_args(flags)
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.endswith(f"error: argument {message}")
+
+
+def test_good_numbers_pass_as_numbers() -> None:
+    args = generate_music.parse_args(["--bpm", "0", "--temperature", "0", "--length", "100000", "--transpose", "-5"])
+    assert (args.bpm, args.temperature, args.length, args.transpose) == (0, 0, 100000, -5)
+    args = train.parse_args(["--learning-rate", "1e-3", "--max-minutes", "0", "--val-fraction", "0"])
+    assert (args.learning_rate, args.max_minutes, args.val_fraction) == (1e-3, 0, 0)
