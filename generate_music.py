@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from lstm_music.cli import add_sampling_flags, exit_status, number
+from lstm_music.midi_io import BPM_RANGE
 
 CHECKPOINT = ""  # checkpoint file or run folder; empty: best checkpoint of the newest run in WEIGHTS_DIR
 WEIGHTS_DIR = "weights"
@@ -47,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--transpose", type=number(int, -127, 127), default=TRANSPOSE, help="move the generated notes by N semitones"
     )
     p.add_argument(
-        "--bpm", type=number(float, 4, 1000, zero=True), default=BPM, help="tempo (0: training median, else 120)"
+        "--bpm", type=number(float, *BPM_RANGE, zero=True), default=BPM, help="tempo (0: training median, else 120)"
     )
     p.add_argument("--musicxml", action="store_true", help="also write sheet music (.musicxml)")
     args = p.parse_args(argv)

@@ -28,7 +28,7 @@ from .midi_io import (
     read_piece,
 )
 
-PARSER_VERSION = 1
+PARSER_VERSION = 2  # 2: implausible tempi (0, 60 million bpm) are ignored, not fatal or kept
 PARSER_SETTINGS = {
     "version": PARSER_VERSION,
     "quarter_length_divisors": list(QUARTER_LENGTH_DIVISORS),

@@ -118,6 +118,15 @@ def onsets_to_events(onsets: list[tuple[Fraction, Fraction, tuple[int, ...]]]) -
     return events
 
 
+BPM_RANGE = (4.0, 1000.0)  # tempi outside it are damage, not music: ignored when read, refused as --bpm
+
+
+def plausible_bpm(bpm: float) -> float | None:
+    """`bpm` rounded to 3 decimals if it lies in `BPM_RANGE`, else None (a tempo of 0 or 60 million
+    quarter notes a minute says nothing about the piece, so the piece is read without it)."""
+    return round(bpm, 3) if BPM_RANGE[0] <= bpm <= BPM_RANGE[1] else None
+
+
 def _check_readable(path: Path) -> None:
     """Raise `UnreadableFile` for an empty file or a `.mid` file without a MIDI header."""
     with open(path, "rb") as handle:
@@ -184,8 +193,10 @@ def read_midi(path: Path) -> Piece:
         if bpm is None:
             for _tick, event in timed:
                 if event.type == midi.MetaEvents.SET_TEMPO:
-                    bpm = round(60_000_000 / midi.getNumber(event.data, 3)[0], 3)
-                    break
+                    microseconds = midi.getNumber(event.data, 3)[0]
+                    bpm = plausible_bpm(60_000_000 / microseconds) if microseconds else None
+                    if bpm is not None:
+                        break
         notes = [n for n in translate.getNotesFromEvents(timed) if n.event.channel != PERCUSSION_CHANNEL]
         if not notes:
             continue
@@ -226,8 +237,8 @@ def read_score(path: Path) -> Piece:
             else:  # unpitched percussion
                 continue
             onsets.append((Fraction(element.offset), Fraction(element.quarterLength), pitches))
-    marks = score.flatten().getElementsByClass(tempo.MetronomeMark)
-    bpm = round(float(marks.first().getQuarterBPM()), 3) if marks else None
+    marks = [m.getQuarterBPM() for m in score.flatten().getElementsByClass(tempo.MetronomeMark)]
+    bpm = next((b for b in (plausible_bpm(float(m)) for m in marks if m) if b is not None), None)
     return _finish(path, onsets, bpm)
 
 

@@ -171,3 +171,18 @@ def test_direct_writer_writes_the_notes_music21_writes(tmp_path: Path) -> None:
     notes, programs, tempi = heard(direct)
     assert (notes, programs, tempi) == heard(tmp_path / "music21.mid")
     assert len(notes) > 1000 and programs == {40} and tempi == [93.5]
+
+
+@pytest.mark.parametrize(("tempo", "bpm"), [(0, None), (1, None), (16_000_000, None), (600_000, 100.0)])
+def test_implausible_tempi_are_ignored_and_the_notes_kept(tmp_path: Path, tempo: int, bpm: float | None) -> None:
+    import mido
+
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)])
+    for pitch in (60, 64, 67):
+        track.append(mido.Message("note_on", note=pitch, velocity=80, time=0))
+        track.append(mido.Message("note_off", note=pitch, time=480))
+    path = tmp_path / f"tempo{tempo}.mid"
+    mido.MidiFile(ticks_per_beat=480, tracks=[track]).save(path)
+    piece = read_piece(path)  # a tempo of 0 used to make the whole file unreadable (ZeroDivisionError)
+    assert [e.note for e in piece.events] == ["C4", "E4", "G4"]
+    assert piece.bpm == bpm
