@@ -61,11 +61,22 @@ def read_metadata(path: Path | str) -> dict:
         with h5py.File(path, "r") as handle:
             if GROUP not in handle or "metadata" not in handle[GROUP]:
                 raise CheckpointError(f"{path} is an HDF5 file but not a checkpoint of this toolkit")
-            metadata = json.loads(bytes(handle[GROUP]["metadata"][()]).decode())
+            text = bytes(handle[GROUP]["metadata"][()])
     except OSError as error:
         raise CheckpointError(f"{path} is not a checkpoint of this toolkit (not an HDF5 file)") from error
-    if metadata.get("format") != FORMAT:
-        raise CheckpointError(f"{path} has checkpoint format {metadata.get('format')!r}, expected {FORMAT!r}")
+    try:
+        metadata = json.loads(text.decode())
+    except ValueError as error:
+        raise CheckpointError(f"{path}: its metadata is damaged (not JSON: {error})") from error
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        found = metadata.get("format") if isinstance(metadata, dict) else None
+        raise CheckpointError(f"{path} has checkpoint format {found!r}, expected {FORMAT!r}")
+    try:  # everything generation, evaluation and --resume read from it, checked in this one place
+        vocabularies_from_json(metadata["vocabularies"])
+        if not isinstance(metadata["model"], dict):
+            raise TypeError("model settings are not a mapping")
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: its metadata is damaged ({type(error).__name__}: {error})") from error
     return metadata
 
 
@@ -87,11 +98,16 @@ def load_checkpoint(path: Path | str) -> tuple[keras.Model, dict, dict[str, Voca
 
     metadata = read_metadata(path)
     vocabularies = vocabularies_from_json(metadata["vocabularies"])
-    model = build_model({s: len(v) for s, v in vocabularies.items()}, ModelConfig.from_dict(metadata["model"]))
+    try:
+        config = ModelConfig.from_dict(metadata["model"])
+    except (KeyError, TypeError) as error:
+        raise CheckpointError(f"{path}: its model settings are damaged ({type(error).__name__}: {error})") from error
+    model = build_model({s: len(v) for s, v in vocabularies.items()}, config)
     try:
         model.load_weights(path)
-    except Exception as error:  # Keras raises ValueError or KeyError on mismatched files
-        raise CheckpointError(f"{path}: weights do not match the stored model settings ({error})") from error
+    except Exception as error:  # Keras raises ValueError or KeyError on mismatched files, with tensor dumps
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{path}: weights do not match the stored model settings ({reason})") from error
     return model, metadata, vocabularies
 
 

@@ -88,20 +88,31 @@ def _parse_file(path: Path) -> dict:
 
 
 def _read_cache(entry: Path) -> dict | None:
+    """The cached record at `entry`, or None if there is none or it is not one this parser writes
+    (truncated, foreign JSON, an empty piece): such an entry is parsed again."""
     try:
         record = json.loads(entry.read_text())
     except (OSError, ValueError):
         return None
-    if isinstance(record, dict) and (isinstance(record.get("events"), list) or isinstance(record.get("error"), str)):
+    if not isinstance(record, dict):
+        return None
+    if isinstance(record.get("error"), str):
         return record
-    return None
+    events, bpm = record.get("events"), record.get("bpm")
+    valid = isinstance(events, list) and bool(events) and (bpm is None or isinstance(bpm, int | float))
+    valid = valid and all(isinstance(e, list) and len(e) == 3 and all(isinstance(x, str) for x in e) for e in events)
+    return record if valid else None
 
 
 def _write_cache(entry: Path, record: dict) -> None:
-    entry.parent.mkdir(parents=True, exist_ok=True)
+    """Write `record` under a temporary name and rename it; on failure (read-only, disk full) leave nothing."""
     temporary = entry.with_suffix(f".tmp{os.getpid()}")
-    temporary.write_text(json.dumps(record))
-    os.replace(temporary, entry)
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(record))
+        os.replace(temporary, entry)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def load_corpus(
@@ -117,6 +128,8 @@ def load_corpus(
     exist or holds nothing usable.
     """
     folder = Path(folder)
+    if folder.is_file():
+        raise DataError(f"data folder {folder} is a file: give the folder that holds it")
     if not folder.is_dir():
         raise DataError(f"data folder {folder} does not exist")
     sources = find_sources(folder)
@@ -136,7 +149,12 @@ def load_corpus(
     for path, record in zip(todo, _parse_all(todo, workers, progress), strict=True):
         records[path] = record
         if cache_dir is not None:
-            _write_cache(Path(cache_dir) / keys[path][:2] / f"{keys[path]}.json", record)
+            try:
+                _write_cache(Path(cache_dir) / keys[path][:2] / f"{keys[path]}.json", record)
+            except OSError as error:  # the parse is not lost: it goes on without the cache
+                reason = error.strerror or error
+                print(f"cache {cache_dir} not written ({reason}): going on without it", file=sys.stderr)
+                cache_dir = None
     for path in sources:
         record = records[path]
         name = str(path.relative_to(folder))

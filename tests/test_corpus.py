@@ -129,3 +129,34 @@ def test_parallel_parse_matches_single_process(tmp_path: Path) -> None:
     two = load_corpus(folder, None, workers=2, progress=False)
     assert [p.events for p in one.pieces] == [p.events for p in two.pieces]
     assert len(one.pieces) == 4
+
+
+def test_cache_entries_of_the_wrong_shape_are_parsed_again(tmp_path: Path, known_midi: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(known_midi, folder / "a.mid")
+    cache = tmp_path / "cache"
+    first = load_corpus(folder, cache, workers=1, progress=False)
+    [entry] = cache.rglob("*.json")
+    for foreign in ('{"events": []}', '{"events": [[1, 2]]}', '{"events": [["C4", "0"]]}', "[]", '{"bpm": 90}'):
+        entry.write_text(foreign)
+        again = load_corpus(folder, cache, workers=1, progress=False)
+        assert (again.parsed, again.cached) == (1, 0), foreign
+        assert [p.events for p in again.pieces] == [p.events for p in first.pieces]
+
+
+def test_an_unwritable_cache_loses_no_parse_and_leaves_no_temporary_file(tmp_path: Path, known_midi: Path, capsys):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(known_midi, folder / "a.mid")
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder should be")
+    corpus = load_corpus(folder, blocked, workers=1, progress=False)
+    assert len(corpus.pieces) == 1 and corpus.pieces[0].events
+    assert f"cache {blocked} not written" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["cache", "data", known_midi.name])
+
+
+def test_a_file_given_as_data_folder_says_so(known_midi: Path) -> None:
+    with pytest.raises(DataError, match="is a file: give the folder that holds it"):
+        load_corpus(known_midi)

@@ -209,6 +209,38 @@ def test_unusable_checkpoints_exit_2(setup: str, message: str, tmp_path: Path) -
     assert result.stderr.strip().splitlines()[-1] == message.format(tmp=tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda meta: b"{ not json", "its metadata is damaged (not JSON: "),
+        (lambda meta: json.dumps({k: v for k, v in meta.items() if k != "vocabularies"}).encode(), "KeyError"),
+        (lambda meta: json.dumps({**meta, "vocabularies": "[1, 2]"}).encode(), "its metadata is damaged (TypeError"),
+        (lambda meta: json.dumps({**meta, "model": {**meta["model"], "trunk_units": [99]}}).encode(), "do not match"),
+    ],
+    ids=["not-json", "no-vocabularies", "bad-vocabularies", "other-architecture"],
+)
+def test_damaged_checkpoints_stop_generation_and_evaluation_with_one_line(
+    damage, message: str, tiny_run: Path, tmp_path: Path, capsys
+) -> None:
+    import shutil
+
+    import h5py
+
+    from lstm_music import evaluate
+    from lstm_music.checkpoint import GROUP, read_metadata
+
+    broken = tmp_path / "broken.weights.h5"
+    shutil.copy(tiny_run / BEST, broken)
+    text = damage(read_metadata(broken))
+    with h5py.File(broken, "a") as handle:
+        del handle[GROUP]["metadata"]
+        handle[GROUP].create_dataset("metadata", data=np.frombuffer(text, dtype=np.uint8))
+    for run in (main, evaluate.main):
+        assert run(["--checkpoint", str(broken)]) == 2
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith(f"error: {broken}") and message in line and len(line) < 400
+
+
 def test_unknown_primer_notes_are_counted(tiny_run: Path, known_midi: Path, tmp_path: Path, capsys) -> None:
     from lstm_music.vocab import represent, unknown_notes
 
