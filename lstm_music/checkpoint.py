@@ -10,13 +10,13 @@ checkpoint under its final name is always complete.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
 
+from .files import write_atomically
 from .vocab import OLD_REPRESENTATION, Vocabulary, vocabularies_from_json
 
 if TYPE_CHECKING:
@@ -32,11 +32,10 @@ class CheckpointError(Exception):
 
 
 def save_checkpoint(model, path: Path | str, metadata: dict, train_rows: np.ndarray | None = None) -> Path:
-    """Atomically write `model`'s weights and `metadata` (plus optional training rows) to `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.weights.h5")
-    try:
+    """Atomically write `model`'s weights and `metadata` (plus optional training rows) to `path`;
+    `CheckpointError` naming the path if it cannot be written (a full disk, a read-only folder)."""
+
+    def write(temporary: Path) -> None:
         model.save_weights(temporary)
         with h5py.File(temporary, "a") as handle:
             group = handle.create_group(GROUP)
@@ -44,12 +43,11 @@ def save_checkpoint(model, path: Path | str, metadata: dict, train_rows: np.ndar
             group.create_dataset("metadata", data=np.frombuffer(text.encode(), dtype=np.uint8))
             if train_rows is not None:
                 group.create_dataset("train_rows", data=train_rows, compression="gzip")
-        with open(temporary, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+
+    try:
+        return write_atomically(Path(path), write, suffix=".tmp.weights.h5")
+    except OSError as error:
+        raise CheckpointError(f"cannot write checkpoint {path}: {error.strerror or error}") from error
 
 
 def read_metadata(path: Path | str) -> dict:

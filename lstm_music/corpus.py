@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .files import write_atomically
 from .midi_io import (
     MIDI_SUFFIXES,
     PERCUSSION_CHANNEL,
@@ -105,14 +106,8 @@ def _read_cache(entry: Path) -> dict | None:
 
 
 def _write_cache(entry: Path, record: dict) -> None:
-    """Write `record` under a temporary name and rename it; on failure (read-only, disk full) leave nothing."""
-    temporary = entry.with_suffix(f".tmp{os.getpid()}")
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(json.dumps(record))
-        os.replace(temporary, entry)
-    finally:
-        temporary.unlink(missing_ok=True)
+    """Write `record` atomically; on failure (read-only, disk full) leave nothing and raise `OSError`."""
+    write_atomically(entry, lambda temporary: temporary.write_text(json.dumps(record)))
 
 
 def load_corpus(

@@ -41,6 +41,7 @@ import numpy as np
 from .baseline import fit_baselines, score_baseline
 from .cli import add_sampling_flags, exit_status, number, sampling_settings
 from .corpus import DataError, load_corpus
+from .files import write_atomically
 from .metrics import HISTOGRAMS, PIECE_METRICS, histogram, js_distance, longest_copy, percentile_range, piece_metrics
 from .midi_io import Event, Piece, event_onsets, join_chords, token_pitches
 from .repeats import mixed_cross_entropy
@@ -377,7 +378,10 @@ def evaluate(args: argparse.Namespace) -> dict:
         print(format_report(report))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        try:
+            write_atomically(Path(args.json), lambda temporary: temporary.write_text(json.dumps(result, indent=2)))
+        except OSError as error:
+            raise DataError(f"--json {args.json}: cannot write it: {error.strerror or error}") from error
         print(f"wrote {args.json}")
     return result
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import sys
 from argparse import Namespace
@@ -10,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .cli import sampling_settings
+from .files import write_atomically
 from .midi_io import (
     Event,
     UnreadableFile,
@@ -69,16 +69,19 @@ def describe(path: Path, events: list[Event], bpm: float) -> str:
     )
 
 
-def write_atomically(events: list[Event], path: Path, program: int, bpm: float, musicxml: bool) -> None:
-    """Write the MIDI file (and sheet music) under temporary names, then move them into place."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write_midi(events, temporary, program, bpm)
-    os.replace(temporary, path)
-    if musicxml:
-        sheet = path.with_suffix(".musicxml")
-        events_to_score(events, program, bpm).write("musicxml", fp=str(temporary))
-        os.replace(temporary, sheet)
-        print(f"sheet music: {sheet}")
+def write_music(events: list[Event], path: Path, program: int, bpm: float, musicxml: bool) -> None:
+    """Write the MIDI file (and sheet music beside it) atomically; an I/O failure (a folder where
+    the file should go, a read-only place, a full disk) becomes a one-line `GenerationError`."""
+    target = path
+    try:
+        write_atomically(path, lambda temporary: write_midi(events, temporary, program, bpm))
+        if musicxml:
+            target = path.with_suffix(".musicxml")
+            score = events_to_score(events, program, bpm)
+            write_atomically(target, lambda temporary: score.write("musicxml", fp=str(temporary)))
+            print(f"sheet music: {target}")
+    except OSError as error:
+        raise GenerationError(f"cannot write {target}: {error.strerror or error}") from error
 
 
 def generate(args: Namespace) -> list[Path]:
@@ -126,8 +129,7 @@ def generate(args: Namespace) -> list[Path]:
             events = transpose_folded(events, args.transpose - shift)
         events = (primer_events if args.keep_primer else []) + events
         out = Path(args.out) if args.out else Path(args.output_dir) / f"{run}-{stamp}-{n + 1}.mid"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(events, out, program, bpm, args.musicxml)
+        write_music(events, out, program, bpm, args.musicxml)
         print(describe(out, events, bpm))
         written.append(out)
     print(f"checkpoint {path}, seed {seed}", file=sys.stderr)

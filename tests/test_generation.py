@@ -338,3 +338,19 @@ def test_a_common_key_model_continues_a_primer_in_the_primers_key(tiny_data: Pat
     assert {(onset, length, p) for onset, length, p in mido_notes(up)} == {
         (onset, length, p) for onset, length, pitches in absolute(higher) for p in pitches
     }
+
+
+def test_unwritable_outputs_stop_with_one_line_and_leave_nothing(tiny_run: Path, tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "taken"
+    folder.mkdir()
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    for flags, path in (
+        (["--out", str(folder)], folder),  # an existing folder as the output file
+        (["--out", str(blocker / "x.mid")], blocker / "x.mid"),  # under a file
+        (["--output-dir", str(blocker)], None),
+    ):
+        assert main(["--checkpoint", str(tiny_run), "--length", "10", *flags]) == 2
+        [line] = capsys.readouterr().err.strip().splitlines()[-1:]
+        assert line.startswith(f"error: cannot write {path or blocker}"), line
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["blocker", "taken"]  # no temporary file anywhere
