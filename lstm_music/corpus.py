@@ -9,6 +9,7 @@ that cannot be read is ignored and rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -163,6 +164,17 @@ def load_corpus(
     return corpus
 
 
+def _die_with_parent() -> None:
+    """Worker initializer: on Linux, ask the kernel to end this worker when the process that started
+    it dies, so a killed `train.py` (even by SIGKILL) leaves no parser processes behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _parse_all(paths: list[Path], workers: int | None, progress: bool) -> list[dict]:
     """Parse `paths` in `workers` processes, in order, with a progress bar on stderr."""
     from tqdm import tqdm
@@ -180,7 +192,7 @@ def _parse_all(paths: list[Path], workers: int | None, progress: bool) -> list[d
             return results
         # Largest files first, so that no worker is left with a long file at the end.
         largest_first = sorted(paths, key=lambda p: p.stat().st_size, reverse=True)
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent) as pool:
             futures = {path: pool.submit(_parse_file, path) for path in largest_first}
             for future in futures.values():
                 future.add_done_callback(lambda _: bar.update())

@@ -123,6 +123,11 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
             f"{run_dir} already holds a trained run: choose another --run-name (with --resume {run_dir / BEST} "
             "to continue it)"
         )
+    if run_dir.is_dir() and (any(run_dir.glob("*.weights.h5")) or (run_dir / "history.csv").exists()):
+        raise CheckpointError(
+            f"{run_dir} holds files of an unfinished run (stopped before its best checkpoint was saved): "
+            "choose another --run-name or remove that folder"
+        )
     problem = precision_problem(args.precision, keras.backend.backend(), jax_platforms())
     if problem:
         raise SettingError(problem)

@@ -1,6 +1,7 @@
 """Folder parsing: bad files skipped with reasons, exit status 2, and the event cache."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -160,3 +161,28 @@ def test_an_unwritable_cache_loses_no_parse_and_leaves_no_temporary_file(tmp_pat
 def test_a_file_given_as_data_folder_says_so(known_midi: Path) -> None:
     with pytest.raises(DataError, match="is a file: give the folder that holds it"):
         load_corpus(known_midi)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's parent-death signal is Linux's")
+def test_killing_train_while_it_parses_leaves_no_parser_processes(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import psutil
+
+    command = [sys.executable, "train.py", "--data", str(ROOT / "midi_songs"), "--parse-only", "--no-cache"]
+    run = subprocess.Popen([*command, "--workers", "2"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        workers = []
+        while len(workers) < 2 and time.monotonic() < deadline and run.poll() is None:
+            workers = psutil.Process(run.pid).children()
+            time.sleep(0.2)
+        assert len(workers) >= 2, "the parse never started its workers"
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait()
+        gone, alive = psutil.wait_procs(workers, timeout=15)
+        assert not alive, f"parser processes left running: {[p.pid for p in alive]}"
+    finally:
+        if run.poll() is None:
+            run.kill()

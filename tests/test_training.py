@@ -250,6 +250,12 @@ def test_a_finished_run_is_never_overwritten(tiny_run: Path, tiny_data: Path, tm
     args = train_args(tiny_data, tiny_run.parent, tmp_path / "cache", tiny_run.name, "--epochs", "1")
     assert main(args) == 2
     assert best.read_bytes() == before
+    # a run killed after an epoch checkpoint but before its best: its name is not reused either
+    unfinished = tmp_path / "w" / "killed"
+    unfinished.mkdir(parents=True)
+    (unfinished / "epoch001-val_loss7.0000.weights.h5").write_bytes(before)
+    assert main(train_args(tiny_data, tmp_path / "w", tmp_path / "cache", "killed", "--epochs", "1")) == 2
+    assert [p.name for p in unfinished.iterdir()] == ["epoch001-val_loss7.0000.weights.h5"]
 
 
 def test_mixed_precision_training_leaves_float32_checkpoints(tiny_data: Path, tmp_path: Path) -> None:
