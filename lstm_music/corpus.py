@@ -134,12 +134,16 @@ def load_corpus(
     records: dict[Path, dict] = {}
     keys: dict[Path, str] = {}
     for path in sources:
-        keys[path] = cache_key(path.read_bytes())
+        try:
+            keys[path] = cache_key(path.read_bytes())
+        except OSError as error:  # no permission, vanished, a symbolic-link loop: skip it like a bad file
+            records[path] = {"error": f"cannot read: {error.strerror or error}"}
+            continue
         if cache_dir is not None:
             record = _read_cache(Path(cache_dir) / keys[path][:2] / f"{keys[path]}.json")
             if record is not None:
                 records[path] = record
-    corpus = Corpus(str(folder), cached=len(records))
+    corpus = Corpus(str(folder), cached=len(records) - len(sources) + len(keys))
     todo = [path for path in sources if path not in records]
     corpus.parsed = len(todo)
     for path, record in zip(todo, _parse_all(todo, workers, progress), strict=True):

@@ -106,6 +106,8 @@ def generate(args: Namespace) -> list[Path]:
             raise GenerationError(f"--primer {args.primer}: file does not exist") from error
         except UnreadableFile as error:
             raise GenerationError(f"--primer {args.primer}: {error}") from error
+        except OSError as error:  # a folder, a symbolic-link loop, no permission
+            raise GenerationError(f"--primer {args.primer}: cannot read it: {error.strerror or error}") from error
         primer_events = primer_piece.events
         if common_key:
             primer_piece, shift = to_common_key(primer_piece)

@@ -186,3 +186,15 @@ def test_killing_train_while_it_parses_leaves_no_parser_processes(tmp_path: Path
     finally:
         if run.poll() is None:
             run.kill()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_an_unreadable_file_is_skipped_not_fatal(tmp_path: Path, known_midi: Path, capsys) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(known_midi, folder / "a.mid")
+    shutil.copy(known_midi, folder / "b.mid")
+    (folder / "b.mid").chmod(0)
+    corpus = load_corpus(folder, tmp_path / "cache", workers=1, progress=False)
+    assert [p.path for p in corpus.pieces] == ["a.mid"]
+    assert corpus.skipped == [("b.mid", "cannot read: Permission denied")]

@@ -354,3 +354,15 @@ def test_unwritable_outputs_stop_with_one_line_and_leave_nothing(tiny_run: Path,
         [line] = capsys.readouterr().err.strip().splitlines()[-1:]
         assert line.startswith(f"error: cannot write {path or blocker}"), line
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["blocker", "taken"]  # no temporary file anywhere
+
+
+def test_a_primer_that_cannot_be_read_stops_with_one_line(tiny_run: Path, tmp_path: Path, capsys) -> None:
+    loop = tmp_path / "loop.mid"
+    loop.symlink_to(loop)
+    folder = tmp_path / "folder.mid"
+    folder.mkdir()
+    for primer, reason in ((folder, "Is a directory"), (loop, "Too many levels of symbolic links")):
+        assert main(["--checkpoint", str(tiny_run), "--primer", str(primer), "--out", str(tmp_path / "x.mid")]) == 2
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        assert line == f"error: --primer {primer}: cannot read it: {reason}"
+    assert not (tmp_path / "x.mid").exists()
