@@ -46,6 +46,7 @@ from .metrics import HISTOGRAMS, PIECE_METRICS, histogram, js_distance, longest_
 from .midi_io import Event, Piece, event_onsets, join_chords, token_pitches
 from .repeats import mixed_cross_entropy
 from .sampling import DEFAULT_TEMPERATURE, choose_registers
+from .scoring import score_model, target_probabilities
 from .vocab import (
     STREAMS,
     UNK,
@@ -53,7 +54,6 @@ from .vocab import (
     build_vocabularies,
     decode_events,
     encode_piece,
-    model_inputs,
     prepare,
     split_encoded,
     together_index,
@@ -72,50 +72,6 @@ def held_out_pieces(pieces: list[Piece], data: Path, metadata: dict) -> list[Pie
     training = metadata["training"]
     trained = {(Path(training["data"]) / name).resolve() for name in training["train_pieces"]}
     return [p for p in pieces if (data / p.path).resolve() not in trained]
-
-
-def target_probabilities(model, arrays: list[np.ndarray], budget: int = 2**24) -> tuple[list, list]:
-    """For each encoded piece (whole, from ``<start>``): the model's probability of every true next
-    token (events x streams) and whether that token was the most likely one.
-
-    Pieces go through the model in batches of similar length whose largest softmax output holds at
-    most `budget` numbers, so memory stays flat however long the pieces are. A conditioned head is
-    given the true tokens of the heads before it in the same event.
-    """
-    from .model import input_names
-
-    positions = max(1, budget // max(int(output.shape[-1]) for output in model.outputs))
-    probabilities: list = [None] * len(arrays)
-    correct: list = [None] * len(arrays)
-    chunks: list[list[int]] = [[]]
-    for i in sorted(range(len(arrays)), key=lambda i: len(arrays[i])):
-        if chunks[-1] and (len(chunks[-1]) + 1) * len(arrays[i]) > positions:
-            chunks.append([])
-        chunks[-1].append(i)
-    for chunk in chunks:
-        width = max(len(arrays[i]) for i in chunk) - 1
-        block = np.zeros((len(chunk), width + 1, len(STREAMS)), dtype=np.int32)
-        for row, i in enumerate(chunk):
-            block[row, : len(arrays[i])] = arrays[i]
-        probs = model.predict_on_batch(model_inputs(block, input_names(model)))  # each piece's own register
-        for row, i in enumerate(chunk):
-            events = len(arrays[i]) - 1
-            target = arrays[i][1:]
-            heads = [np.asarray(probs[s])[row, :events] for s in STREAMS]
-            chosen = [np.take_along_axis(p, target[:, j : j + 1], axis=-1)[:, 0] for j, p in enumerate(heads)]
-            probabilities[i] = np.stack(chosen, axis=1)
-            correct[i] = np.stack([p.argmax(axis=-1) == target[:, j] for j, p in enumerate(heads)], axis=1)
-    return probabilities, correct
-
-
-def score_model(probabilities: list[np.ndarray], correct: list[np.ndarray]) -> dict[str, dict[str, float]]:
-    """Per-head accuracy and cross-entropy (nats per event) from `target_probabilities`."""
-    probs, hits = np.concatenate(probabilities), np.concatenate(correct)
-    nats = -np.log(np.maximum(probs, 1e-12))
-    return {
-        s: {"accuracy": float(hits[:, i].mean()), "cross_entropy": float(nats[:, i].mean())}
-        for i, s in enumerate(STREAMS)
-    }
 
 
 def score_ngram(train_rows: np.ndarray, arrays: list[np.ndarray], vocabularies: dict[str, Vocabulary]) -> dict:

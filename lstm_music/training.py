@@ -114,8 +114,8 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
 
     from .checkpoint import BEST, CheckpointError, load_checkpoint, save_checkpoint, seen_as
     from .dataset import WindowDataset
-    from .evaluate import target_probabilities
     from .model import ModelConfig, build_model, compile_model, input_names
+    from .scoring import target_probabilities
 
     run_dir = Path(args.weights_dir) / run_name(args)
     if (run_dir / BEST).exists():

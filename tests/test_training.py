@@ -193,8 +193,8 @@ def test_reported_loss_is_the_mean_over_real_positions_however_much_padding(
     tiny_run: Path, tiny_data: Path, label_smoothing: float
 ) -> None:
     from lstm_music.dataset import WindowDataset
-    from lstm_music.evaluate import target_probabilities
     from lstm_music.model import compile_model
+    from lstm_music.scoring import target_probabilities
 
     model, _, vocabularies = load_checkpoint(tiny_run / BEST)
     compile_model(model, label_smoothing=label_smoothing)
@@ -288,7 +288,7 @@ def test_half_precision_is_refused_only_where_the_backend_cannot_run_it() -> Non
 
 
 def test_scoring_in_batches_of_any_size_gives_the_same_probabilities(tiny_run: Path, tiny_data: Path) -> None:
-    from lstm_music.evaluate import target_probabilities
+    from lstm_music.scoring import target_probabilities
 
     model, _, vocabularies = load_checkpoint(tiny_run / BEST)
     arrays = [encode_piece(p, vocabularies) for p in load_corpus(tiny_data, None, workers=1, progress=False).pieces]
