@@ -51,6 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--bpm", type=number(float, *BPM_RANGE, zero=True), default=BPM, help="tempo (0: training median, else 120)"
     )
     p.add_argument("--musicxml", action="store_true", help="also write sheet music (.musicxml)")
+    p.add_argument("--png", action="store_true", help="also draw each piece as a piano roll (.png)")
     args = p.parse_args(argv)
     if args.out and args.count > 1:
         p.error("--out writes one file: use --output-dir with --count")

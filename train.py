@@ -39,6 +39,7 @@ LOSS_WEIGHTS = [1.0, 1.0, 1.0]  # weight of the note, offset and duration heads 
 PATIENCE = 5  # stop after this many epochs without a better validation loss; 0 = never
 MAX_MINUTES = 0.0  # stop cleanly after this many minutes; 0 = no limit
 SEED = 0
+VERBOSE = None  # Keras progress: 0 none, 1 bar, 2 a line per epoch; None: a bar on a terminal, else lines
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -122,7 +123,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     fit.add_argument("--resume", help="continue from this checkpoint's weights and vocabularies")
     fit.add_argument("--seed", type=int, default=SEED, help="seed of the split, shuffling and initial weights")
-    fit.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1, help="Keras progress: 0 none, 1 bar, 2 line")
+    fit.add_argument(
+        "--verbose",
+        type=int,
+        choices=[0, 1, 2],
+        default=VERBOSE if VERBOSE is not None else (1 if sys.stdout.isatty() else 2),
+        help="Keras progress: 0 none, 1 bar, 2 a line per epoch (default: a bar on a terminal, else lines)",
+    )
     return p.parse_args(argv)
 
 

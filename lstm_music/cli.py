@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Callable
+
+# TensorFlow's C++ notices (CUDA probing, CPU features) only when the user asks for them
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from .sampling import SamplingSettings
 from .vocab import STREAMS

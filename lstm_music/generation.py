@@ -69,9 +69,10 @@ def describe(path: Path, events: list[Event], bpm: float) -> str:
     )
 
 
-def write_music(events: list[Event], path: Path, program: int, bpm: float, musicxml: bool) -> None:
-    """Write the MIDI file (and sheet music beside it) atomically; an I/O failure (a folder where
-    the file should go, a read-only place, a full disk) becomes a one-line `GenerationError`."""
+def write_music(events: list[Event], path: Path, program: int, bpm: float, musicxml: bool, png: bool = False) -> None:
+    """Write the MIDI file (and sheet music and a piano roll beside it) atomically; an I/O failure
+    (a folder where the file should go, a read-only place, a full disk) becomes a one-line
+    `GenerationError`, and the files written before it stay."""
     target = path
     try:
         write_atomically(path, lambda temporary: write_midi(events, temporary, program, bpm))
@@ -80,6 +81,11 @@ def write_music(events: list[Event], path: Path, program: int, bpm: float, music
             score = events_to_score(events, program, bpm)
             write_atomically(target, lambda temporary: score.write("musicxml", fp=str(temporary)))
             print(f"sheet music: {target}")
+        if png:
+            from .pictures import piano_roll
+
+            target = piano_roll(events, path.with_suffix(".png"), bpm)
+            print(f"piano roll: {target}")
     except OSError as error:
         raise GenerationError(f"cannot write {target}: {error.strerror or error}") from error
 
@@ -131,7 +137,7 @@ def generate(args: Namespace) -> list[Path]:
             events = transpose_folded(events, args.transpose - shift)
         events = (primer_events if args.keep_primer else []) + events
         out = Path(args.out) if args.out else Path(args.output_dir) / f"{run}-{stamp}-{n + 1}.mid"
-        write_music(events, out, program, bpm, args.musicxml)
+        write_music(events, out, program, bpm, args.musicxml, args.png)
         print(describe(out, events, bpm))
         written.append(out)
     print(f"checkpoint {path}, seed {seed}", file=sys.stderr)

@@ -252,6 +252,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
         checkpointer,
         TimeLimit(args.max_minutes),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: draw_curves(run_dir)),  # after the CSV row
         *([keras.callbacks.EarlyStopping(monitor, patience=args.patience)] if args.patience > 0 else []),
         *(extra_callbacks or []),
     ]
@@ -273,6 +274,16 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
         f"best checkpoint: {run_dir / BEST} ({monitor} {checkpointer.best:.4f}, saved as {checkpointer.best_path.name})"
     )
     return run_dir / BEST
+
+
+def draw_curves(run_dir: Path) -> None:
+    """Redraw `history.png` from `history.csv`; a picture that cannot be drawn never stops training."""
+    from .pictures import training_curves
+
+    try:
+        training_curves(read_history(run_dir), run_dir / "history.png")
+    except (OSError, ValueError, KeyError) as error:
+        print(f"history.png not drawn: {error}", file=sys.stderr)
 
 
 def read_history(run_dir: Path) -> list[dict]:

@@ -366,3 +366,13 @@ def test_a_primer_that_cannot_be_read_stops_with_one_line(tiny_run: Path, tmp_pa
         line = capsys.readouterr().err.strip().splitlines()[-1]
         assert line == f"error: --primer {primer}: cannot read it: {reason}"
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_png_draws_a_piano_roll_beside_the_midi_file(tiny_run: Path, tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    out = generate(tiny_run, tmp_path / "roll.mid", "--seed", "4", "--png")
+    picture = imread(out.with_suffix(".png"))
+    height, width = picture.shape[:2]
+    assert height == 500 and width >= 800  # 5 inches at 100 dpi; at least 8 inches across
+    assert picture[..., :3].std() > 0.05  # bars drawn, not a blank canvas

@@ -57,6 +57,10 @@ def test_checkpoint_is_self_contained_and_reloads_identically(tiny_run: Path, ti
     assert best.is_file()
     assert len(list(tiny_run.glob("epoch*-val_loss*.weights.h5"))) >= 1
     assert [row["epoch"] for row in read_history(tiny_run)] == ["0", "1"]
+    from matplotlib.image import imread
+
+    curves = imread(tiny_run / "history.png")  # redrawn after every epoch
+    assert curves.shape[:2] == (450, 800) and curves[..., :3].std() > 0.05
     metadata = read_metadata(best)
     model, _, vocabularies = load_checkpoint(best)
     corpus = load_corpus(tiny_data, None, workers=1, progress=False)
