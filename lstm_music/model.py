@@ -1,6 +1,7 @@
 """The three-branch functional LSTM: note, offset and duration in; one softmax head each out.
 
-Each stream's token indices pass an Embedding and an LSTM branch; the branches are concatenated
+Each stream's token indices pass an Embedding and an LSTM branch; the branches (and, in a model
+conditioned on register, the piece's register through a small dense layer) are concatenated
 and pass a trunk of LSTMs and a shared Dense layer, then split into three heads named ``note``,
 ``offset`` and ``duration`` that predict the next event at every time step. Only `keras.layers`
 and `keras.ops` are used, so the model runs on the TensorFlow, JAX and torch backends; the LSTMs

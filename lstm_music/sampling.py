@@ -148,8 +148,9 @@ def build_event_model(model, settings: SamplingSettings):
 
 def compiled_call(model):
     """`model` (of `build_event_model`) as a function of its six numpy inputs, compiled whole by
-    the Keras backend: `tf.function` with XLA under TensorFlow, `jax.jit` under JAX (plain calls
-    under torch), returning the backend's tensors. One call per event instead of a Keras
+    the Keras backend: a `tf.function` graph under TensorFlow (not XLA, which compiled again for
+    every new number of followers and took 2.4 s to start), `jax.jit` under JAX, plain calls under
+    torch; it returns the backend's tensors. One call per event instead of a Keras
     `predict_on_batch` per head: most of a step's time was the calls, not the arithmetic."""
     import keras
 
