@@ -126,7 +126,8 @@ def generate(args: Namespace) -> list[Path]:
     sampler = Sampler(model, together_index(vocabularies, representation))
     registers = choose_registers(metadata.get("registers"), args.count, seed, primer_rows)
     settings = sampling_settings(args, metadata.get("repeat_weights"))
-    sampled = sampler.generate(args.length, args.count, settings, seed, primer_rows, registers)
+    long = args.length * args.count >= 5000 and sys.stderr.isatty()  # a bar where the wait is noticeable
+    sampled = sampler.generate(args.length, args.count, settings, seed, primer_rows, registers, progress=long)
 
     run = path.parent.name
     stamp = f"{datetime.now():%Y%m%d-%H%M%S}"

@@ -11,6 +11,7 @@ checkpoint, settings and seed give the same events.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -265,6 +266,7 @@ class Sampler:
         primer: np.ndarray | None = None,
         registers: np.ndarray | None = None,
         compiled: bool = True,
+        progress: bool = False,
     ) -> np.ndarray:
         """Sample `count` pieces of `length` events together; return indices (count, length, 3).
 
@@ -272,7 +274,10 @@ class Sampler:
         `registers`: each piece's register, for a model conditioned on it (`start`). `compiled`
         draws each event in one compiled call (`build_event_model`); False takes the reference path,
         a Keras call per head and the sampling in numpy. Both take the same random numbers.
+        `progress` shows a progress bar on stderr.
         """
+        from tqdm import tqdm
+
         settings = settings or SamplingSettings()
         rng = np.random.default_rng(seed)
         states = self.start(count, registers)
@@ -287,7 +292,7 @@ class Sampler:
                 memory.add(row)
         out = np.zeros((count, length, len(STREAMS)), dtype=np.int32)
         previous = np.repeat(np.asarray(history[-1], dtype=np.int32)[None, :], count, axis=0)
-        for t in range(length):
+        for t in tqdm(range(length), desc="sampling", unit="event", disable=not progress, file=sys.stderr, leave=False):
             matches = [memory.match() for memory in memories] if settings.repeat_weights else []
             out[:, t], states = advance(previous, states, matches, settings, rng)
             for memory, row in zip(memories, out[:, t], strict=True):
