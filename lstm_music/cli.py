@@ -11,7 +11,8 @@ import os
 import sys
 from collections.abc import Callable
 
-# TensorFlow's C++ notices (CUDA probing, CPU features) only when the user asks for them
+# Fewer TensorFlow C++ notices unless the user sets the level. TensorFlow 2.21 still prints the
+# absl lines it logs before absl::InitializeLog (oneDNN, CUDA probing) whatever the level (abseil-cpp#1957)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from .sampling import SamplingSettings
