@@ -38,6 +38,19 @@ PARSER_SETTINGS = {
 }
 
 
+def parser_difference(recorded: dict | None) -> str | None:
+    """One line saying how the parser settings a checkpoint recorded differ from this version's, or
+    None when they agree (or none were recorded): its pieces were read otherwise than pieces are now."""
+    if not recorded or recorded == PARSER_SETTINGS:
+        return None
+    changed = ", ".join(
+        f"{key} {recorded.get(key)} -> {PARSER_SETTINGS.get(key)}"
+        for key in sorted(set(recorded) | set(PARSER_SETTINGS))
+        if recorded.get(key) != PARSER_SETTINGS.get(key)
+    )
+    return f"note: the checkpoint's pieces were parsed with other parser settings ({changed}); now read with today's"
+
+
 class DataError(Exception):
     """The data cannot be used at all (missing folder, nothing usable); the run must stop."""
 

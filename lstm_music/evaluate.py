@@ -40,7 +40,7 @@ import numpy as np
 
 from .baseline import fit_baselines, score_baseline
 from .cli import add_sampling_flags, exit_status, number, sampling_settings
-from .corpus import DataError, load_corpus
+from .corpus import DataError, load_corpus, parser_difference
 from .files import write_atomically
 from .metrics import HISTOGRAMS, PIECE_METRICS, histogram, js_distance, longest_copy, percentile_range, piece_metrics
 from .midi_io import Event, Piece, event_onsets, join_chords, token_pitches
@@ -258,6 +258,9 @@ def evaluate(args: argparse.Namespace) -> dict:
     train_rows = read_train_rows(path)
     if train_rows is None:
         raise CheckpointError(f"{path} holds no training split for the n-gram baseline")
+    difference = parser_difference(metadata.get("parser"))
+    if difference:
+        print(difference)
     data = Path(args.data)
     corpus = load_corpus(data, args.cache_dir, args.workers or None, progress=False)
     held_out = held_out_pieces(corpus.pieces, data, metadata)

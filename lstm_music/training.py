@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .cli import SettingError
-from .corpus import PARSER_SETTINGS, Corpus, load_corpus
+from .corpus import PARSER_SETTINGS, Corpus, load_corpus, parser_difference
 from .repeats import fit_weights
 from .vocab import (
     STREAMS,
@@ -142,6 +142,9 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
         representation, common_key = seen_as(resumed)
         config = ModelConfig.from_dict(resumed["model"])
         first_epoch = int(resumed["epoch"])
+        difference = parser_difference(resumed.get("parser"))
+        if difference:
+            print(difference)
     train_seen = prepare(train_pieces, representation, common_key)
     val_seen = prepare(val_pieces, representation, common_key)
     augmented = augment(train_seen, args.transpose)

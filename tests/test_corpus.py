@@ -198,3 +198,13 @@ def test_an_unreadable_file_is_skipped_not_fatal(tmp_path: Path, known_midi: Pat
     corpus = load_corpus(folder, tmp_path / "cache", workers=1, progress=False)
     assert [p.path for p in corpus.pieces] == ["a.mid"]
     assert corpus.skipped == [("b.mid", "cannot read: Permission denied")]
+
+
+def test_a_checkpoint_parsed_with_other_parser_settings_is_noted() -> None:
+    from lstm_music.corpus import PARSER_SETTINGS, parser_difference
+
+    assert parser_difference(PARSER_SETTINGS) is None and parser_difference(None) is None
+    older = {**PARSER_SETTINGS, "version": 1}
+    note = parser_difference(older)
+    assert note.startswith("note: the checkpoint's pieces were parsed with other parser settings")
+    assert f"version 1 -> {PARSER_SETTINGS['version']}" in note and "\n" not in note
