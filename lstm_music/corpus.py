@@ -146,6 +146,7 @@ def load_corpus(
         raise DataError(f"no MIDI or score files in {folder} (looked for {', '.join(MIDI_SUFFIXES + SCORE_SUFFIXES)})")
     records: dict[Path, dict] = {}
     keys: dict[Path, str] = {}
+    cached = 0
     for path in sources:
         try:
             keys[path] = cache_key(path.read_bytes())
@@ -156,7 +157,8 @@ def load_corpus(
             record = _read_cache(Path(cache_dir) / keys[path][:2] / f"{keys[path]}.json")
             if record is not None:
                 records[path] = record
-    corpus = Corpus(str(folder), cached=len(records) - len(sources) + len(keys))
+                cached += 1
+    corpus = Corpus(str(folder), cached=cached)
     todo = [path for path in sources if path not in records]
     corpus.parsed = len(todo)
     for path, record in zip(todo, _parse_all(todo, workers, progress), strict=True):

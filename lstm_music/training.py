@@ -27,7 +27,6 @@ from .vocab import (
     encode_piece,
     piece_register,
     prepare,
-    split_encoded,
     split_pieces,
     together_index,
     unknown_notes,
@@ -206,9 +205,10 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
             "resumed_from": str(args.resume) if args.resume else None,
         },
     }
-    train_rows = np.concatenate([encode_piece(p, vocabularies) for p in train_seen])
+    seen_arrays = train_arrays[: len(train_seen)]  # `augment` keeps the pieces themselves first
+    train_rows = np.concatenate(seen_arrays)
     if config.register:  # generation draws each piece's register from these
-        metadata["registers"] = [piece_register(a).round(1).tolist() for a in split_encoded(train_rows)]
+        metadata["registers"] = [piece_register(a).round(1).tolist() for a in seen_arrays]
     print(
         f"model: preset {args.preset}, {model.count_params():,} parameters; "
         f"{len(train_pieces)} train pieces ({train_data.targets:,} targets per epoch), {len(val_pieces)} validation"
