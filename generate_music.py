@@ -23,7 +23,9 @@ TOP_K = 0  # sample only among the k most likely tokens per head; 0 = all
 TOP_P = 1.0  # sample only among the most likely tokens holding this much probability
 REPEATS = True  # let the piece repeat its own phrases (the checkpoint's repeat memory); False = network alone
 SEED = None  # None: a new random seed each run (printed, so a piece can be made again)
-INSTRUMENT = "0"  # General MIDI program number or instrument name; 0 = acoustic grand piano
+INSTRUMENT = (
+    ""  # General MIDI program number or name: every note on it; "" = each note's own (piano for one-instrument models)
+)
 BPM = 0.0  # 0 = median tempo of the training pieces (120 if unknown)
 TRANSPOSE = 0  # semitones to move the output by (a model trained with --key common writes in C major or A minor)
 
@@ -43,7 +45,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=SEED, help="random seed (default: new each run)")
     p.add_argument("--primer", help="MIDI or score file whose events start the piece")
     p.add_argument("--keep-primer", action="store_true", help="also write the primer at the start of the output")
-    p.add_argument("--instrument", default=INSTRUMENT, help="General MIDI program (0-127) or instrument name")
+    p.add_argument(
+        "--instrument",
+        default=INSTRUMENT,
+        help="play everything on this General MIDI program (0-127) or instrument name (default: the instruments "
+        "the model chose; piano for a model of one instrument)",
+    )
     p.add_argument(
         "--transpose", type=number(int, -127, 127), default=TRANSPOSE, help="move the generated notes by N semitones"
     )

@@ -20,6 +20,8 @@ MIN_COUNT = 2  # tokens seen fewer times in the training split become <unk>
 TRANSPOSE = 0  # also train on every piece shifted by -N..+N semitones
 REPRESENTATION = "note"  # note: one event per note, chords lowest note first | chord: one token per whole chord
 KEY = "common"  # common: each piece moved to C major or A minor before training (keeps the key) | keep
+INSTRUMENTS = "auto"  # auto: learn each note's instrument when the pieces use several | merge: all one | separate
+DRUMS = False  # also learn the percussion of MIDI channel 10, as an instrument of its own
 VAL_FRACTION = 0.1  # share of pieces held out for validation
 # Model
 PRESET = "default"  # small | default | seed
@@ -35,7 +37,7 @@ BATCH_SIZE = 32
 LEARNING_RATE = 2e-3
 LABEL_SMOOTHING = 0.0
 PRECISION = "float32"  # or mixed_bfloat16 (CPUs with bf16 units), mixed_float16 (NVIDIA GPUs): faster
-LOSS_WEIGHTS = [1.0, 1.0, 1.0]  # weight of the note, offset and duration heads in the total loss
+LOSS_WEIGHTS = [1.0, 1.0, 1.0, 1.0]  # weight of the note, offset, duration and instrument heads in the total loss
 PATIENCE = 5  # stop after this many epochs without a better validation loss; 0 = never
 MAX_MINUTES = 0.0  # stop cleanly after this many minutes; 0 = no limit
 SEED = 0
@@ -66,6 +68,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["keep", "common"],
         default=KEY,
         help="common: move each piece from its estimated key to C major or A minor before training; keep: don't",
+    )
+    data.add_argument(
+        "--instruments",
+        choices=["auto", "merge", "separate"],
+        default=INSTRUMENTS,
+        help="auto: an instrument stream when the pieces use several instruments; merge: every track one "
+        "instrument (a three-branch model); separate: an instrument stream always",
+    )
+    data.add_argument(
+        "--drums",
+        action=argparse.BooleanOptionalAction,
+        default=DRUMS,
+        help="learn the percussion of MIDI channel 10 as an instrument (left out by default)",
     )
     data.add_argument("--val-fraction", type=fraction, default=VAL_FRACTION, help="share of pieces for validation")
     model = p.add_argument_group("model")
@@ -112,10 +127,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     fit.add_argument(
         "--loss-weights",
         type=non_negative(float),
-        nargs=3,
+        nargs="+",
         default=LOSS_WEIGHTS,
-        metavar=("NOTE", "OFFSET", "DURATION"),
-        help="weight of each head's loss",
+        metavar="WEIGHT",
+        help="weight of the note, offset, duration (and instrument) heads' losses: 3 or 4 numbers",
     )
     fit.add_argument("--patience", type=non_negative(int), default=PATIENCE, help="early-stopping patience (0: off)")
     fit.add_argument(
@@ -130,7 +145,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=VERBOSE if VERBOSE is not None else (1 if sys.stdout.isatty() else 2),
         help="Keras progress: 0 none, 1 bar, 2 a line per epoch (default: a bar on a terminal, else lines)",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if len(args.loss_weights) not in (3, 4):
+        p.error(
+            f"--loss-weights: give 3 or 4 numbers (note, offset, duration, instrument), got {len(args.loss_weights)}"
+        )
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,10 @@
 """A count-based n-gram baseline per stream, the yardstick the LSTM must beat on held-out pieces.
 
-Each stream (note, offset, duration) gets its own model of order 3 (the next token given the two
-before it) with interpolated Witten-Bell smoothing down to a uniform distribution over the
-vocabulary, so every token, ``<unk>`` included, has non-zero probability. It is fitted on the
-checkpoint's encoded training split and scored on the same index sequences as the network.
+Each stream (note, offset, duration, and instrument where there is one) gets its own model of order
+3 (the next token given the two before it) with interpolated Witten-Bell smoothing down to a
+uniform distribution over the vocabulary, so every token, ``<unk>`` included, has non-zero
+probability. It is fitted on the checkpoint's encoded training split and scored on the same index
+sequences as the network.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from .vocab import STREAMS, split_encoded
+from .vocab import split_encoded, streams_of
 
 
 class NGram:
@@ -54,7 +55,9 @@ class NGram:
 def fit_baselines(train_rows: np.ndarray, vocab_sizes: dict[str, int], order: int = 3) -> dict[str, NGram]:
     """One n-gram model per stream from encoded training rows (pieces begin with a ``<start>`` row)."""
     pieces = split_encoded(train_rows)
-    return {s: NGram(vocab_sizes[s], order).fit([p[:, i] for p in pieces]) for i, s in enumerate(STREAMS)}
+    return {
+        s: NGram(vocab_sizes[s], order).fit([p[:, i] for p in pieces]) for i, s in enumerate(streams_of(vocab_sizes))
+    }
 
 
 def score_baseline(model: NGram, sequence: np.ndarray) -> tuple[float, int, int]:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from .sampling import SamplingSettings
-from .vocab import STREAMS
+from .vocab import ALL_STREAMS
 
 
 class SettingError(Exception):
@@ -78,7 +78,7 @@ def add_sampling_flags(
 ) -> None:
     """The flags that say how each head is sampled, with these defaults."""
     parser.add_argument("--temperature", type=number(float, 0, 100), default=temperature, help="0 = argmax")
-    for stream in STREAMS:
+    for stream in ALL_STREAMS:
         parser.add_argument(
             f"--{stream}-temperature", type=number(float, 0, 100), help=f"override --temperature for the {stream} head"
         )
@@ -94,7 +94,7 @@ def add_sampling_flags(
 
 def sampling_settings(args: argparse.Namespace, repeat_weights: dict | None = None) -> SamplingSettings:
     """The `SamplingSettings` the sampling flags ask for, with the checkpoint's `repeat_weights`."""
-    temperatures = {s: getattr(args, f"{s}_temperature") for s in STREAMS}
+    temperatures = {s: getattr(args, f"{s}_temperature") for s in ALL_STREAMS}
     return SamplingSettings(
         {s: args.temperature if t is None else t for s, t in temperatures.items()},
         args.top_k,

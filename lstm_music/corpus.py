@@ -19,18 +19,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .files import write_atomically
+from .instruments import PERCUSSION_CHANNEL
 from .midi_io import (
     MIDI_SUFFIXES,
-    PERCUSSION_CHANNEL,
     QUARTER_LENGTH_DIVISORS,
     SCORE_SUFFIXES,
     Event,
     Piece,
     UnreadableFile,
     read_piece,
+    without_drums,
 )
 
-PARSER_VERSION = 2  # 2: implausible tempi (0, 60 million bpm) are ignored, not fatal or kept
+# 2: implausible tempi (0, 60 million bpm) are ignored, not fatal or kept
+# 3: every note keeps its instrument; percussion is read as the instrument "drums", not dropped
+PARSER_VERSION = 3
 PARSER_SETTINGS = {
     "version": PARSER_VERSION,
     "quarter_length_divisors": list(QUARTER_LENGTH_DIVISORS),
@@ -115,7 +118,10 @@ def _read_cache(entry: Path) -> dict | None:
         return record
     events, bpm = record.get("events"), record.get("bpm")
     valid = isinstance(events, list) and bool(events) and (bpm is None or isinstance(bpm, int | float))
-    valid = valid and all(isinstance(e, list) and len(e) == 3 and all(isinstance(x, str) for x in e) for e in events)
+    fields = len(Event._fields)
+    valid = valid and all(
+        isinstance(e, list) and len(e) == fields and all(isinstance(x, str) for x in e) for e in events
+    )
     return record if valid else None
 
 
@@ -129,10 +135,12 @@ def load_corpus(
     cache_dir: Path | str | None = ".cache/events",
     workers: int | None = None,
     progress: bool = True,
+    drums: bool = False,
 ) -> Corpus:
     """Read every usable piece under `folder`, using and filling the cache unless `cache_dir` is None.
 
-    `workers` parser processes run at once (default: all cores; 1 parses in this process).
+    Percussion (the instrument ``"drums"``) is left out unless `drums`; the cache holds it either
+    way. `workers` parser processes run at once (default: all cores; 1 parses in this process).
     Skipped files are printed to stderr, one line each. Raises `DataError` if the folder does not
     exist or holds nothing usable.
     """
@@ -173,11 +181,16 @@ def load_corpus(
     for path in sources:
         record = records[path]
         name = str(path.relative_to(folder))
+        events = list(map(Event._make, record.get("events", [])))
+        if not drums and events:
+            events = without_drums(events)
+            if not events:
+                record = {"error": "only drums, no pitched notes (train with --drums to learn them)"}
         if "error" in record:
             corpus.skipped.append((name, record["error"]))
             print(f"skipped {path}: {record['error']}", file=sys.stderr)
         else:
-            corpus.pieces.append(Piece(name, list(map(Event._make, record["events"])), record.get("bpm")))
+            corpus.pieces.append(Piece(name, events, record.get("bpm")))
     if not corpus.pieces:
         raise DataError(f"no usable music in {folder}: all {len(sources)} files were skipped")
     return corpus

@@ -15,7 +15,7 @@ import math
 import keras
 import numpy as np
 
-from .vocab import REGISTER_KEY, STREAMS, input_key, model_inputs, piece_register
+from .vocab import REGISTER_KEY, STREAMS, input_key, model_inputs, piece_register, streams_of
 
 
 def window_starts(rows: int, length: int, stride: int) -> list[int]:
@@ -52,6 +52,7 @@ class WindowDataset(keras.utils.PyDataset):
     ) -> None:
         super().__init__(**kwargs)
         self.arrays = [a for a in arrays if len(a) >= 2]
+        self.streams = streams_of(arrays[0].shape[1]) if arrays else STREAMS
         self.length = length
         self.batch_size = batch_size
         stride = stride or max(1, length // 2)
@@ -79,14 +80,14 @@ class WindowDataset(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         chosen = self.windows[self.order[index * self.batch_size : (index + 1) * self.batch_size]]
-        block = np.zeros((len(chosen), self.length + 1, len(STREAMS)), dtype=np.int32)
+        block = np.zeros((len(chosen), self.length + 1, len(self.streams)), dtype=np.int32)
         weight = np.zeros((len(chosen), self.length), dtype=np.float32)
         for row, (piece, start) in enumerate(chosen):
             part = self.arrays[piece][start : start + self.length + 1]
             block[row, : len(part)] = part
             weight[row, : len(part) - 1] = 1.0
         inputs = model_inputs(block, self.names, None if self.registers is None else self.registers[chosen[:, 0]])
-        targets = {s: block[:, 1:, i] for i, s in enumerate(STREAMS)}
+        targets = {s: block[:, 1:, i] for i, s in enumerate(self.streams)}
         return inputs, targets, weight
 
     def on_epoch_end(self) -> None:

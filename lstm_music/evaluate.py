@@ -42,12 +42,23 @@ from .baseline import fit_baselines, score_baseline
 from .cli import add_sampling_flags, exit_status, number, sampling_settings
 from .corpus import DataError, load_corpus, parser_difference
 from .files import write_atomically
-from .metrics import HISTOGRAMS, PIECE_METRICS, histogram, js_distance, longest_copy, percentile_range, piece_metrics
+from .instruments import instrument_name
+from .metrics import (
+    HISTOGRAMS,
+    PIECE_METRICS,
+    histogram,
+    instrument_report,
+    js_distance,
+    longest_copy,
+    percentile_range,
+    piece_metrics,
+)
 from .midi_io import Event, Piece, event_onsets, join_chords, token_pitches
 from .repeats import mixed_cross_entropy
 from .sampling import DEFAULT_TEMPERATURE, choose_registers
 from .scoring import score_model, target_probabilities
 from .vocab import (
+    INSTRUMENT,
     STREAMS,
     UNK,
     Vocabulary,
@@ -56,6 +67,7 @@ from .vocab import (
     encode_piece,
     prepare,
     split_encoded,
+    streams_of,
     together_index,
     unknown_notes,
     unknown_warning,
@@ -78,7 +90,7 @@ def score_ngram(train_rows: np.ndarray, arrays: list[np.ndarray], vocabularies: 
     """The n-gram baseline's per-head accuracy and cross-entropy over the same pieces."""
     models = fit_baselines(train_rows, {s: len(v) for s, v in vocabularies.items()})
     out = {}
-    for i, s in enumerate(STREAMS):
+    for i, s in enumerate(streams_of(vocabularies)):
         results = [score_baseline(models[s], a[:, i]) for a in arrays]
         total = sum(r[2] for r in results)
         out[s] = {"accuracy": sum(r[1] for r in results) / total, "cross_entropy": sum(r[0] for r in results) / total}
@@ -152,7 +164,7 @@ def comparison_length(length: int, real_lengths: list[int], minimum: int = MIN_R
 
 def nats_per_note(scores: dict, events: int, notes: int) -> float:
     """Whole-piece negative log-likelihood over the notes sounded, from per-event cross-entropies."""
-    return sum(scores[s]["cross_entropy"] for s in STREAMS) * events / notes
+    return sum(head["cross_entropy"] for head in scores.values()) * events / notes
 
 
 def with_chords(events: list[Event]) -> list[Event]:
@@ -178,12 +190,12 @@ def known_chord_nats(
     for piece, probs in zip(seen, probabilities, strict=True):
         cost_at: dict[tuple, float] = defaultdict(float)  # nats of all heads, per chord's onset and length
         costs = -np.log(np.maximum(probs, 1e-12)).sum(axis=1)
-        for (start, length, _), cost in zip(event_onsets(piece.events), costs, strict=True):
-            cost_at[(start, length)] += cost
+        for (start, length, _, instrument), cost in zip(event_onsets(piece.events), costs, strict=True):
+            cost_at[(start, length, instrument)] += cost
         chords = join_chords(piece.events)
-        for chord, (start, length, pitches) in zip(chords, event_onsets(chords), strict=True):
+        for chord, (start, length, pitches, instrument) in zip(chords, event_onsets(chords), strict=True):
             if all(chord[i] in known[s].index for i, s in enumerate(STREAMS)):
-                nats += cost_at[(start, length)]
+                nats += cost_at[(start, length, instrument)]
                 notes += len(pitches)
     return float(nats / notes) if notes else float("nan")
 
@@ -203,7 +215,7 @@ def format_held_out(scores: dict) -> str:
     repeats = scores.get("model_with_repeats")
     lines = [f"{'head':<10}{'accuracy':>10}{'n-gram':>10}{'nats/event':>12}{'n-gram':>10}"]
     lines[0] += f"{'with repeats':>14}" if repeats else ""
-    for s in STREAMS:
+    for s in scores["model"]:
         m, b = scores["model"][s], scores["ngram"][s]
         lines.append(
             f"{s:<10}{m['accuracy']:>10.3f}{b['accuracy']:>10.3f}{m['cross_entropy']:>12.3f}{b['cross_entropy']:>10.3f}"
@@ -243,6 +255,31 @@ def format_report(report: dict) -> str:
     loops = report["loops"]
     listed = f" (pieces {', '.join(str(i + 1) for i in loops)})" if loops else ""
     lines.append(f"pieces stuck in loops: {len(loops)}{listed}")
+    if "instruments" in report:
+        lines.append(format_instruments(report["instruments"]))
+    return "\n".join(lines)
+
+
+def format_instruments(report: dict) -> str:
+    """The per-instrument table: event share and pitch range (real 10-90% range, generated median;
+    `*` marks a median outside it) and the share of generated notes outside the instrument's real pitches."""
+    lines = [
+        f"{'instrument':<24}{'pieces':>8}{'event share real':>20}{'gen':>6}{'pitch range real':>20}{'gen':>6}"
+        f"{'notes outside':>15}"
+    ]
+    for token, row in report.items():
+        cells = []
+        for name in ("event_share", "pitch_range"):
+            cell = row[name]
+            gen = cell["generated_median"]
+            real = f"{cell['real_p10']:.2f}-{cell['real_p90']:.2f}" if "real_p10" in cell else "-"
+            mark = "" if cell.get("median_inside", True) else "*"
+            cells.append(f"{real:>20}{'-' if gen is None else f'{gen:.2f}':>5}{mark or ' '}")
+        outside = row.get("notes_outside_range")
+        pieces = f"{row['real_pieces']}/{row['generated_pieces']}"
+        share = "-" if outside is None else f"{outside:.1%}"
+        lines.append(f"{instrument_name(token)[:23]:<24}{pieces:>8}{''.join(cells)}{share:>15}")
+    lines.append("(pieces: real/generated pieces it plays in; ranges over those pieces)")
     return "\n".join(lines)
 
 
@@ -262,11 +299,12 @@ def evaluate(args: argparse.Namespace) -> dict:
     if difference:
         print(difference)
     data = Path(args.data)
-    corpus = load_corpus(data, args.cache_dir, args.workers or None, progress=False)
+    instruments = INSTRUMENT in vocabularies
+    corpus = load_corpus(data, args.cache_dir, args.workers or None, progress=False, drums=metadata.get("drums", False))
     held_out = held_out_pieces(corpus.pieces, data, metadata)
     if not held_out:
         raise DataError(f"every piece in {data} is in the checkpoint's training split: nothing held out to score")
-    seen = prepare(held_out, representation, common_key)
+    seen = prepare(held_out, representation, common_key, instruments)
     arrays = [encode_piece(p, vocabularies) for p in seen]
     unknown = unknown_notes(seen, vocabularies)
     notes = unknown["notes"]
@@ -275,7 +313,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     scores = {"model": score_model(probabilities, correct), "ngram": score_ngram(train_rows, arrays, vocabularies)}
     if metadata.get("repeat_weights"):
         mixed = mixed_cross_entropy(arrays, probabilities, metadata["repeat_weights"], together)
-        scores["model_with_repeats"] = {s: {"cross_entropy": mixed[s]} for s in STREAMS}
+        scores["model_with_repeats"] = {s: {"cross_entropy": mixed[s]} for s in streams_of(vocabularies)}
     scores["nats_per_note"] = {name: nats_per_note(scores[name], events, notes) for name in list(scores)}
     training = [with_chords(decode_events(rows[1:], vocabularies)) for rows in split_encoded(train_rows)]
     scores["nats_per_known_chord_note"] = known_chord_nats(seen, probabilities, training, metadata.get("min_count", 2))
@@ -307,7 +345,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         sampled = Sampler(model, together).generate(length, args.generate, settings, args.seed, registers=registers)
         generated = [join_chords(decode_events(rows, vocabularies))[: args.length] for rows in sampled]
         # real pieces as the model saw them (in the common key, if it was trained so), with chords whole
-        real_pieces = prepare(corpus.pieces, "chord", common_key)
+        real_pieces = prepare(corpus.pieces, "chord", common_key, instruments)
         size = comparison_length(min(map(len, generated)), [len(p.events) for p in real_pieces])
         real = [p for p in real_pieces if len(p.events) >= size]
         unseen = [p for p in seen if len(join_chords(p.events)) >= size] or seen
@@ -329,6 +367,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         }
         report["length"], report["compared_length"], report["seed"] = args.length, size, args.seed
         report["real_pieces"] = len(real)
+        if instruments:
+            report["instruments"] = instrument_report([g[:size] for g in generated], [p.events[:size] for p in real])
         result["music"] = report
         print(
             f"\n{args.generate} generated pieces of {args.length} events vs the {len(real)} real pieces of at least "

@@ -10,17 +10,23 @@ from pathlib import Path
 
 from .cli import sampling_settings
 from .files import write_atomically
+from .instruments import instrument_name
 from .midi_io import (
     Event,
+    Piece,
     UnreadableFile,
     events_to_score,
+    instruments_of,
     join_chords,
+    merge_instruments,
     read_piece,
     span,
     token_pitches,
+    without_drums,
     write_midi,
 )
 from .vocab import (
+    INSTRUMENT,
     decode_events,
     encode_piece,
     represent,
@@ -36,8 +42,11 @@ class GenerationError(Exception):
     """A setting or input that generation cannot use; the message names it."""
 
 
-def instrument_program(text: str) -> int:
-    """A General MIDI program number from a number (0-127) or an instrument name music21 knows."""
+def instrument_program(text: str) -> int | None:
+    """A General MIDI program number from a number (0-127) or an instrument name music21 knows;
+    None for an empty text (each event keeps its own instrument)."""
+    if not text.strip():
+        return None
     if text.strip().isdigit():
         program = int(text)
         if program > 127:
@@ -63,14 +72,19 @@ def describe(path: Path, events: list[Event], bpm: float) -> str:
     """The one line printed per written file."""
     pitches = [p for event in events for p in token_pitches(event.note)]
     onsets = len(join_chords(events))
+    used = instruments_of(events)
+    played = f", {len(used)} instruments ({', '.join(map(instrument_name, used))})" if len(used) > 1 else ""
     return (
         f"{path}: {len(pitches)} notes ({onsets} notes and chords), {seconds(events, bpm):.1f} s, "
-        f"{len(set(pitches))} distinct pitches"
+        f"{len(set(pitches))} distinct pitches{played}"
     )
 
 
-def write_music(events: list[Event], path: Path, program: int, bpm: float, musicxml: bool, png: bool = False) -> None:
-    """Write the MIDI file (and sheet music and a piano roll beside it) atomically; an I/O failure
+def write_music(
+    events: list[Event], path: Path, program: int | None, bpm: float, musicxml: bool, png: bool = False
+) -> None:
+    """Write the MIDI file (and sheet music and a piano roll beside it) atomically, each instrument
+    its own track or part, or all on General MIDI `program` if given; an I/O failure
     (a folder where the file should go, a read-only place, a full disk) becomes a one-line
     `GenerationError`, and the files written before it stay."""
     target = path
@@ -84,7 +98,8 @@ def write_music(events: list[Event], path: Path, program: int, bpm: float, music
         if png:
             from .pictures import piano_roll
 
-            target = piano_roll(events, path.with_suffix(".png"), bpm)
+            shown = events if program is None else merge_instruments(events, str(program))
+            target = piano_roll(shown, path.with_suffix(".png"), bpm)
             print(f"piano roll: {target}")
     except OSError as error:
         raise GenerationError(f"cannot write {target}: {error.strerror or error}") from error
@@ -99,6 +114,9 @@ def generate(args: Namespace) -> list[Path]:
     path = resolve_checkpoint(args.checkpoint, args.weights_dir)
     model, metadata, vocabularies = load_checkpoint(path)
     representation, common_key = seen_as(metadata)
+    instruments = INSTRUMENT in vocabularies
+    if program is None and not instruments:  # a model of one instrument writes piano unless told otherwise
+        program = 0
     bpm = args.bpm or metadata.get("median_bpm") or 120.0
     seed = args.seed if args.seed is not None else random.randrange(2**31)
 
@@ -114,6 +132,14 @@ def generate(args: Namespace) -> list[Path]:
             raise GenerationError(f"--primer {args.primer}: {error}") from error
         except OSError as error:  # a folder, a symbolic-link loop, no permission
             raise GenerationError(f"--primer {args.primer}: cannot read it: {error.strerror or error}") from error
+        if not metadata.get("drums", False):
+            primer_piece = Piece(primer_piece.path, without_drums(primer_piece.events), primer_piece.bpm)
+            if not primer_piece.events:
+                raise GenerationError(
+                    f"--primer {args.primer}: it holds only drums, which the checkpoint did not learn"
+                )
+        if not instruments:
+            primer_piece = Piece(primer_piece.path, merge_instruments(primer_piece.events), primer_piece.bpm)
         primer_events = primer_piece.events
         if common_key:
             primer_piece, shift = to_common_key(primer_piece)

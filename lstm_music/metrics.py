@@ -139,3 +139,55 @@ def percentile_range(values: list[float]) -> tuple[float, float, float]:
     """(10th percentile, median, 90th percentile) of `values`."""
     p10, median, p90 = np.percentile(np.asarray(values, dtype=float), [10, 50, 90])
     return float(p10), float(median), float(p90)
+
+
+INSTRUMENT_METRICS: dict[str, str] = {
+    "event_share": "share of the piece's events it plays (pieces where it plays)",
+    "pitch_range": "its highest minus lowest pitch in the piece (semitones)",
+}
+
+
+def instrument_values(events: list[Event]) -> dict[str, dict[str, float]]:
+    """Per instrument that plays in `events`: its share of the events and its pitch range there."""
+    values: dict[str, dict[str, float]] = {}
+    for instrument in {e.instrument for e in events}:
+        pitches = [p for e in events if e.instrument == instrument for p in token_pitches(e.note)]
+        played = sum(e.instrument == instrument for e in events)
+        values[instrument] = {"event_share": played / len(events), "pitch_range": float(max(pitches) - min(pitches))}
+    return values
+
+
+def instrument_report(generated: list[list[Event]], real: list[list[Event]]) -> dict[str, dict]:
+    """Per instrument of the real pieces: the real 10-90% range and median of `INSTRUMENT_METRICS`
+    over the pieces it plays in, the generated pieces' medians, and the share of its generated notes
+    outside the pitches its real parts use (a generated cello part must not climb into the violin's
+    top register). Instruments only the generated pieces use are listed with no real range."""
+    real_values = [instrument_values(events) for events in real]
+    gen_values = [instrument_values(events) for events in generated]
+    report: dict[str, dict] = {}
+    for instrument in sorted({i for v in real_values + gen_values for i in v}):
+        row: dict = {"real_pieces": sum(instrument in v for v in real_values)}
+        row["generated_pieces"] = sum(instrument in v for v in gen_values)
+        for name in INSTRUMENT_METRICS:
+            reference = [v[instrument][name] for v in real_values if instrument in v]
+            values = [v[instrument][name] for v in gen_values if instrument in v]
+            row[name] = {"generated_median": float(np.median(values)) if values else None}
+            if reference:
+                p10, median, p90 = percentile_range(reference)
+                row[name] |= {"real_p10": p10, "real_median": median, "real_p90": p90}
+                inside = values and p10 <= row[name]["generated_median"] <= p90
+                row[name]["median_inside"] = bool(inside)
+        real_pitches = [
+            p for events in real for e in events if e.instrument == instrument for p in token_pitches(e.note)
+        ]
+        gen_pitches = [
+            p for events in generated for e in events if e.instrument == instrument for p in token_pitches(e.note)
+        ]
+        if real_pitches:
+            low, high = min(real_pitches), max(real_pitches)
+            row["real_lowest"], row["real_highest"] = low, high
+            outside = sum(not low <= p <= high for p in gen_pitches)
+            row["notes_outside_range"] = outside / len(gen_pitches) if gen_pitches else 0.0
+        row["generated_notes"] = len(gen_pitches)
+        report[instrument] = row
+    return report

@@ -1,16 +1,19 @@
-"""MIDI and score reading and writing: one piece <-> one list of (note, offset, duration) events.
+"""MIDI and score reading and writing: one piece <-> one list of (note, offset, duration, instrument) events.
 
-An *event* is what the model predicts at each step, as three string tokens:
+An *event* is what the model predicts at each step, as string tokens:
 
 * ``note``: one pitch (``"C#4"``, always spelled with sharps, one token per MIDI number) or a
   chord of its actual sorted pitches joined by dots (``"C3.E3.G3"``), so voicings survive;
 * ``offset``: quarter lengths since the previous event's onset (the first event counts from 0);
-* ``duration``: quarter lengths the note or chord sounds.
+* ``duration``: quarter lengths the note or chord sounds;
+* ``instrument``: what plays it (`instruments`): the General MIDI program of its track or channel
+  at the time it sounds (``"40"``, a violin; ``"0"``, piano, where none is named), or ``"drums"``.
 
 Times are exact fractions on music21's quantization grid, written canonically: a finite decimal
 where one exists (``"0.5"``, ``"2"``) and ``"p/q"`` otherwise (``"1/3"``). All tracks and parts are
-merged; percussion (General MIDI channel 10, or unpitched parts in scores) is left out. Notes that
-start together with the same duration form one chord; tied notes are joined. Parsed pieces keep
+read; percussion on General MIDI channel 10 is read as the instrument ``"drums"`` (unpitched parts
+of scores are left out). Notes of one instrument that start together with the same duration form
+one chord (notes of different instruments never do); tied notes are joined. Parsed pieces keep
 their chords; `split_chords` takes them apart into one event per note, the form the model learns
 from, and `join_chords` puts them together again.
 
@@ -19,12 +22,23 @@ music21 is imported lazily so that commands that only read the event cache start
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
+
+from .instruments import (
+    DRUMS,
+    PIANO,
+    channels,
+    instrument_name,
+    instrument_token,
+    order,
+    program,
+)
 
 if TYPE_CHECKING:
     from music21 import stream
@@ -33,15 +47,18 @@ MIDI_SUFFIXES = (".mid", ".midi")
 SCORE_SUFFIXES = (".mxl", ".musicxml", ".xml", ".krn", ".abc")
 QUARTER_LENGTH_DIVISORS = (4, 3)
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-PERCUSSION_CHANNEL = 10
 
 
 class Event(NamedTuple):
-    """One step of a piece: what sounds, how long after the previous onset, and for how long."""
+    """One step of a piece: what sounds, how long after the previous onset, for how long, and on what."""
 
     note: str
     offset: str
     duration: str
+    instrument: str = PIANO
+
+
+Sound = tuple[Fraction, Fraction, tuple[int, ...], str]  # (onset, length, pitches, instrument)
 
 
 @dataclass
@@ -99,21 +116,24 @@ def parse_ql(text: str) -> Fraction:
     return Fraction(text)
 
 
-def onsets_to_events(onsets: list[tuple[Fraction, Fraction, tuple[int, ...]]]) -> list[Event]:
-    """Turn (absolute offset, duration, pitches) triples into events.
+def onsets_to_events(onsets: list[Sound]) -> list[Event]:
+    """Turn (absolute offset, duration, pitches, instrument) sounds into events.
 
-    Sounds with the same onset and duration merge into one chord; zero-length sounds (grace
-    notes) are dropped. Events at the same onset go lowest pitch first.
+    Sounds of one instrument with the same onset and duration merge into one chord; zero-length
+    sounds (grace notes) are dropped. Events at the same onset go lowest pitch first.
     """
-    groups: dict[tuple[Fraction, Fraction], set[int]] = {}
-    for start, length, pitches in onsets:
+    groups: dict[tuple[Fraction, Fraction, str], set[int]] = {}
+    for start, length, pitches, instrument in onsets:
         if length > 0:
-            groups.setdefault((start, length), set()).update(pitches)
-    ordered = sorted((start, tuple(sorted(p)), length) for (start, length), p in groups.items())
+            groups.setdefault((start, length, instrument), set()).update(pitches)
+    ordered = sorted(
+        (start, tuple(sorted(p)), order(instrument), length, instrument)
+        for (start, length, instrument), p in groups.items()
+    )
     events = []
     previous = Fraction(0)
-    for start, pitches, length in ordered:
-        events.append(Event(note_token(pitches), format_ql(start - previous), format_ql(length)))
+    for start, pitches, _, length, instrument in ordered:
+        events.append(Event(note_token(pitches), format_ql(start - previous), format_ql(length), instrument))
         previous = start
     return events
 
@@ -140,7 +160,7 @@ def _check_readable(path: Path) -> None:
 def _finish(path: Path, onsets: list, bpm: float | None) -> Piece:
     events = onsets_to_events(onsets)
     if not events:
-        raise UnreadableFile("no pitched notes")
+        raise UnreadableFile("no notes")
     return Piece(str(path), events, bpm)
 
 
@@ -166,12 +186,35 @@ def _chord_groups(notes: list, tolerance: float) -> list[list]:
     return groups
 
 
+def _programs(tracks: list) -> dict[int, tuple[list[int], list[int]]]:
+    """Per MIDI channel (1-16), the ticks of its program changes and the programs, in time order,
+    from every track (a type-1 file may set a channel's program in another track than its notes)."""
+    from music21 import midi
+
+    changes: dict[int, list[tuple[int, int]]] = {}
+    for timed in tracks:
+        for tick, event in timed:
+            if event.type == midi.ChannelVoiceMessages.PROGRAM_CHANGE and isinstance(event.data, int):
+                changes.setdefault(event.channel, []).append((tick, event.data))
+    return {channel: tuple(map(list, zip(*sorted(found), strict=True))) for channel, found in changes.items()}
+
+
+def _instrument_at(programs: dict, channel: int, tick: int) -> str:
+    """The instrument token of a note struck at `tick` on `channel`: the program last set there
+    (a program change at the note's own tick counts), piano if none was."""
+    ticks, values = programs.get(channel, ((), ()))
+    i = bisect_right(ticks, tick)
+    return instrument_token(values[i - 1] if i else 0, channel)
+
+
 def read_midi(path: Path) -> Piece:
     """Read a MIDI file into a piece without building a full music21 score.
 
     Uses music21's own MIDI track reading, chord grouping and quantization, but skips measure,
-    tie and rest making, which take most of `converter.parse`'s time and are undone anyway.
-    `read_score` gives the same events (a test checks it over `midi_songs/`).
+    tie and rest making, which take most of `converter.parse`'s time and are undone anyway. Each
+    note keeps the instrument its channel's program says when it sounds; the notes of one track
+    and instrument are grouped and quantized together. `read_score` gives the same events for
+    one-instrument files (a test checks it over `midi_songs/`).
     """
     from music21 import midi, stream
     from music21.midi import translate
@@ -188,8 +231,9 @@ def read_midi(path: Path) -> Piece:
     tpq = midi_file.ticksPerQuarterNote
     onsets = []
     bpm = None
-    for track in midi_file.tracks:
-        timed = translate.getTimeForEvents(track)
+    tracks = [translate.getTimeForEvents(track) for track in midi_file.tracks]
+    programs = _programs(tracks)
+    for timed in tracks:
         if bpm is None:
             for _tick, event in timed:
                 if event.type == midi.MetaEvents.SET_TEMPO:
@@ -197,26 +241,42 @@ def read_midi(path: Path) -> Piece:
                     bpm = plausible_bpm(60_000_000 / microseconds) if microseconds else None
                     if bpm is not None:
                         break
-        notes = [n for n in translate.getNotesFromEvents(timed) if n.event.channel != PERCUSSION_CHANNEL]
-        if not notes:
-            continue
-        part = stream.Part()
-        for group in _chord_groups(notes, tpq / max(QUARTER_LENGTH_DIVISORS)):
-            if len(group) == 1:
-                element = translate.midiEventsToNote(group[0], tpq)
-            else:
-                element = translate.midiEventsToChord(group, tpq)
-            part.coreInsert(Fraction(group[0].onTime, tpq), element)
-        part.sort(force=True)
-        part.quantize(QUARTER_LENGTH_DIVISORS, processOffsets=True, processDurations=True, inPlace=True)
-        for element in part.notes:
-            pitches = tuple(p.midi for p in element.pitches)
-            onsets.append((Fraction(element.offset), Fraction(element.quarterLength), pitches))
+        played: dict[str, list] = {}
+        for n in translate.getNotesFromEvents(timed):
+            played.setdefault(_instrument_at(programs, n.event.channel, n.onTime), []).append(n)
+        for instrument, notes in played.items():
+            if instrument == DRUMS:  # music21 reads channel 10 as unpitched and drops the note number: keep it
+                for n in notes:
+                    n.event.channel = 1
+            part = stream.Part()
+            for group in _chord_groups(notes, tpq / max(QUARTER_LENGTH_DIVISORS)):
+                if len(group) == 1:
+                    element = translate.midiEventsToNote(group[0], tpq)
+                else:
+                    element = translate.midiEventsToChord(group, tpq)
+                part.coreInsert(Fraction(group[0].onTime, tpq), element)
+            part.sort(force=True)
+            part.quantize(QUARTER_LENGTH_DIVISORS, processOffsets=True, processDurations=True, inPlace=True)
+            for element in part.notes:
+                pitches = tuple(p.midi for p in element.pitches)
+                onsets.append((Fraction(element.offset), Fraction(element.quarterLength), pitches, instrument))
     return _finish(path, onsets, bpm)
 
 
+def score_instrument(found) -> str:
+    """The instrument token of a music21 `Instrument` (None: piano). A known instrument class
+    (`Violin`) gives its General MIDI program, whatever program the file wrote for it (some corpus
+    files give a violin part program 42); a generic one gives its own program, else piano."""
+    if found is None:
+        return PIANO
+    default = type(found)().midiProgram if type(found).__name__ != "Instrument" else None
+    chosen = default if default is not None else found.midiProgram
+    return str(chosen) if isinstance(chosen, int) and 0 <= chosen < 128 else PIANO
+
+
 def read_score(path: Path) -> Piece:
-    """Read any file music21 parses (MIDI or score) through a full `converter.parse`."""
+    """Read any file music21 parses (MIDI or score) through a full `converter.parse`; each note
+    plays the instrument in force in its part where it starts."""
     from music21 import chord, converter, instrument, note, stream, tempo
 
     _check_readable(path)
@@ -229,14 +289,19 @@ def read_score(path: Path) -> Piece:
     for part in parts:
         if isinstance(part.getInstrument(returnDefault=False), instrument.UnpitchedPercussion):
             continue
-        for element in part.stripTies().flatten().notes:
+        flat = part.stripTies().flatten()
+        changes = [(Fraction(i.offset), score_instrument(i)) for i in flat.getElementsByClass(instrument.Instrument)]
+        starts = [start for start, _ in changes]
+        for element in flat.notes:
             if isinstance(element, note.Note):
                 pitches = (element.pitch.midi,)
             elif isinstance(element, chord.Chord):
                 pitches = tuple(p.midi for p in element.pitches)
             else:  # unpitched percussion
                 continue
-            onsets.append((Fraction(element.offset), Fraction(element.quarterLength), pitches))
+            i = bisect_right(starts, Fraction(element.offset))
+            played = changes[i - 1][1] if i else (changes[0][1] if changes else PIANO)
+            onsets.append((Fraction(element.offset), Fraction(element.quarterLength), pitches, played))
     marks = [m.getQuarterBPM() for m in score.flatten().getElementsByClass(tempo.MetronomeMark)]
     bpm = next((b for b in (plausible_bpm(float(m)) for m in marks if m) if b is not None), None)
     return _finish(path, onsets, bpm)
@@ -249,12 +314,12 @@ def read_piece(path: Path) -> Piece:
     return read_score(path)
 
 
-def event_onsets(events: list[Event]) -> list[tuple[Fraction, Fraction, tuple[int, ...]]]:
-    """(absolute offset, duration, pitches) of each event: the inverse of `onsets_to_events`."""
+def event_onsets(events: list[Event]) -> list[Sound]:
+    """(absolute offset, duration, pitches, instrument) of each event: the inverse of `onsets_to_events`."""
     now, out = Fraction(0), []
     for event in events:
         now += parse_ql(event.offset)
-        out.append((now, parse_ql(event.duration), token_pitches(event.note)))
+        out.append((now, parse_ql(event.duration), token_pitches(event.note), event.instrument))
     return out
 
 
@@ -264,16 +329,21 @@ def split_chords(events: list[Event]) -> list[Event]:
     A chord's notes keep its duration; the first of them keeps its offset and the others are 0
     after it. This is the note-level form the model learns from (`vocab.represent`).
     """
-    notes = sorted((start, pitch, length) for start, length, pitches in event_onsets(events) for pitch in pitches)
+    notes = sorted(
+        (start, pitch, order(instrument), length, instrument)
+        for start, length, pitches, instrument in event_onsets(events)
+        for pitch in pitches
+    )
     out, previous = [], Fraction(0)
-    for start, pitch, length in notes:
-        out.append(Event(pitch_name(pitch), format_ql(start - previous), format_ql(length)))
+    for start, pitch, _, length, instrument in notes:
+        out.append(Event(pitch_name(pitch), format_ql(start - previous), format_ql(length), instrument))
         previous = start
     return out
 
 
 def join_chords(events: list[Event]) -> list[Event]:
-    """`events` (notes or chords) with the notes that start together with the same duration made one chord.
+    """`events` (notes or chords) with the notes of one instrument that start together with the same
+    duration made one chord.
 
     The inverse of `split_chords`; for parsed pieces, which are already grouped so, it changes nothing.
     """
@@ -282,63 +352,102 @@ def join_chords(events: list[Event]) -> list[Event]:
 
 def span(events: list[Event]) -> Fraction:
     """Quarter notes from the first onset to the last release."""
-    return max((start + length for start, length, _ in event_onsets(events)), default=Fraction(0))
+    return max((start + length for start, length, _, _ in event_onsets(events)), default=Fraction(0))
 
 
-def playable_notes(events: list[Event]) -> list[tuple[Fraction, Fraction, int]]:
-    """(onset, length, pitch) of every note of `events` as MIDI can hold them (see `playable`),
-    in time order; zero-length notes are left out."""
-    starts: dict[int, dict[Fraction, Fraction]] = {}
-    for now, length, pitches in event_onsets(events):
+def without_drums(events: list[Event]) -> list[Event]:
+    """`events` without the drums' (their offsets re-counted between the events that remain)."""
+    if all(event.instrument != DRUMS for event in events):
+        return events
+    return onsets_to_events([sound for sound in event_onsets(events) if sound[3] != DRUMS])
+
+
+def merge_instruments(events: list[Event], instrument: str = PIANO) -> list[Event]:
+    """`events` all played by `instrument`, chords of different instruments that start together with
+    the same duration joined (what a model without an instrument stream reads and writes)."""
+    if all(event.instrument == instrument for event in events):  # one instrument's chords are joined already
+        return events
+    return join_chords([event._replace(instrument=instrument) for event in events])
+
+
+def instruments_of(events: list[Event]) -> list[str]:
+    """The instruments `events` use, in General MIDI order (drums last)."""
+    return sorted({event.instrument for event in events}, key=order)
+
+
+def playable_notes(events: list[Event]) -> list[tuple[Fraction, Fraction, int, str]]:
+    """(onset, length, pitch, instrument) of every note of `events` as MIDI can hold them (see
+    `playable`), in time order; zero-length notes are left out."""
+    starts: dict[tuple[str, int], dict[Fraction, Fraction]] = {}
+    for now, length, pitches, instrument in event_onsets(events):
         for pitch in pitches:
-            notes = starts.setdefault(pitch, {})
+            notes = starts.setdefault((instrument, pitch), {})
             notes[now] = max(notes.get(now, Fraction(0)), length)
     out = []
-    for pitch, notes in starts.items():
+    for (instrument, pitch), notes in starts.items():
         times = sorted(notes)
         for i, start in enumerate(times):
             end = start + notes[start]
             if i + 1 < len(times):
                 end = min(end, times[i + 1])
             if end > start:
-                out.append((start, end - start, pitch))
-    return sorted(out)
+                out.append((start, end - start, pitch, instrument))
+    return sorted(out, key=lambda n: (n[0], n[2], order(n[3]), n[1]))
 
 
 def playable(events: list[Event]) -> list[Event]:
-    """`events` as MIDI can hold them: a note still sounding when its pitch is struck again ends there.
+    """`events` as MIDI can hold them: a note still sounding when its instrument strikes its pitch
+    again ends there.
 
     A MIDI channel sounds each pitch once at a time, so overlapping repeats of one pitch (which a
     model can generate) would otherwise be cut or dropped by the MIDI writer and reader in ways
     that depend on the tool. Cut chord members that now end apart become separate events.
     """
-    return onsets_to_events([(start, length, (pitch,)) for start, length, pitch in playable_notes(events)])
+    return onsets_to_events([(start, length, (pitch,), i) for start, length, pitch, i in playable_notes(events)])
 
 
-def events_to_score(events: list[Event], program: int = 0, bpm: float = 120.0) -> stream.Score:
-    """Build a one-part music21 score that plays `playable(events)` on General MIDI `program` at `bpm`."""
+def _as_played(events: list[Event], forced: int | None) -> list[Event]:
+    """`events` on their own instruments, or all on General MIDI program `forced` (drums stay drums)."""
+    if forced is None:
+        return events
+    return merge_instruments([e for e in events if e.instrument != DRUMS], str(forced)) + [
+        e for e in events if e.instrument == DRUMS
+    ]
+
+
+def events_to_score(events: list[Event], forced: int | None = None, bpm: float = 120.0) -> stream.Score:
+    """Build a music21 score that plays `playable(events)` at `bpm`, one part per instrument (all on
+    General MIDI program `forced` if given), for MusicXML."""
     from music21 import chord, instrument, note, pitch, stream, tempo
 
-    part = stream.Part()
-    part.insert(0, instrument.instrumentFromMidiProgram(program))
-    part.insert(0, tempo.MetronomeMark(number=bpm))
-    for now, length, pitches in event_onsets(playable(events)):
-        # Pitch(midi=...): music21 reads a bare number below 12 as a pitch class in octave 4
-        sounds = [pitch.Pitch(midi=p) for p in pitches]
-        sound = note.Note(sounds[0]) if len(sounds) == 1 else chord.Chord(sounds)
-        sound.quarterLength = length
-        part.insert(now, sound)
+    played = playable(_as_played(events, forced))
     score = stream.Score()
-    score.insert(0, part)
+    for token in instruments_of(played):
+        part = stream.Part()
+        part.partName = instrument_name(token)
+        part.insert(
+            0, instrument.Percussion() if token == DRUMS else instrument.instrumentFromMidiProgram(program(token))
+        )
+        if not score.parts:
+            part.insert(0, tempo.MetronomeMark(number=bpm))
+        for now, length, pitches, _ in event_onsets([e for e in played if e.instrument == token]):
+            # Pitch(midi=...): music21 reads a bare number below 12 as a pitch class in octave 4
+            sounds = [pitch.Pitch(midi=p) for p in pitches]
+            sound = note.Note(sounds[0]) if len(sounds) == 1 else chord.Chord(sounds)
+            sound.quarterLength = length
+            part.insert(now, sound)
+        score.insert(0, part)
     return score
 
 
 TICKS_PER_QUARTER = 480  # divisible by 4 and 3, so every onset and length on the grid is a whole tick
 
 
-def write_midi(events: list[Event], path: Path, program: int = 0, bpm: float = 120.0) -> Path:
-    """Write `playable(events)` as a one-track MIDI file on channel 1 with General MIDI `program` at
-    `bpm`; return the path written.
+def write_midi(events: list[Event], path: Path, forced: int | None = None, bpm: float = 120.0) -> Path:
+    """Write `playable(events)` as a MIDI file at `bpm`: one track per instrument, named after it, on
+    its own channel with its program (`instruments.channels`: drums on channel 10, never a pitched
+    instrument), or everything on General MIDI program `forced` if given; return the path written.
+    One instrument gives a one-track file (type 0), several a type-1 file with the tempo in the first.
 
     The file is built from the events directly with mido (about a millisecond per 100 notes), not
     through a music21 score, whose chord spelling made writing a piece take seconds; music21 stays
@@ -347,22 +456,31 @@ def write_midi(events: list[Event], path: Path, program: int = 0, bpm: float = 1
     """
     import mido
 
-    timeline = []  # (tick, note-offs first, pitch)
-    for now, length, pitch in playable_notes(events):
-        timeline.append((round(now * TICKS_PER_QUARTER), 1, pitch))
-        timeline.append((round((now + length) * TICKS_PER_QUARTER), 0, pitch))
-    track = mido.MidiTrack(
-        [
-            mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0),
-            mido.Message("program_change", program=program, channel=0, time=0),
-        ]
-    )
-    tick = 0
-    for when, on, pitch in sorted(timeline):
-        kind = "note_on" if on else "note_off"
-        track.append(mido.Message(kind, skip_checks=True, note=pitch, velocity=90 * on, channel=0, time=when - tick))
-        tick = when
-    track.append(mido.MetaMessage("end_of_track", time=0))
+    notes = playable_notes(_as_played(events, forced))
+    used = sorted({instrument for *_, instrument in notes}, key=order) or [str(forced or 0)]
+    channel = channels(used)
+    tracks = []
+    for token in used:
+        timeline = []  # (tick, note-offs first, pitch)
+        for now, length, pitch, instrument in notes:
+            if instrument == token:
+                timeline.append((round(now * TICKS_PER_QUARTER), 1, pitch))
+                timeline.append((round((now + length) * TICKS_PER_QUARTER), 0, pitch))
+        track = mido.MidiTrack([mido.MetaMessage("track_name", name=instrument_name(token), time=0)])
+        if not tracks:
+            track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0))
+        if token != DRUMS:
+            track.append(mido.Message("program_change", program=program(token), channel=channel[token], time=0))
+        tick = 0
+        for when, on, pitch in sorted(timeline):
+            kind = "note_on" if on else "note_off"
+            message = mido.Message(
+                kind, skip_checks=True, note=pitch, velocity=90 * on, channel=channel[token], time=when - tick
+            )
+            track.append(message)
+            tick = when
+        track.append(mido.MetaMessage("end_of_track", time=0))
+        tracks.append(track)
     path.parent.mkdir(parents=True, exist_ok=True)
-    mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_QUARTER, tracks=[track]).save(str(path))
+    mido.MidiFile(type=0 if len(tracks) == 1 else 1, ticks_per_beat=TICKS_PER_QUARTER, tracks=tracks).save(str(path))
     return path

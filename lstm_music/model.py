@@ -1,5 +1,7 @@
 """The three-branch functional LSTM: note, offset and duration in; one softmax head each out.
 
+A model of several instruments has a fourth branch and head, ``instrument``, last in the chain.
+
 Each stream's token indices pass an Embedding and an LSTM branch; the branches (and, in a model
 conditioned on register, the piece's register through a small dense layer) are concatenated
 and pass a trunk of LSTMs and a shared Dense layer, then split into three heads named ``note``,
@@ -27,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 import keras
 from keras import layers, ops
 
-from .vocab import REGISTER_KEY, STREAMS, given_key, input_key
+from .vocab import REGISTER_KEY, given_key, input_key, streams_of
 
 
 @dataclass
@@ -99,15 +101,16 @@ class _Layers:
     """Every layer of the network, created once and wired into the sequence and step graphs."""
 
     def __init__(self, vocab_sizes: dict[str, int], config: ModelConfig) -> None:
+        self.streams = streams_of(vocab_sizes)
         self.embeddings = {
-            s: layers.Embedding(vocab_sizes[s], config.embedding, name=f"{s}_embedding") for s in STREAMS
+            s: layers.Embedding(vocab_sizes[s], config.embedding, name=f"{s}_embedding") for s in self.streams
         }
         if config.pitch_embedding:
             specials = vocab_sizes["note"] - 128
             self.embeddings["note"] = PitchEmbedding(specials, config.embedding, name="note_embedding")
         self.branches = {
             s: layers.LSTM(config.branch_units, return_sequences=True, return_state=True, name=f"{s}_lstm")
-            for s in STREAMS
+            for s in self.streams
         }
         # the register (two MIDI pitches) as a vector beside the branches at every time step
         self.register = None
@@ -123,7 +126,7 @@ class _Layers:
         self.dropouts = [layers.Dropout(config.dropout, name=f"dropout_{i}") for i in range(stages)]
         self.dense = layers.Dense(config.dense_units, activation="relu", name="shared_dense")
         self.heads = {}
-        for s in STREAMS:
+        for s in self.streams:
             head = []
             if config.head_units:
                 head.append(layers.Dense(config.head_units, name=f"{s}_hidden"))
@@ -137,16 +140,16 @@ class _Layers:
 
         self.conditioned = config.conditioned
         self.head_inputs = {
-            s: layers.Concatenate(name=f"{s}_context") for i, s in enumerate(STREAMS) if i and config.conditioned
+            s: layers.Concatenate(name=f"{s}_context") for i, s in enumerate(self.streams) if i and config.conditioned
         }
 
     def givens(self, stream: str) -> tuple[str, ...]:
         """The streams of the same event whose tokens the head of `stream` is conditioned on."""
-        return STREAMS[: STREAMS.index(stream)] if self.conditioned else ()
+        return self.streams[: self.streams.index(stream)] if self.conditioned else ()
 
     def recurrent(self) -> list[layers.LSTM]:
         """The LSTM layers in the order their states are passed to and from the step model."""
-        return [self.branches[s] for s in STREAMS] + self.trunk
+        return [self.branches[s] for s in self.streams] + self.trunk
 
     def trunk_context(self, inputs: dict, states: list | None = None) -> tuple:
         """The shared context every head reads, from `inputs`; also the LSTMs' final states."""
@@ -156,7 +159,7 @@ class _Layers:
         )
         final = []
         branches = []
-        for i, s in enumerate(STREAMS):
+        for i, s in enumerate(self.streams):
             out, h, c = self.branches[s](self.embeddings[s](inputs[input_key(s)]), initial_state=initial[i])
             branches.append(out)
             final += [h, c]
@@ -165,7 +168,7 @@ class _Layers:
             branches.append(ops.zeros_like(branches[0][..., :1]) + ops.expand_dims(vector, 1))
         x = self.concat(branches)
         for j, lstm in enumerate(self.trunk):
-            x, h, c = lstm(self.dropouts[j](x), initial_state=initial[len(STREAMS) + j])
+            x, h, c = lstm(self.dropouts[j](x), initial_state=initial[len(self.streams) + j])
             final += [h, c]
         return self.dense(self.dropouts[-1](x)), final
 
@@ -181,8 +184,8 @@ class _Layers:
     def wire(self, inputs: dict) -> dict:
         """Connect the layers of the sequence model; the givens are the next event's true tokens."""
         context, _ = self.trunk_context(inputs)
-        given = {s: inputs[given_key(s)] for s in STREAMS if given_key(s) in inputs}
-        return {s: self.head(s, context, given) for s in STREAMS}
+        given = {s: inputs[given_key(s)] for s in self.streams if given_key(s) in inputs}
+        return {s: self.head(s, context, given) for s in self.streams}
 
 
 def register_input(config: ModelConfig | _Layers) -> dict:
@@ -192,13 +195,14 @@ def register_input(config: ModelConfig | _Layers) -> dict:
 
 
 def build_model(vocab_sizes: dict[str, int], config: ModelConfig) -> keras.Model:
-    """The sequence model: three (batch, time) index inputs -> three (batch, time, vocab) softmaxes.
+    """The sequence model: one (batch, time) index input per stream of `vocab_sizes` (three, or four
+    with instruments) -> one (batch, time, vocab) softmax each.
 
     The built model keeps its layers in `model.music_layers` so `build_step_model` can share them.
     """
     parts = _Layers(vocab_sizes, config)
-    inputs = {input_key(s): keras.Input(shape=(None,), dtype="int32", name=input_key(s)) for s in STREAMS}
-    givens = {g for s in STREAMS for g in parts.givens(s)}
+    inputs = {input_key(s): keras.Input(shape=(None,), dtype="int32", name=input_key(s)) for s in parts.streams}
+    givens = {g for s in parts.streams for g in parts.givens(s)}
     inputs |= {given_key(g): keras.Input(shape=(None,), dtype="int32", name=given_key(g)) for g in sorted(givens)}
     inputs |= register_input(config)
     outputs = parts.wire(inputs)
@@ -210,19 +214,19 @@ def build_model(vocab_sizes: dict[str, int], config: ModelConfig) -> keras.Model
 def build_step_model(model: keras.Model) -> keras.Model:
     """A model sharing `model`'s weights that advances one event: (tokens, states) -> (probs, states, context).
 
-    Inputs are three (batch, 1) index tensors (and the (batch, 2) register of a model conditioned on
+    Inputs are one (batch, 1) index tensor per stream (and the (batch, 2) register of a model conditioned on
     it) and the (h, c) pair of every LSTM in `_Layers.recurrent` order; outputs are the (batch, 1,
     vocab) softmaxes of the heads that need no given tokens, the new states, and the (batch, 1,
     dense) context for `build_head_models`.
     """
     parts: _Layers = model.music_layers
-    inputs = {input_key(s): keras.Input(shape=(1,), dtype="int32", name=input_key(s)) for s in STREAMS}
+    inputs = {input_key(s): keras.Input(shape=(1,), dtype="int32", name=input_key(s)) for s in parts.streams}
     inputs |= register_input(parts)
     states = []
     for i, lstm in enumerate(parts.recurrent()):
         states += [keras.Input(shape=(lstm.units,), name=f"state_{i}_{k}") for k in "hc"]
     context, final = parts.trunk_context(inputs, states)
-    outputs = {s: parts.head(s, context, {}) for s in STREAMS if not parts.givens(s)}
+    outputs = {s: parts.head(s, context, {}) for s in parts.streams if not parts.givens(s)}
     return keras.Model(inputs=[inputs, states], outputs=[outputs, final, context], name="lstm_music_step")
 
 
@@ -230,7 +234,7 @@ def build_head_models(model: keras.Model) -> dict[str, keras.Model]:
     """For each conditioned head, a model sharing `model`'s weights: (context, given tokens) -> probs."""
     parts: _Layers = model.music_layers
     heads = {}
-    for s in STREAMS:
+    for s in parts.streams:
         if parts.givens(s):
             context = keras.Input(shape=(1, parts.dense.units), name="context")
             given = {given_key(g): keras.Input(shape=(1,), dtype="int32", name=given_key(g)) for g in parts.givens(s)}
@@ -275,14 +279,16 @@ def compile_model(
     shrink the reported loss nor the gradient.
     """
     reduction = "mean_with_sample_weight"
+    streams = model.music_layers.streams
     if label_smoothing > 0:
-        losses = {s: SmoothedSparseCrossentropy(label_smoothing, reduction=reduction) for s in STREAMS}
+        losses = {s: SmoothedSparseCrossentropy(label_smoothing, reduction=reduction) for s in streams}
     else:
-        losses = {s: keras.losses.SparseCategoricalCrossentropy(reduction=reduction) for s in STREAMS}
+        losses = {s: keras.losses.SparseCategoricalCrossentropy(reduction=reduction) for s in streams}
+    weights = loss_weights or {}
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
         loss=losses,
-        loss_weights=loss_weights or {s: 1.0 for s in STREAMS},
-        weighted_metrics={s: ["accuracy"] for s in STREAMS},
+        loss_weights={s: weights.get(s, 1.0) for s in streams},
+        weighted_metrics={s: ["accuracy"] for s in streams},
     )
     return model

@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .files import write_atomically
+from .instruments import instrument_name, order
 from .midi_io import Event, playable_notes
-from .vocab import STREAMS
+from .vocab import ALL_STREAMS
 
 
 def _save(figure, path: Path) -> Path:
@@ -23,16 +24,23 @@ def _save(figure, path: Path) -> Path:
 
 def piano_roll(events: list[Event], path: Path, bpm: float = 120.0, title: str = "") -> Path:
     """Draw `events` as a piano roll: time in beats across (seconds at `bpm` on the top axis), MIDI
-    pitch up, each note a bar as long as it sounds, so chords show as stacked bars."""
+    pitch up, each note a bar as long as it sounds, so chords show as stacked bars; each instrument
+    its own colour, named in a legend when there are several."""
     from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
     notes = playable_notes(events)
-    end = float(max((start + length for start, length, _ in notes), default=1))
+    end = float(max((start + length for start, length, _, _ in notes), default=1))
     figure = Figure(figsize=(min(40.0, max(8.0, end / 8)), 5.0))
     axes = figure.add_subplot()
-    for start, length, pitch in notes:
-        axes.add_patch(_bar(float(start), pitch - 0.4, float(length), 0.8))
-    pitches = [pitch for _, _, pitch in notes] or [60]
+    used = sorted({instrument for *_, instrument in notes}, key=order)
+    colours = {token: f"C{i % 10}" for i, token in enumerate(used)}
+    for start, length, pitch, instrument in notes:
+        axes.add_patch(_bar(float(start), pitch - 0.4, float(length), 0.8, colours[instrument]))
+    if len(used) > 1:
+        handles = [Patch(facecolor=colours[t], label=instrument_name(t)) for t in used]
+        axes.legend(handles=handles, fontsize=8, loc="upper right")
+    pitches = [pitch for _, _, pitch, _ in notes] or [60]
     axes.set_xlim(0, end)
     axes.set_ylim(min(pitches) - 2, max(pitches) + 2)
     axes.set_xlabel("beats (quarter notes)")
@@ -44,11 +52,11 @@ def piano_roll(events: list[Event], path: Path, bpm: float = 120.0, title: str =
     return _save(figure, path)
 
 
-def _bar(x: float, y: float, width: float, height: float):
+def _bar(x: float, y: float, width: float, height: float, colour: str):
     """One note's rectangle."""
     from matplotlib.patches import Rectangle
 
-    return Rectangle((x, y), width, height, facecolor="tab:blue", edgecolor="navy", linewidth=0.3)
+    return Rectangle((x, y), width, height, facecolor=colour, edgecolor="black", linewidth=0.3)
 
 
 def training_curves(history: list[dict], path: Path) -> Path:
@@ -60,7 +68,7 @@ def training_curves(history: list[dict], path: Path) -> Path:
     epochs = [int(row["epoch"]) + 1 for row in history]
     figure = Figure(figsize=(8.0, 4.5))
     axes = figure.add_subplot()
-    for i, stream in enumerate(STREAMS):
+    for i, stream in enumerate(s for s in ALL_STREAMS if f"{s}_loss" in history[0]):
         color = f"C{i}"
         axes.plot(epochs, [float(row[f"{stream}_loss"]) for row in history], color=color, label=f"{stream} (train)")
         if f"val_{stream}_loss" in history[0]:

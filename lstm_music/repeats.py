@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .vocab import STREAMS
+from .vocab import streams_of
 
 MAX_CONTEXT = 16  # longest stretch of events matched
 BUCKETS = (1, 2, 4, 8)  # a match of k events uses the weight of the last bucket start <= k
@@ -110,8 +110,8 @@ def copy_probabilities(rows: np.ndarray, together: int | None = None) -> list[tu
     for row in rows[1:]:
         target = tuple(int(x) for x in row)
         length, followers = memory.match()
-        probs = np.full(len(STREAMS), np.nan)
-        for i in range(len(STREAMS)):
+        probs = np.full(len(target), np.nan)
+        for i in range(len(target)):
             tokens = agreeing(followers, target[:i])
             if tokens:
                 probs[i] = tokens.count(target[i]) / len(tokens)
@@ -129,7 +129,8 @@ def _pooled(
         for length, probs in copy_probabilities(rows, together):
             lengths.append(length)
             copies.append(probs)
-    return np.array(lengths, dtype=int), np.array(copies).reshape(-1, len(STREAMS)), np.concatenate(network)
+    columns = arrays[0].shape[1]
+    return np.array(lengths, dtype=int), np.array(copies).reshape(-1, columns), np.concatenate(network)
 
 
 def fit_weights(
@@ -143,7 +144,7 @@ def fit_weights(
     lengths, copies, net = _pooled(arrays, network, together)
     buckets = bucket(lengths)
     weights = {}
-    for i, s in enumerate(STREAMS):
+    for i, s in enumerate(streams_of(net.shape[1])):
         chosen = []
         for b in range(len(BUCKETS)):
             rows = (buckets == b) & ~np.isnan(copies[:, i])
@@ -164,7 +165,7 @@ def mixed_cross_entropy(
     lengths, copies, net = _pooled(arrays, network, together)
     buckets = bucket(lengths)
     out = {}
-    for i, s in enumerate(STREAMS):
+    for i, s in enumerate(streams_of(net.shape[1])):
         w = np.append(weights[s], 0.0)[buckets]  # bucket -1 (no match) takes the appended 0
         w = np.where(np.isnan(copies[:, i]), 0.0, w)
         mixed = (1 - w) * net[:, i] + w * np.nan_to_num(copies[:, i])

@@ -1,12 +1,12 @@
 """Incremental sampling: the LSTM states are carried from step to step, so each event costs one step.
 
-Each head is sampled from its softmax after removing ``<unk>`` and ``<start>``, with temperature
-(0 means argmax), top-k and top-p (nucleus) filtering; heads go in stream order (note, offset,
-duration), and a model with conditioned heads is given the tokens already drawn for the event.
-With the checkpoint's repeat weights, each piece's repeat memory (`repeats`) is mixed into every
-head first. A generation starts from the ``<start>`` event, so it needs no primer; a primer's
-events are fed first to condition the model (and are part of the piece's memory). The same
-checkpoint, settings and seed give the same events.
+Each head is sampled from its softmax after removing ``<unk>`` and ``<start>``, with temperature (0
+means argmax), top-k and top-p (nucleus) filtering; heads go in stream order (note, offset,
+duration, and instrument in a model of several instruments), and a model with conditioned heads is
+given the tokens already drawn for the event. With the checkpoint's repeat weights, each piece's
+repeat memory (`repeats`) is mixed into every head first. A generation starts from the ``<start>``
+event, so it needs no primer; a primer's events are fed first to condition the model (and are part
+of the piece's memory). The same checkpoint, settings and seed give the same events.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from functools import cached_property
 import numpy as np
 
 from .repeats import PieceMemory, copy_distribution, weight
-from .vocab import REGISTER_KEY, SPECIALS, START_INDEX, STREAMS, given_key, input_key, piece_register
+from .vocab import ALL_STREAMS, REGISTER_KEY, SPECIALS, START_INDEX, given_key, input_key, piece_register
 
 # Plain sampling from the model (with its repeat memory): of the settings tried in the music
 # report (docs/BENCHMARKS.md) the closest to real pieces; lower temperatures fall into loops.
@@ -32,7 +32,7 @@ class SamplingSettings:
     """How each head turns probabilities into a choice; `repeat_weights` (from the checkpoint) mix in
     the piece's repeat memory (`repeats`), None samples the network alone."""
 
-    temperature: dict[str, float] = field(default_factory=lambda: {s: DEFAULT_TEMPERATURE for s in STREAMS})
+    temperature: dict[str, float] = field(default_factory=lambda: {s: DEFAULT_TEMPERATURE for s in ALL_STREAMS})
     top_k: int = 0
     top_p: float = 1.0
     repeat_weights: dict[str, list[float]] | None = None
@@ -97,7 +97,7 @@ def choose_ops(probs, temperature: float, top_k: int, top_p: float, uniform):
 
 def with_repeats_ops(probs, followers, chosen: list, stream: int, weight):
     """`Sampler.with_repeats` in `keras.ops`: `probs` (batch, vocabulary) mixed at `weight` (batch,)
-    with what the `followers` (batch, k, 3 token indices and a count; count 0 pads) agreeing with
+    with what the `followers` (batch, k, a token index per stream and a count; count 0 pads) agreeing with
     the tokens `chosen` for the earlier streams say about stream `stream`."""
     from keras import ops
 
@@ -114,31 +114,32 @@ def with_repeats_ops(probs, followers, chosen: list, stream: int, weight):
 
 def build_event_model(model, settings: SamplingSettings):
     """One step of generation as a model sharing `model`'s weights, to be compiled whole
-    (`compiled_call`). Six inputs: the previous event (batch, 3), every recurrent state side by
-    side (batch, sum of `model.state_sizes`), each piece's register (batch, 2; read if the model is
-    conditioned on it), three uniform draws per piece (batch, 3), the repeat memory's followers
-    (batch, k, 4: `pack_matches`) and mixing weight per head (batch, 3). Two outputs: the chosen event
-    (batch, 3) and the new states, side by side. The same arithmetic as `Sampler.step`,
-    `Sampler.head`, `Sampler.with_repeats` and `choose`, in float32."""
+    (`compiled_call`). Six inputs, with S the model's streams: the previous event (batch, S), every
+    recurrent state side by side (batch, sum of `model.state_sizes`), each piece's register (batch,
+    2; read if the model is conditioned on it), a uniform draw per piece and head (batch, S), the
+    repeat memory's followers (batch, k, S + 1: `pack_matches`) and mixing weight per head (batch,
+    S). Two outputs: the chosen event (batch, S) and the new states, side by side. The same
+    arithmetic as `Sampler.step`, `Sampler.head`, `Sampler.with_repeats` and `choose`, in float32."""
     import keras
     from keras import ops
 
     from .model import state_sizes
 
     parts = model.music_layers
-    previous = keras.Input(shape=(len(STREAMS),), dtype="int32", name="previous")
+    streams = parts.streams
+    previous = keras.Input(shape=(len(streams),), dtype="int32", name="previous")
     packed = keras.Input(shape=(sum(state_sizes(model)),), name="states")
     registers = keras.Input(shape=(2,), name=REGISTER_KEY)
-    uniforms = keras.Input(shape=(len(STREAMS),), name="uniforms")
-    followers = keras.Input(shape=(None, len(STREAMS) + 1), dtype="int32", name="followers")
-    mix = keras.Input(shape=(len(STREAMS),), name="mix")
-    inputs = {input_key(s): previous[:, i : i + 1] for i, s in enumerate(STREAMS)} | {REGISTER_KEY: registers}
+    uniforms = keras.Input(shape=(len(streams),), name="uniforms")
+    followers = keras.Input(shape=(None, len(streams) + 1), dtype="int32", name="followers")
+    mix = keras.Input(shape=(len(streams),), name="mix")
+    inputs = {input_key(s): previous[:, i : i + 1] for i, s in enumerate(streams)} | {REGISTER_KEY: registers}
     bounds = np.cumsum([0, *state_sizes(model)])
     states = [packed[:, a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     context, final = parts.trunk_context(inputs, states)
     chosen: list = []
-    for i, s in enumerate(STREAMS):
-        given = {g: ops.expand_dims(chosen[STREAMS.index(g)], -1) for g in parts.givens(s)}
+    for i, s in enumerate(streams):
+        given = {g: ops.expand_dims(chosen[streams.index(g)], -1) for g in parts.givens(s)}
         probs = parts.head(s, context, given)[:, 0]
         if settings.repeat_weights:
             probs = with_repeats_ops(probs, followers, chosen, i, mix[:, i])
@@ -174,20 +175,22 @@ def compiled_call(model):
 FOLLOWER_SLOTS = 16  # fewest follower rows passed to the compiled step; more go in powers of two
 
 
-def pack_matches(matches: list, batch: int, repeat_weights: dict | None) -> tuple[np.ndarray, np.ndarray]:
+def pack_matches(
+    matches: list, batch: int, repeat_weights: dict | None, streams: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     """Each piece's repeat-memory match as arrays for `build_event_model`: its distinct followers
-    with how often each occurred (batch, k, 3 token indices and a count; k at least `FOLLOWER_SLOTS`
-    and a power of two, so that the compiled step sees few shapes) and each head's mixing weight
-    (batch, 3)."""
+    with how often each occurred (batch, k, a token index per stream of `streams` and a count; k at
+    least `FOLLOWER_SLOTS` and a power of two, so that the compiled step sees few shapes) and each
+    head's mixing weight (batch, streams)."""
     distinct = [Counter(found) for _, found in matches]
     most = max(map(len, distinct), default=0)
     slots = max(FOLLOWER_SLOTS, 1 << max(most - 1, 0).bit_length())
-    followers = np.zeros((batch, slots, len(STREAMS) + 1), dtype=np.int32)
-    mix = np.zeros((batch, len(STREAMS)), dtype=np.float32)
+    followers = np.zeros((batch, slots, len(streams) + 1), dtype=np.int32)
+    mix = np.zeros((batch, len(streams)), dtype=np.float32)
     for b, ((length, _), rows) in enumerate(zip(matches, distinct, strict=True)):
         if rows:
             followers[b, : len(rows)] = [(*row, n) for row, n in rows.items()]
-            mix[b] = [weight(repeat_weights[s], length) for s in STREAMS]
+            mix[b] = [weight(repeat_weights[s], length) for s in streams]
     return followers, mix
 
 
@@ -211,6 +214,7 @@ class Sampler:
 
         self.together = together
         self.model = model
+        self.streams: tuple[str, ...] = model.music_layers.streams
         self.sizes = state_sizes(model)
         self.wants_register = REGISTER_KEY in input_names(model)
         self.registers: np.ndarray | None = None
@@ -241,12 +245,12 @@ class Sampler:
     def step(
         self, rows: np.ndarray, states: list[np.ndarray]
     ) -> tuple[dict[str, np.ndarray], list[np.ndarray], np.ndarray]:
-        """Feed one event per piece (`rows`: batch x 3 indices).
+        """Feed one event per piece (`rows`: batch x streams indices).
 
         Returns the next event's probabilities for the heads that need no given tokens, the new
         states, and the context that `head` needs for the others.
         """
-        tokens = {input_key(s): rows[:, i : i + 1].astype(np.int32) for i, s in enumerate(STREAMS)}
+        tokens = {input_key(s): rows[:, i : i + 1].astype(np.int32) for i, s in enumerate(self.streams)}
         if self.wants_register:
             tokens[REGISTER_KEY] = self.registers
         probs, states, context = self.step_model.predict_on_batch([tokens, states])
@@ -254,7 +258,9 @@ class Sampler:
 
     def head(self, stream: str, context: np.ndarray, chosen: np.ndarray) -> np.ndarray:
         """Probabilities of a conditioned head, given the tokens `chosen` (batch x streams before it)."""
-        given = {given_key(s): chosen[:, i : i + 1].astype(np.int32) for i, s in enumerate(STREAMS[: chosen.shape[1]])}
+        given = {
+            given_key(s): chosen[:, i : i + 1].astype(np.int32) for i, s in enumerate(self.streams[: chosen.shape[1]])
+        }
         return np.asarray(self.head_models[stream].predict_on_batch([context, given]))[:, 0]
 
     def generate(
@@ -268,9 +274,9 @@ class Sampler:
         compiled: bool = True,
         progress: bool = False,
     ) -> np.ndarray:
-        """Sample `count` pieces of `length` events together; return indices (count, length, 3).
+        """Sample `count` pieces of `length` events together; return indices (count, length, streams).
 
-        `primer` (events x 3 indices) is fed after ``<start>`` and before sampling begins.
+        `primer` (events x streams indices) is fed after ``<start>`` and before sampling begins.
         `registers`: each piece's register, for a model conditioned on it (`start`). `compiled`
         draws each event in one compiled call (`build_event_model`); False takes the reference path,
         a Keras call per head and the sampling in numpy. Both take the same random numbers.
@@ -282,7 +288,7 @@ class Sampler:
         rng = np.random.default_rng(seed)
         states = self.start(count, registers)
         memories = [PieceMemory(self.together) for _ in range(count)]
-        history = [np.full(len(STREAMS), START_INDEX, dtype=np.int32), *(primer if primer is not None else [])]
+        history = [np.full(len(self.streams), START_INDEX, dtype=np.int32), *(primer if primer is not None else [])]
         advance = self.compiled_event(settings) if compiled else self.reference_event
         for row in history[:-1]:  # fed, not drawn (the compiled step draws nothing without random numbers)
             rows = np.repeat(row[None, :], count, axis=0)
@@ -290,7 +296,7 @@ class Sampler:
         for memory in memories:
             for row in history:
                 memory.add(row)
-        out = np.zeros((count, length, len(STREAMS)), dtype=np.int32)
+        out = np.zeros((count, length, len(self.streams)), dtype=np.int32)
         previous = np.repeat(np.asarray(history[-1], dtype=np.int32)[None, :], count, axis=0)
         for t in tqdm(range(length), desc="sampling", unit="event", disable=not progress, file=sys.stderr, leave=False):
             matches = [memory.match() for memory in memories] if settings.repeat_weights else []
@@ -305,8 +311,8 @@ class Sampler:
     ) -> tuple[np.ndarray, list]:
         """Feed the `previous` events and draw the next ones head by head, in numpy."""
         probs, states, context = self.step(previous, states)
-        chosen = np.zeros((len(previous), len(STREAMS)), dtype=np.int32)
-        for i, s in enumerate(STREAMS):
+        chosen = np.zeros((len(previous), len(self.streams)), dtype=np.int32)
+        for i, s in enumerate(self.streams):
             p = probs[s] if s in probs else self.head(s, context, chosen[:, :i])
             if settings.repeat_weights:
                 p = self.with_repeats(p, matches, chosen[:, :i], settings.repeat_weights[s])
@@ -316,20 +322,20 @@ class Sampler:
     def compiled_event(self, settings: SamplingSettings) -> Callable:
         """A function like `reference_event` that draws each event in one compiled call (built once
         per temperature, top-k, top-p and use of the repeat memory)."""
-        key = (tuple(settings.temperature[s] for s in STREAMS), settings.top_k, settings.top_p)
+        key = (tuple(settings.temperature[s] for s in self.streams), settings.top_k, settings.top_p)
         key += (settings.repeat_weights is not None,)
         if key in self.events:
             return self.events[key]
         run = compiled_call(build_event_model(self.model, settings))
-        sampled = [settings.temperature[s] != 0 and settings.top_k != 1 for s in STREAMS]  # heads that draw
+        sampled = [settings.temperature[s] != 0 and settings.top_k != 1 for s in self.streams]  # heads that draw
 
         def event(previous, states, matches, settings, rng):
             batch = len(previous)
-            uniforms = np.zeros((batch, len(STREAMS)), dtype=np.float32)
-            for i in range(len(STREAMS)):
+            uniforms = np.zeros((batch, len(self.streams)), dtype=np.float32)
+            for i in range(len(self.streams)):
                 if sampled[i] and rng is not None:  # the numbers `choose` would take, in its order
                     uniforms[:, i] = rng.random(batch)
-            followers, mix = pack_matches(matches, batch, settings.repeat_weights)
+            followers, mix = pack_matches(matches, batch, settings.repeat_weights, self.streams)
             if isinstance(states, list):  # `start`'s zeros; afterwards the states stay the backend's tensors
                 states = np.concatenate(states, axis=1)
             chosen, states = run(previous.astype(np.int32), states, self.registers, uniforms, followers, mix)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .vocab import STREAMS, model_inputs
+from .vocab import model_inputs, streams_of
 
 
 def target_probabilities(model, arrays: list[np.ndarray], budget: int = 2**24) -> tuple[list, list]:
@@ -33,14 +33,15 @@ def target_probabilities(model, arrays: list[np.ndarray], budget: int = 2**24) -
         chunks[-1].append(i)
     for chunk in chunks:
         width = max(len(arrays[i]) for i in chunk) - 1
-        block = np.zeros((len(chunk), width + 1, len(STREAMS)), dtype=np.int32)
+        streams = streams_of(arrays[chunk[0]].shape[1])
+        block = np.zeros((len(chunk), width + 1, len(streams)), dtype=np.int32)
         for row, i in enumerate(chunk):
             block[row, : len(arrays[i])] = arrays[i]
         probs = model.predict_on_batch(model_inputs(block, input_names(model)))  # each piece's own register
         for row, i in enumerate(chunk):
             events = len(arrays[i]) - 1
             target = arrays[i][1:]
-            heads = [np.asarray(probs[s])[row, :events] for s in STREAMS]
+            heads = [np.asarray(probs[s])[row, :events] for s in streams]
             chosen = [np.take_along_axis(p, target[:, j : j + 1], axis=-1)[:, 0] for j, p in enumerate(heads)]
             probabilities[i] = np.stack(chosen, axis=1)
             correct[i] = np.stack([p.argmax(axis=-1) == target[:, j] for j, p in enumerate(heads)], axis=1)
@@ -53,5 +54,5 @@ def score_model(probabilities: list[np.ndarray], correct: list[np.ndarray]) -> d
     nats = -np.log(np.maximum(probs, 1e-12))
     return {
         s: {"accuracy": float(hits[:, i].mean()), "cross_entropy": float(nats[:, i].mean())}
-        for i, s in enumerate(STREAMS)
+        for i, s in enumerate(streams_of(probs.shape[1]))
     }

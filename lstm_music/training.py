@@ -19,12 +19,16 @@ import numpy as np
 
 from .cli import SettingError
 from .corpus import PARSER_SETTINGS, Corpus, load_corpus, parser_difference
+from .instruments import instrument_name
+from .midi_io import Piece
 from .repeats import fit_weights
 from .vocab import (
-    STREAMS,
+    ALL_STREAMS,
+    INSTRUMENT,
     augment,
     build_vocabularies,
     encode_piece,
+    instruments_used,
     piece_register,
     prepare,
     split_pieces,
@@ -64,9 +68,28 @@ def jax_platforms() -> set[str]:
 
 def read_data(args: Namespace) -> Corpus:
     """Parse (or read from the cache) every piece in `args.data`; print the one-line summary."""
-    corpus = load_corpus(args.data, None if args.no_cache else args.cache_dir, args.workers or None)
+    if args.drums and args.instruments == "merge":
+        raise SettingError("--drums needs an instrument stream: it cannot be used with --instruments merge")
+    cache = None if args.no_cache else args.cache_dir
+    corpus = load_corpus(args.data, cache, args.workers or None, drums=args.drums)
     print(corpus.summary())
     return corpus
+
+
+def learns_instruments(mode: str, pieces: list[Piece]) -> bool:
+    """Whether a model for `pieces` gets an instrument stream: always with ``"separate"``, never with
+    ``"merge"``, and with ``"auto"`` when the pieces use more than one instrument."""
+    return mode == "separate" or (mode == "auto" and len(instruments_used(pieces)) > 1)
+
+
+def describe_instruments(pieces: list[Piece], learned: bool) -> str:
+    """One line: the instruments of `pieces` with their share of events, and whether they are learned."""
+    counts = instruments_used(pieces)
+    total = max(1, sum(counts.values()))
+    listed = ", ".join(f"{instrument_name(t)} {n / total:.0%}" for t, n in list(counts.items())[:12])
+    more = f" and {len(counts) - 12} more" if len(counts) > 12 else ""
+    how = "learned as a fourth stream" if learned else "merged into one"
+    return f"instruments ({len(counts)}, {how}): {listed}{more}"
 
 
 def parse_only(args: Namespace) -> None:
@@ -74,12 +97,14 @@ def parse_only(args: Namespace) -> None:
     corpus = read_data(args)
     train, validation = split_pieces(corpus.pieces, args.val_fraction, args.seed)
     common_key = args.key == "common"
-    seen = augment(prepare(train, args.representation, common_key), args.transpose)
-    vocabularies = build_vocabularies(seen, args.min_count, args.representation)
-    sizes = ", ".join(f"{s} {len(vocabularies[s])}" for s in STREAMS)
+    instruments = learns_instruments(args.instruments, corpus.pieces)
+    print(describe_instruments(corpus.pieces, instruments))
+    seen = augment(prepare(train, args.representation, common_key, instruments), args.transpose)
+    vocabularies = build_vocabularies(seen, args.min_count, args.representation, instruments)
+    sizes = ", ".join(f"{s} {len(v)}" for s, v in vocabularies.items())
     print(f"pieces: {len(train)} train, {len(validation)} validation; vocabulary sizes: {sizes}")
     if validation:
-        counts = unknown_notes(prepare(validation, args.representation, common_key), vocabularies)
+        counts = unknown_notes(prepare(validation, args.representation, common_key, instruments), vocabularies)
         print(
             f"validation notes outside the vocabularies: {counts['pitch'] / counts['notes']:.1%} by pitch, "
             f"{counts['rhythm'] / counts['notes']:.1%} by rhythm"
@@ -111,7 +136,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     """Train as `args` says; return the path of the best checkpoint."""
     import keras
 
-    from .checkpoint import BEST, CheckpointError, load_checkpoint, save_checkpoint, seen_as
+    from .checkpoint import BEST, CheckpointError, load_checkpoint, read_metadata, save_checkpoint, seen_as
     from .dataset import WindowDataset
     from .model import ModelConfig, build_model, compile_model, input_names
     from .scoring import target_probabilities
@@ -130,22 +155,27 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     problem = precision_problem(args.precision, keras.backend.backend(), jax_platforms())
     if problem:
         raise SettingError(problem)
+    if args.resume:  # a resumed run reads its pieces as the checkpoint's did
+        args = Namespace(**{**vars(args), "drums": bool(read_metadata(args.resume).get("drums", False))})
     keras.mixed_precision.set_global_policy(args.precision)
     keras.utils.set_random_seed(args.seed)
     corpus = read_data(args)
     train_pieces, val_pieces = split_pieces(corpus.pieces, args.val_fraction, args.seed)
     representation, common_key = args.representation, args.key == "common"
+    instruments = learns_instruments(args.instruments, corpus.pieces)
     first_epoch = 0
     if args.resume:
         model, resumed, vocabularies = load_checkpoint(args.resume)
         representation, common_key = seen_as(resumed)
+        instruments = INSTRUMENT in vocabularies
         config = ModelConfig.from_dict(resumed["model"])
         first_epoch = int(resumed["epoch"])
         difference = parser_difference(resumed.get("parser"))
         if difference:
             print(difference)
-    train_seen = prepare(train_pieces, representation, common_key)
-    val_seen = prepare(val_pieces, representation, common_key)
+    print(describe_instruments(corpus.pieces, instruments))
+    train_seen = prepare(train_pieces, representation, common_key, instruments)
+    val_seen = prepare(val_pieces, representation, common_key, instruments)
     augmented = augment(train_seen, args.transpose)
     if args.resume:
         counts = unknown_notes(augmented, vocabularies)
@@ -155,11 +185,12 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
                 f"{counts['rhythm']} a rhythm outside the checkpoint's vocabularies (encoded as <unk>)"
             )
     else:
-        vocabularies = build_vocabularies(augmented, args.min_count, representation)
+        vocabularies = build_vocabularies(augmented, args.min_count, representation, instruments)
         note_events = representation == "note"
         config = replace(model_config(args), pitch_embedding=note_events, register=note_events and args.register)
         model = build_model({s: len(v) for s, v in vocabularies.items()}, config)
-    compile_model(model, args.learning_rate, dict(zip(STREAMS, args.loss_weights, strict=True)), args.label_smoothing)
+    loss_weights = dict(zip(ALL_STREAMS, args.loss_weights, strict=False))  # a fourth weight is the instrument's
+    compile_model(model, args.learning_rate, loss_weights, args.label_smoothing)
 
     train_arrays = [encode_piece(p, vocabularies) for p in augmented]
     val_arrays = [encode_piece(p, vocabularies) for p in val_seen]
@@ -183,6 +214,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
         "vocabularies": vocabularies_to_json(vocabularies),
         "representation": representation,
         "common_key": common_key,
+        "drums": args.drums,
         "model": config.to_dict(),
         "preset": args.preset,
         "sequence_length": args.sequence_length,

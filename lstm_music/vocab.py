@@ -12,6 +12,11 @@ A token seen fewer than `min_count` times in the training split, or never seen t
 (or ``<start>``), so generated music only uses tokens the model has seen often enough. Every piece
 begins with one ``<start>`` event, so the model learns how pieces open and needs no primer.
 
+Streams: every model has the three streams note, offset and duration; a model trained on several
+instruments (`train.py --instruments auto`) has a fourth, ``instrument``, predicted after the other
+three, so its columns come last and the first three mean the same in every model. An encoded piece
+has one column per stream of its vocabularies, in `ALL_STREAMS` order.
+
 This module needs only numpy, so summaries and the data layer load without Keras.
 """
 
@@ -24,14 +29,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .instruments import DRUMS
 from .keys import shift_to_common_key
-from .midi_io import Event, Piece, note_token, pitch_name, split_chords, token_pitches
+from .midi_io import Event, Piece, merge_instruments, note_token, pitch_name, split_chords, token_pitches
 
 UNK = "<unk>"
 START = "<start>"
 SPECIALS = (UNK, START)
 UNK_INDEX, START_INDEX = 0, 1
 STREAMS = ("note", "offset", "duration")
+INSTRUMENT = "instrument"
+ALL_STREAMS = (*STREAMS, INSTRUMENT)  # the columns of encoded pieces; Event fields in the same order
 REPRESENTATIONS = ("note", "chord")
 OLD_REPRESENTATION = "chord"  # what a checkpoint that records none was trained on
 
@@ -43,6 +51,12 @@ def represent(piece: Piece, representation: str) -> Piece:
     if representation != "note":
         raise ValueError(f"unknown representation {representation!r}; expected one of {REPRESENTATIONS}")
     return Piece(piece.path, split_chords(piece.events), piece.bpm)
+
+
+def streams_of(vocabularies: dict | int) -> tuple[str, ...]:
+    """The streams of a model with these vocabularies (or of encoded pieces with this many columns)."""
+    count = vocabularies if isinstance(vocabularies, int) else len(vocabularies)
+    return ALL_STREAMS[:count]
 
 
 def input_key(stream: str) -> str:
@@ -63,8 +77,9 @@ def model_inputs(block: np.ndarray, names: Iterable[str], registers: np.ndarray 
     rows [0, time) and, for conditioned heads, is given the tokens of rows [1, time]. A model
     conditioned on register also reads `registers` (batch x 2), by default each row's own
     `piece_register` (right when the rows are whole pieces)."""
-    columns = {input_key(s): block[:, :-1, i] for i, s in enumerate(STREAMS)}
-    columns |= {given_key(s): block[:, 1:, i] for i, s in enumerate(STREAMS)}
+    streams = streams_of(block.shape[-1])
+    columns = {input_key(s): block[:, :-1, i] for i, s in enumerate(streams)}
+    columns |= {given_key(s): block[:, 1:, i] for i, s in enumerate(streams)}
     if REGISTER_KEY in names:
         if registers is None:
             registers = [piece_register(rows) for rows in block]
@@ -75,7 +90,9 @@ def model_inputs(block: np.ndarray, names: Iterable[str], registers: np.ndarray 
 def piece_register(rows: np.ndarray) -> np.ndarray:
     """The register of an encoded piece of note events: the 5th and 95th percentile of its MIDI
     pitches. A model conditioned on it keeps a piece in one tessitura instead of drifting through
-    those of all its training pieces (docs/BENCHMARKS.md). Needs the pitch vocabulary."""
+    those of all its training pieces (docs/BENCHMARKS.md). Needs the pitch vocabulary. (With an
+    instrument stream, drum notes count too: their numbers are sounds, but the register is read
+    the same way in training and generation.)"""
     notes = rows[:, 0]
     pitches = notes[notes >= len(SPECIALS)] - len(SPECIALS)
     if not len(pitches):
@@ -122,16 +139,28 @@ def pitch_vocabulary() -> Vocabulary:
     return Vocabulary([*SPECIALS, *(pitch_name(m) for m in range(128))])
 
 
-def build_vocabularies(pieces: list[Piece], min_count: int = 1, representation: str = "chord") -> dict[str, Vocabulary]:
+def build_vocabularies(
+    pieces: list[Piece], min_count: int = 1, representation: str = "chord", instruments: bool = False
+) -> dict[str, Vocabulary]:
     """One vocabulary per stream from the events of `pieces` (the training split); with the note
-    representation the note vocabulary is `pitch_vocabulary`."""
+    representation the note vocabulary is `pitch_vocabulary`; with `instruments` a fourth holds every
+    instrument seen (however rarely: an instrument is never <unk> for lack of examples)."""
+    streams = ALL_STREAMS if instruments else STREAMS
     vocabularies = {
         stream: Vocabulary.build((event[i] for piece in pieces for event in piece.events), min_count)
-        for i, stream in enumerate(STREAMS)
+        for i, stream in enumerate(streams)
     }
     if representation == "note":
         vocabularies["note"] = pitch_vocabulary()
+    if instruments:
+        vocabularies[INSTRUMENT] = Vocabulary.build(e.instrument for piece in pieces for e in piece.events)
     return vocabularies
+
+
+def instruments_used(pieces: list[Piece]) -> dict[str, int]:
+    """How many events each instrument plays in `pieces`, most first."""
+    counts = Counter(event.instrument for piece in pieces for event in piece.events)
+    return dict(counts.most_common())
 
 
 def together_index(vocabularies: dict[str, Vocabulary], representation: str) -> int | None:
@@ -142,19 +171,20 @@ def together_index(vocabularies: dict[str, Vocabulary], representation: str) -> 
 
 def vocabularies_to_json(vocabularies: dict[str, Vocabulary]) -> str:
     """Serialize vocabularies (stored in checkpoints) as JSON."""
-    return json.dumps({stream: vocabularies[stream].tokens for stream in STREAMS})
+    return json.dumps({stream: vocabularies[stream].tokens for stream in streams_of(vocabularies)})
 
 
 def vocabularies_from_json(text: str) -> dict[str, Vocabulary]:
     """Inverse of `vocabularies_to_json`."""
     data = json.loads(text)
-    return {stream: Vocabulary(data[stream]) for stream in STREAMS}
+    return {stream: Vocabulary(data[stream]) for stream in ALL_STREAMS if stream in data or stream in STREAMS}
 
 
 def encode_piece(piece: Piece, vocabularies: dict[str, Vocabulary]) -> np.ndarray:
-    """A piece as an int32 array of shape (1 + events, 3): a ``<start>`` row, then one row per event."""
-    rows = [[START_INDEX] * len(STREAMS)]
-    rows += [[vocabularies[s].encode(event[i]) for i, s in enumerate(STREAMS)] for event in piece.events]
+    """A piece as an int32 array of shape (1 + events, streams): a ``<start>`` row, then one row per event."""
+    streams = streams_of(vocabularies)
+    rows = [[START_INDEX] * len(streams)]
+    rows += [[vocabularies[s].encode(event[i]) for i, s in enumerate(streams)] for event in piece.events]
     return np.asarray(rows, dtype=np.int32)
 
 
@@ -164,8 +194,11 @@ def split_encoded(rows: np.ndarray) -> list[np.ndarray]:
 
 
 def decode_events(rows: np.ndarray, vocabularies: dict[str, Vocabulary]) -> list[Event]:
-    """Events from rows of indices (no ``<start>`` or ``<unk>`` rows expected)."""
-    return [Event(*(vocabularies[s].decode(int(row[i])) for i, s in enumerate(STREAMS))) for row in rows]
+    """Events from rows of indices (no ``<start>`` or ``<unk>`` rows expected); without an instrument
+    stream every event is piano."""
+    return [
+        Event(*(vocabularies[s].decode(int(row[i])) for i, s in enumerate(streams_of(vocabularies)))) for row in rows
+    ]
 
 
 UNKNOWN_WARNING = 0.01  # share of notes outside the vocabularies above which users are warned
@@ -217,42 +250,57 @@ def split_pieces(pieces: list[Piece], val_fraction: float = 0.1, seed: int = 0) 
 
 
 def transpose_piece(piece: Piece, semitones: int) -> Piece | None:
-    """`piece` shifted by `semitones`, or None if a pitch would leave the MIDI range 0-127."""
+    """`piece` shifted by `semitones`, or None if a pitch would leave the MIDI range 0-127; drums
+    (whose note numbers are sounds, not pitches) stay as they are."""
     events = []
     for event in piece.events:
+        if event.instrument == DRUMS:
+            events.append(event)
+            continue
         pitches = [p + semitones for p in token_pitches(event.note)]
         if min(pitches) < 0 or max(pitches) > 127:
             return None
-        events.append(Event(note_token(pitches), event.offset, event.duration))
+        events.append(event._replace(note=note_token(pitches)))
     return Piece(f"{piece.path} ({semitones:+d})", events, piece.bpm)
 
 
 def transpose_folded(events: list[Event], semitones: int) -> list[Event]:
-    """`events` shifted by `semitones`, with any pitch that would leave MIDI's 0-127 moved an octave back in."""
+    """`events` shifted by `semitones`, with any pitch that would leave MIDI's 0-127 moved an octave
+    back in; drums stay as they are."""
     out = []
     for event in events:
+        if event.instrument == DRUMS:
+            out.append(event)
+            continue
         pitches = []
         for pitch in token_pitches(event.note):
             pitch += semitones
             while not 0 <= pitch <= 127:
                 pitch += 12 if pitch < 0 else -12
             pitches.append(pitch)
-        out.append(Event(note_token(pitches), event.offset, event.duration))
+        out.append(event._replace(note=note_token(pitches)))
     return out
 
 
 def to_common_key(piece: Piece) -> tuple[Piece, int]:
     """`piece` transposed from its estimated key to C major or A minor, and the semitones it moved."""
-    shift = shift_to_common_key([p for event in piece.events for p in token_pitches(event.note)])
+    pitched = [event for event in piece.events if event.instrument != DRUMS]
+    shift = shift_to_common_key([p for event in pitched for p in token_pitches(event.note)])
     moved = transpose_piece(piece, shift) if shift else None
     if moved is None:  # in the common key already, or too wide to move without leaving MIDI's range
         return piece, 0
     return Piece(piece.path, moved.events, piece.bpm), shift
 
 
-def prepare(pieces: list[Piece], representation: str, common_key: bool) -> list[Piece]:
-    """`pieces` as a model sees them: moved to C major or A minor if `common_key`, in `representation`'s events."""
-    return [represent(to_common_key(p)[0] if common_key else p, representation) for p in pieces]
+def prepare(pieces: list[Piece], representation: str, common_key: bool, instruments: bool = False) -> list[Piece]:
+    """`pieces` as a model sees them: moved to C major or A minor if `common_key`, all on one
+    instrument unless `instruments`, in `representation`'s events."""
+    out = []
+    for piece in pieces:
+        if not instruments:
+            piece = Piece(piece.path, merge_instruments(piece.events), piece.bpm)
+        out.append(represent(to_common_key(piece)[0] if common_key else piece, representation))
+    return out
 
 
 def augment(pieces: list[Piece], transpose: int) -> list[Piece]:

@@ -53,15 +53,15 @@ def known_midi(tmp_path: Path) -> Path:
     return write_tracks(tmp_path / "known.mid", [right, left, drums])
 
 
-KNOWN_EVENTS = [
-    ("C3", "0", "4"),
-    ("C4", "0", "1"),
-    ("E4.G4", "1", "2"),
-    ("G2", "3", "2"),
-    ("D4", "0", "0.5"),
-    ("F4", "1", "1/3"),
-    ("G4", "1/3", "1/3"),
-    ("A4", "1/3", "1/3"),
+KNOWN_EVENTS = [  # the pitched notes, all piano (no program change); the drums come apart
+    ("C3", "0", "4", "0"),
+    ("C4", "0", "1", "0"),
+    ("E4.G4", "1", "2", "0"),
+    ("G2", "3", "2", "0"),
+    ("D4", "0", "0.5", "0"),
+    ("F4", "1", "1/3", "0"),
+    ("G4", "1/3", "1/3", "0"),
+    ("A4", "1/3", "1/3", "0"),
 ]
 
 

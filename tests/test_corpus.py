@@ -35,7 +35,7 @@ def test_bad_files_are_skipped_with_one_line_each(tmp_path: Path, known_midi: Pa
     assert reasons["empty.mid"] == "empty file"
     assert reasons["notes.mid"].startswith("not a MIDI file")
     assert reasons["corrupt.mid"].startswith("cannot read MIDI")
-    assert reasons["drums.mid"] == "no pitched notes"
+    assert reasons["drums.mid"] == "only drums, no pitched notes (train with --drums to learn them)"
     lines = capsys.readouterr().err.strip().splitlines()
     assert sorted(line.split(":")[0] for line in lines) == sorted(f"skipped {folder / n}" for n in reasons)
     assert "1 files used, 4 skipped, 8 events" in corpus.summary()
@@ -106,7 +106,7 @@ def test_cache_is_read_and_refreshed(tmp_path: Path, known_midi: Path, monkeypat
     write_tracks(folder / "b.mid", [[(0, 1, 72, 0)]])
     changed = load_corpus(folder, cache, workers=1, progress=False)
     assert (changed.parsed, changed.cached) == (1, 1)
-    assert [tuple(e) for e in changed.pieces[1].events] == [("C5", "0", "1")]
+    assert [tuple(e) for e in changed.pieces[1].events] == [("C5", "0", "1", "0")]
 
     entries = sorted(cache.rglob("*.json"))
     assert len(entries) == 2

@@ -45,7 +45,6 @@ def test_piece_metrics_equal_hand_computed_values() -> None:
     assert set(values) == set(PIECE_METRICS)
 
 
-
 def test_key_of_real_chorales_and_the_shift_to_a_common_key() -> None:
     from conftest import ROOT
 

@@ -20,18 +20,21 @@ from lstm_music.midi_io import (
     read_piece,
     read_score,
     split_chords,
+    without_drums,
     write_midi,
 )
 
 
 def test_known_file_parses_to_exact_events(known_midi: Path) -> None:
     piece = read_piece(known_midi)
-    assert [tuple(e) for e in piece.events] == KNOWN_EVENTS
+    assert [tuple(e) for e in without_drums(piece.events)] == KNOWN_EVENTS
+    drums = [e for e in piece.events if e.instrument == "drums"]
+    assert [e.note for e in drums] == ["C2"] * 6 and all(e.duration == "0.25" for e in drums)
     assert piece.bpm == pytest.approx(100.0)
 
 
 def test_full_music21_parse_agrees_on_known_file(known_midi: Path) -> None:
-    assert read_score(known_midi).events == read_midi(known_midi).events
+    assert read_score(known_midi).events == without_drums(read_midi(known_midi).events)
 
 
 # On these shipped files music21's full score building (ties, voices) merges a re-struck note into
@@ -59,9 +62,9 @@ def test_lean_reader_equals_full_music21_parse_on_shipped_corpus() -> None:
 
 def test_events_round_trip_through_midi(known_midi: Path, tmp_path: Path) -> None:
     events = read_piece(known_midi).events
-    written = write_midi(events, tmp_path / "again.mid", program=0, bpm=90)
+    written = write_midi(events, tmp_path / "again.mid", bpm=90)
     again = read_piece(written)
-    assert again.events == events
+    assert again.events == events  # the drums included, on channel 10 again
     assert again.bpm == pytest.approx(90.0)
 
 
@@ -81,7 +84,8 @@ def test_the_lowest_and_highest_pitches_are_written_where_they_are(tmp_path: Pat
 
 def test_splitting_chords_goes_lowest_first_and_joins_back() -> None:
     chords = [tuple(e) for e in split_chords([Event(*e) for e in KNOWN_EVENTS])]
-    assert chords[:5] == [("C3", "0", "4"), ("C4", "0", "1"), ("E4", "1", "2"), ("G4", "0", "2"), ("G2", "3", "2")]
+    expected = [("C3", "0", "4"), ("C4", "0", "1"), ("E4", "1", "2"), ("G4", "0", "2"), ("G2", "3", "2")]
+    assert chords[:5] == [(*e, "0") for e in expected]
     assert [tuple(e) for e in join_chords(split_chords([Event(*e) for e in KNOWN_EVENTS]))] == KNOWN_EVENTS
     for song in sorted((ROOT / "midi_songs").glob("*.mid"))[::20]:
         events = read_piece(song).events
@@ -118,10 +122,14 @@ def test_bad_files_are_refused_with_reason(tmp_path: Path, name: str, content: b
         read_piece(path)
 
 
-def test_drums_only_file_has_no_pitched_notes(tmp_path: Path) -> None:
+def test_drums_only_file_is_read_as_drums_and_left_out_without_them(tmp_path: Path) -> None:
+    from lstm_music.corpus import load_corpus
+
     path = write_tracks(tmp_path / "drums.mid", [[(b, 0.5, 38, 9) for b in range(8)]])
-    with pytest.raises(UnreadableFile, match="no pitched notes"):
-        read_piece(path)
+    assert {tuple(e) for e in read_piece(path).events} == {("D2", e, "0.5", "drums") for e in ("0", "1")}
+    assert load_corpus(tmp_path, None, workers=1, progress=False, drums=True).pieces[0].events == read_piece(path).events
+    with pytest.raises(Exception, match="all 1 files were skipped"):
+        load_corpus(tmp_path, None, workers=1, progress=False)
 
 
 def test_type_0_file_keeps_every_pitched_channel(tmp_path: Path) -> None:
@@ -141,8 +149,9 @@ def test_type_0_file_keeps_every_pitched_channel(tmp_path: Path) -> None:
         now = tick
     midi.save(tmp_path / "type0.mid")
     piece = read_midi(tmp_path / "type0.mid")
-    expected = [("C3", "0", "0.5"), ("C4", "0", "1"), ("C3", "1", "0.5"), ("C#4", "0", "1")]
-    assert [tuple(e) for e in piece.events] == expected
+    expected = [("C3", "0", "0.5", "0"), ("C4", "0", "1", "0"), ("C3", "1", "0.5", "0"), ("C#4", "0", "1", "0")]
+    assert [tuple(e) for e in without_drums(piece.events)] == expected
+    assert [e.note for e in piece.events if e.instrument == "drums"] == ["C2", "C2"]
     assert piece.bpm == pytest.approx(90.0)
 
 
@@ -163,7 +172,7 @@ def test_direct_writer_writes_the_notes_music21_writes(tmp_path: Path) -> None:
 
     song = ROOT / "midi_songs" / "joplin_maple_leaf_rag.mid"  # chords, triplets, re-struck pitches
     events = split_chords(read_piece(song).events)[:1500]
-    direct = write_midi(events, tmp_path / "direct.mid", program=40, bpm=93.5)
+    direct = write_midi(events, tmp_path / "direct.mid", forced=40, bpm=93.5)
     reference = translate.streamToMidiFile(events_to_score(events, 40, 93.5))
     reference.open(str(tmp_path / "music21.mid"), "wb")
     reference.write()

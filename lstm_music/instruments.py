@@ -1,0 +1,76 @@
+"""Instruments: the tokens of the instrument stream, their General MIDI names and MIDI channels.
+
+An instrument token is the General MIDI program (0-127) a note sounds with, as text (``"40"`` is
+the violin), or ``"drums"`` for percussion (MIDI channel 10, whose note numbers are drum sounds, not
+pitches). A track or part that names no program is piano, ``"0"``. When all tracks are merged into
+one instrument (`train.py --instruments merge`, and every model without an instrument stream) the
+notes carry ``"0"``.
+"""
+
+from __future__ import annotations
+
+PIANO = "0"
+DRUMS = "drums"
+PERCUSSION_CHANNEL = 10  # General MIDI's percussion channel, counted from 1 (9 in MIDI messages)
+
+GM_NAMES = (
+    "Acoustic Grand Piano", "Bright Acoustic Piano", "Electric Grand Piano", "Honky-tonk Piano",
+    "Electric Piano 1", "Electric Piano 2", "Harpsichord", "Clavinet", "Celesta", "Glockenspiel",
+    "Music Box", "Vibraphone", "Marimba", "Xylophone", "Tubular Bells", "Dulcimer", "Drawbar Organ",
+    "Percussive Organ", "Rock Organ", "Church Organ", "Reed Organ", "Accordion", "Harmonica",
+    "Tango Accordion", "Acoustic Guitar (nylon)", "Acoustic Guitar (steel)", "Electric Guitar (jazz)",
+    "Electric Guitar (clean)", "Electric Guitar (muted)", "Overdriven Guitar", "Distortion Guitar",
+    "Guitar Harmonics", "Acoustic Bass", "Electric Bass (finger)", "Electric Bass (pick)", "Fretless Bass",
+    "Slap Bass 1", "Slap Bass 2", "Synth Bass 1", "Synth Bass 2", "Violin", "Viola", "Cello", "Contrabass",
+    "Tremolo Strings", "Pizzicato Strings", "Orchestral Harp", "Timpani", "String Ensemble 1",
+    "String Ensemble 2", "Synth Strings 1", "Synth Strings 2", "Choir Aahs", "Voice Oohs", "Synth Voice",
+    "Orchestra Hit", "Trumpet", "Trombone", "Tuba", "Muted Trumpet", "French Horn", "Brass Section",
+    "Synth Brass 1", "Synth Brass 2", "Soprano Sax", "Alto Sax", "Tenor Sax", "Baritone Sax", "Oboe",
+    "English Horn", "Bassoon", "Clarinet", "Piccolo", "Flute", "Recorder", "Pan Flute", "Blown Bottle",
+    "Shakuhachi", "Whistle", "Ocarina", "Lead 1 (square)", "Lead 2 (sawtooth)", "Lead 3 (calliope)",
+    "Lead 4 (chiff)", "Lead 5 (charang)", "Lead 6 (voice)", "Lead 7 (fifths)", "Lead 8 (bass + lead)",
+    "Pad 1 (new age)", "Pad 2 (warm)", "Pad 3 (polysynth)", "Pad 4 (choir)", "Pad 5 (bowed)",
+    "Pad 6 (metallic)", "Pad 7 (halo)", "Pad 8 (sweep)", "FX 1 (rain)", "FX 2 (soundtrack)",
+    "FX 3 (crystal)", "FX 4 (atmosphere)", "FX 5 (brightness)", "FX 6 (goblins)", "FX 7 (echoes)",
+    "FX 8 (sci-fi)", "Sitar", "Banjo", "Shamisen", "Koto", "Kalimba", "Bagpipe", "Fiddle", "Shanai",
+    "Tinkle Bell", "Agogo", "Steel Drums", "Woodblock", "Taiko Drum", "Melodic Tom", "Synth Drum",
+    "Reverse Cymbal", "Guitar Fret Noise", "Breath Noise", "Seashore", "Bird Tweet", "Telephone Ring",
+    "Helicopter", "Applause", "Gunshot",
+)  # fmt: skip
+
+
+def instrument_token(program: int, channel: int) -> str:
+    """The token of a note played with General MIDI `program` on MIDI `channel` (1-16)."""
+    return DRUMS if channel == PERCUSSION_CHANNEL else str(program)
+
+
+def program(token: str) -> int:
+    """The General MIDI program of an instrument token (0 for drums, which have no program)."""
+    return 0 if token == DRUMS else int(token)
+
+
+def instrument_name(token: str) -> str:
+    """A human name of an instrument token: ``"40"`` -> ``"Violin"``, ``"drums"`` -> ``"Drums"``."""
+    return "Drums" if token == DRUMS else GM_NAMES[program(token)]
+
+
+def is_instrument(token: str) -> bool:
+    """Whether `token` is an instrument token (a program 0-127 or ``"drums"``)."""
+    return token == DRUMS or (token.isdigit() and int(token) < 128)
+
+
+def order(token: str) -> tuple[int, int]:
+    """A sort key putting instruments in General MIDI order, drums last."""
+    return (1, 0) if token == DRUMS else (0, int(token))
+
+
+def channels(tokens: list[str]) -> dict[str, int]:
+    """A MIDI channel (0-15, as in messages) for each instrument: drums on 9 (General MIDI's channel
+    10), pitched instruments on the others in General MIDI order; beyond 15 of them channels are
+    shared, each keeping its own track and program change."""
+    pitched = [t for t in sorted(set(tokens), key=order) if t != DRUMS]
+    free = [c for c in range(16) if c != PERCUSSION_CHANNEL - 1]
+    out = {token: free[i % len(free)] for i, token in enumerate(pitched)}
+    if DRUMS in tokens:
+        out[DRUMS] = PERCUSSION_CHANNEL - 1
+    return out
