@@ -188,7 +188,7 @@ def _chord_groups(notes: list, tolerance: float) -> list[list]:
 
 def _programs(tracks: list) -> dict[int, tuple[list[int], list[int]]]:
     """Per MIDI channel (1-16), the ticks of its program changes and the programs, in time order,
-    from every track (a type-1 file may set a channel's program in another track than its notes)."""
+    in `tracks` (each a list of (tick, event))."""
     from music21 import midi
 
     changes: dict[int, list[tuple[int, int]]] = {}
@@ -199,10 +199,12 @@ def _programs(tracks: list) -> dict[int, tuple[list[int], list[int]]]:
     return {channel: tuple(map(list, zip(*sorted(found), strict=True))) for channel, found in changes.items()}
 
 
-def _instrument_at(programs: dict, channel: int, tick: int) -> str:
+def _instrument_at(own: dict, every: dict, channel: int, tick: int) -> str:
     """The instrument token of a note struck at `tick` on `channel`: the program last set there
-    (a program change at the note's own tick counts), piano if none was."""
-    ticks, values = programs.get(channel, ((), ()))
+    (a program change at the note's own tick counts) by its own track if that track sets the
+    channel's program (`own`), else by any track (`every`: a type-1 file may set it elsewhere);
+    piano if none was."""
+    ticks, values = own.get(channel) or every.get(channel) or ((), ())
     i = bisect_right(ticks, tick)
     return instrument_token(values[i - 1] if i else 0, channel)
 
@@ -232,7 +234,7 @@ def read_midi(path: Path) -> Piece:
     onsets = []
     bpm = None
     tracks = [translate.getTimeForEvents(track) for track in midi_file.tracks]
-    programs = _programs(tracks)
+    every = _programs(tracks)
     for timed in tracks:
         if bpm is None:
             for _tick, event in timed:
@@ -242,8 +244,9 @@ def read_midi(path: Path) -> Piece:
                     if bpm is not None:
                         break
         played: dict[str, list] = {}
+        own = _programs([timed])
         for n in translate.getNotesFromEvents(timed):
-            played.setdefault(_instrument_at(programs, n.event.channel, n.onTime), []).append(n)
+            played.setdefault(_instrument_at(own, every, n.event.channel, n.onTime), []).append(n)
         for instrument, notes in played.items():
             if instrument == DRUMS:  # music21 reads channel 10 as unpitched and drops the note number: keep it
                 for n in notes:

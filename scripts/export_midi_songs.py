@@ -1,7 +1,12 @@
-"""Export the default training set `midi_songs/` from the score corpus shipped inside music21.
+"""Export the shipped training sets from the score corpus inside music21.
 
 Every piece is public domain and comes from music21's own corpus; nothing is downloaded.
-Each score is written as a multi-track MIDI file whose tracks all play acoustic piano.
+- `midi_songs/` (the default): each score as a multi-track MIDI file whose tracks all play
+  acoustic piano.
+- `midi_ensembles/`: every string quartet of the corpus (Beethoven, Haydn, Mozart), each part on
+  its own instrument: violin, violin, viola and cello. Some corpus files name a part's instrument
+  wrongly (a piano, a "string ensemble", a violin with the cello's program) or not at all, so the
+  parts get the quartet's instruments in score order, the order every quartet score uses.
 Rerun it any time: `python scripts/export_midi_songs.py [--out midi_songs] [--force]`; existing files are
 kept unless `--force` is given, so an interrupted export resumes where it stopped.
 """
@@ -34,6 +39,18 @@ SELECTION: list[tuple[str, int]] = [
 ]
 
 
+# (corpus path, how many files at most): the string quartets, one file per movement where the corpus splits them.
+QUARTETS: list[tuple[str, int]] = [
+    ("beethoven", 100),
+    ("haydn", 100),
+    ("mozart/k80", 10),
+    ("mozart/k155", 10),
+    ("mozart/k156", 10),
+    ("mozart/k458", 10),
+]
+QUARTET = (instrument.Violin, instrument.Violin, instrument.Viola, instrument.Violoncello)
+
+
 def corpus_files(prefix: str, limit: int) -> list[Path]:
     """Return up to `limit` score files under music21's corpus folder `prefix`, sorted."""
     folder = CORPUS_ROOT / prefix
@@ -52,16 +69,19 @@ def corpus_files(prefix: str, limit: int) -> list[Path]:
     return unique[:limit]
 
 
-def export_one(path: Path, target: Path) -> Path:
-    """Write one corpus score to `target` as piano MIDI, without grace notes."""
+def export_one(path: Path, target: Path, quartet: bool = False) -> Path:
+    """Write one corpus score to `target` as MIDI without grace notes: every part on piano, or with
+    `quartet` on the string quartet's instruments in score order."""
     score = corpus.parse(str(path))
     # Grace notes have no length; MIDI cannot hold them, so they are left out.
     for grace in [n for n in score.recurse().notes if n.duration.isGrace]:
         grace.activeSite.remove(grace)
-    for part in score.parts:
+    if quartet and len(score.parts) != len(QUARTET):
+        raise ValueError(f"{path}: {len(score.parts)} parts, not a string quartet")
+    for i, part in enumerate(score.parts):
         for old in part.recurse().getElementsByClass(instrument.Instrument):
             part.remove(old, recurse=True)
-        part.insert(0, instrument.Piano())
+        part.insert(0, QUARTET[i]() if quartet else instrument.Piano())
     try:
         score.write("midi", fp=target)
     except repeat.ExpanderException:
@@ -72,25 +92,31 @@ def export_one(path: Path, target: Path) -> Path:
     return target
 
 
-def export(out: Path, force: bool, workers: int) -> int:
-    """Write every selected score as a piano MIDI file under `out`; return how many files exist now."""
+def export(out: Path, force: bool, workers: int, quartets: bool = False) -> int:
+    """Write every selected score as a piano MIDI file under `out` (with `quartets`, every string
+    quartet on its instruments); return how many files exist now."""
     out.mkdir(parents=True, exist_ok=True)
     jobs = []
-    for prefix, limit in SELECTION:
+    for prefix, limit in QUARTETS if quartets else SELECTION:
         for path in corpus_files(prefix, limit):
             target = out / ("_".join(path.relative_to(CORPUS_ROOT).with_suffix("").parts) + ".mid")
             jobs.append((path, target))
     todo = [(path, target) for path, target in jobs if force or not target.exists()]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for target in pool.map(export_one, [path for path, _ in todo], [target for _, target in todo]):
+        paths, targets = [path for path, _ in todo], [target for _, target in todo]
+        for target in pool.map(export_one, paths, targets, [quartets] * len(todo)):
             print(target, file=sys.stderr)
     return sum(target.exists() for _, target in jobs)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("midi_songs"), help="folder to write into")
+    parser.add_argument("--out", type=Path, default=Path("midi_songs"), help="folder of the piano pieces")
+    parser.add_argument(
+        "--ensembles-out", type=Path, default=Path("midi_ensembles"), help="folder of the string quartets"
+    )
     parser.add_argument("--force", action="store_true", help="rewrite files that already exist")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes to export with")
     args = parser.parse_args()
     print(f"{export(args.out, args.force, args.workers)} MIDI files in {args.out}/")
+    print(f"{export(args.ensembles_out, args.force, args.workers, quartets=True)} MIDI files in {args.ensembles_out}/")

@@ -127,7 +127,9 @@ def test_drums_only_file_is_read_as_drums_and_left_out_without_them(tmp_path: Pa
 
     path = write_tracks(tmp_path / "drums.mid", [[(b, 0.5, 38, 9) for b in range(8)]])
     assert {tuple(e) for e in read_piece(path).events} == {("D2", e, "0.5", "drums") for e in ("0", "1")}
-    assert load_corpus(tmp_path, None, workers=1, progress=False, drums=True).pieces[0].events == read_piece(path).events
+    assert (
+        load_corpus(tmp_path, None, workers=1, progress=False, drums=True).pieces[0].events == read_piece(path).events
+    )
     with pytest.raises(Exception, match="all 1 files were skipped"):
         load_corpus(tmp_path, None, workers=1, progress=False)
 

@@ -1,0 +1,194 @@
+"""Instruments: each note keeps what plays it, from MIDI in to a model with a fourth stream to MIDI out."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+import pytest
+from conftest import ROOT, train_args
+
+from lstm_music.instruments import channels
+from lstm_music.metrics import instrument_report
+from lstm_music.midi_io import Event, merge_instruments, read_piece, split_chords, without_drums, write_midi
+
+TPQ = 480
+VIOLIN, CELLO, PIANO = 40, 42, 0
+
+
+def write_ensemble(path: Path, parts: list[tuple[int, int, list[tuple[float, float, int]]]], bpm: float = 96) -> Path:
+    """A type-1 MIDI file with one track per part: (channel, program or -1 for none, notes as
+    (start, length, pitch) in quarters)."""
+    midi = mido.MidiFile(ticks_per_beat=TPQ)
+    midi.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0)]))
+    for channel, program, notes in parts:
+        timed = [] if program < 0 else [(0, 0, mido.Message("program_change", program=program, channel=channel))]
+        for start, length, pitch in notes:
+            timed.append((round(start * TPQ), 2, mido.Message("note_on", note=pitch, velocity=80, channel=channel)))
+            timed.append((round((start + length) * TPQ), 1, mido.Message("note_off", note=pitch, channel=channel)))
+        track, now = mido.MidiTrack(), 0
+        for tick, _, message in sorted(timed, key=lambda t: (t[0], t[1])):
+            track.append(message.copy(time=tick - now))
+            now = tick
+        midi.tracks.append(track)
+    midi.save(str(path))
+    return path
+
+
+MELODY = [(i * 0.5, 0.5, pitch) for i, pitch in enumerate([76, 74, 72, 74, 76, 76, 76, 79])]
+BASS = [(0, 2, 48), (2, 2, 43)]
+CHORDS = [(0, 2, 60), (0, 2, 64), (0, 2, 67), (2, 2, 59), (2, 2, 62), (2, 2, 67)]
+
+
+def trio(path: Path, melody=MELODY, bass=BASS) -> Path:
+    """Violin melody, cello bass and piano chords; the cello's E3 also sounds in the piano's first chord
+    range, and the piano's G4 in both chords is struck with a chord of the same onset as the cello."""
+    return write_ensemble(path, [(0, VIOLIN, melody), (1, CELLO, bass), (2, PIANO, CHORDS)])
+
+
+def played(events: list[Event]) -> set[tuple]:
+    """Every note as (absolute onset, pitch, duration, instrument)."""
+    from lstm_music.midi_io import event_onsets
+
+    return {(start, pitch, length, i) for start, length, pitches, i in event_onsets(events) for pitch in pitches}
+
+
+def test_three_instruments_survive_read_events_write(tmp_path: Path) -> None:
+    piece = read_piece(trio(tmp_path / "trio.mid"))
+    assert {e.instrument for e in piece.events} == {"40", "42", "0"}
+    violin = [e.note for e in piece.events if e.instrument == "40"]
+    assert violin == ["E5", "D5", "C5", "D5", "E5", "E5", "E5", "G5"]
+    assert [e.note for e in piece.events if e.instrument == "42"] == ["C3", "G2"]
+    assert [e.note for e in piece.events if e.instrument == "0"] == ["C4.E4.G4", "B3.D4.G4"]  # chords of one instrument
+    again = read_piece(write_midi(piece.events, tmp_path / "again.mid"))
+    assert again.events == piece.events
+    notes = split_chords(piece.events)  # the note-level form the model learns from
+    assert played(read_piece(write_midi(notes, tmp_path / "notes.mid")).events) == played(piece.events)
+    tracks = mido.MidiFile(tmp_path / "again.mid").tracks
+    assert [t.name for t in tracks] == ["Acoustic Grand Piano", "Violin", "Cello"]
+    used = {(m.channel, m.program) for t in tracks for m in t if m.type == "program_change"}
+    assert used == {(0, PIANO), (1, VIOLIN), (2, CELLO)}
+
+
+def test_notes_of_different_instruments_never_form_one_chord(tmp_path: Path) -> None:
+    path = write_ensemble(tmp_path / "unison.mid", [(0, VIOLIN, [(0, 1, 67)]), (1, 41, [(0, 1, 60)])])
+    assert [tuple(e) for e in read_piece(path).events] == [("C4", "0", "1", "41"), ("G4", "0", "1", "40")]
+    assert [tuple(e) for e in merge_instruments(read_piece(path).events)] == [("C4.G4", "0", "1", "0")]
+
+
+def test_merge_reproduces_the_events_of_one_merged_instrument(tmp_path: Path) -> None:
+    three = read_piece(trio(tmp_path / "trio.mid")).events
+    one = write_ensemble(tmp_path / "one.mid", [(0, -1, MELODY), (1, -1, BASS), (2, -1, CHORDS)])
+    assert merge_instruments(three) == read_piece(one).events  # what the parser read before instruments
+
+
+def test_program_changes_inside_a_track_are_followed(tmp_path: Path) -> None:
+    midi = mido.MidiFile(ticks_per_beat=TPQ)
+    track = mido.MidiTrack()
+    for program, pitch in [(VIOLIN, 72), (73, 74), (None, 76), (VIOLIN, 77)]:  # a change before all notes but one
+        if program is not None:
+            track.append(mido.Message("program_change", program=program, channel=0, time=0))
+        track.append(mido.Message("note_on", note=pitch, velocity=80, channel=0, time=0))
+        track.append(mido.Message("note_off", note=pitch, channel=0, time=TPQ))
+    midi.tracks.append(track)
+    midi.save(str(tmp_path / "changes.mid"))
+    assert [(e.note, e.instrument) for e in read_piece(tmp_path / "changes.mid").events] == [
+        ("C5", "40"),
+        ("D5", "73"),
+        ("E5", "73"),
+        ("F5", "40"),
+    ]
+
+
+def test_hostile_files_give_usable_pieces(tmp_path: Path) -> None:
+    pitched = [c for c in range(16) if c != 9]
+    parts = [(pitched[i % 15], (i * 7) % 128, [(i * 0.25, 0.25, 40 + i % 50)] if i % 2 else []) for i in range(300)]
+    piece = read_piece(write_ensemble(tmp_path / "many.mid", parts))  # 300 tracks, half of them empty
+    assert len(piece.events) == 150
+    written = mido.MidiFile(write_midi(piece.events, tmp_path / "again.mid"))
+    assert all(m.channel != 9 for t in written.tracks for m in t if m.type == "note_on")  # never on the drum channel
+    assert played(read_piece(tmp_path / "again.mid").events) == played(piece.events)
+    pitched_drums = write_ensemble(tmp_path / "drums.mid", [(9, 0, MELODY)])  # a melody on channel 10 by mistake
+    assert {e.instrument for e in read_piece(pitched_drums).events} == {"drums"}
+
+
+def test_channels_keep_drums_on_ten_and_pitched_instruments_off_it() -> None:
+    assigned = channels(["0", "drums", *map(str, range(1, 20))])
+    assert assigned["drums"] == 9
+    assert all(channel != 9 for token, channel in assigned.items() if token != "drums")
+
+
+def test_drums_are_written_back_on_channel_ten(tmp_path: Path) -> None:
+    path = write_ensemble(tmp_path / "band.mid", [(0, 33, BASS), (9, 0, [(b, 0.25, 36) for b in range(4)])])
+    events = read_piece(path).events
+    assert {e.instrument for e in events} == {"33", "drums"}
+    written = mido.MidiFile(write_midi(events, tmp_path / "again.mid"))
+    drum_channels = {m.channel for t in written.tracks for m in t if m.type == "note_on" and m.note == 36}
+    assert drum_channels == {9}
+    assert without_drums(read_piece(tmp_path / "again.mid").events) == without_drums(events)
+
+
+def test_instrument_report_finds_a_part_outside_its_real_range() -> None:
+    real = [[Event("C3", "0", "1", "42"), Event("G5", "0", "1", "40"), Event("E3", "1", "1", "42")]] * 3
+    generated = [[Event("C3", "0", "1", "42"), Event("A5", "0", "1", "42"), Event("G5", "0", "1", "40")]]
+    report = instrument_report(generated, real)
+    assert report["42"]["notes_outside_range"] == pytest.approx(0.5)  # the cello's A5 is the violin's register
+    assert report["40"]["notes_outside_range"] == 0.0
+    assert report["42"]["pitch_range"]["generated_median"] == 33 and not report["42"]["pitch_range"]["median_inside"]
+
+
+@pytest.fixture(scope="module")
+def trio_run(tmp_path_factory) -> Path:
+    """A tiny model trained with an instrument stream on four short trios."""
+    from train import main
+
+    data = tmp_path_factory.mktemp("trios")
+    for k in range(4):
+        melody = [(start + 4 * r, length, pitch + k) for r in range(4) for start, length, pitch in MELODY]
+        bass = [(start + 4 * r, length, pitch + k) for r in range(4) for start, length, pitch in BASS]
+        trio(data / f"trio{k}.mid", melody, bass)
+    weights = tmp_path_factory.mktemp("weights")
+    flags = train_args(
+        data, weights, tmp_path_factory.mktemp("cache"), "trio", "--epochs", "2", "--val-fraction", "0.25"
+    )
+    assert main(flags) == 0
+    return weights / "trio"
+
+
+def test_a_model_with_instruments_writes_one_track_per_instrument(trio_run: Path, tmp_path: Path) -> None:
+    from lstm_music.checkpoint import load_checkpoint
+    from lstm_music.vocab import INSTRUMENT
+
+    model, _, vocabularies = load_checkpoint(trio_run / "best.weights.h5")
+    assert set(vocabularies[INSTRUMENT].tokens[2:]) == {"0", "40", "42"}
+    assert model.music_layers.streams == ("note", "offset", "duration", "instrument")
+    out = tmp_path / "trio.mid"
+    command = [sys.executable, "generate_music.py", "--checkpoint", str(trio_run), "--out", str(out)]
+    result = subprocess.run([*command, "--seed", "3", "--length", "300"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    tracks = mido.MidiFile(out).tracks
+    programs = {m.program for t in tracks for m in t if m.type == "program_change"}
+    assert len(tracks) == len(programs) >= 2 and programs <= {PIANO, VIOLIN, CELLO}
+    assert {read_piece(out).events[0].instrument} <= {"0", "40", "42"}
+    forced = tmp_path / "forced.mid"
+    result = subprocess.run(
+        [*command[:-1], str(forced), "--seed", "3", "--length", "300", "--instrument", "flute"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert {m.program for t in mido.MidiFile(forced).tracks for m in t if m.type == "program_change"} == {73}
+
+
+def test_drums_cannot_be_merged(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "train.py", "--parse-only", "--drums", "--instruments", "merge", "--data", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip() == "error: --drums needs an instrument stream: it cannot be used with --instruments merge"
+    )
