@@ -2,7 +2,8 @@
 how much of new music each note representation can read.
 
     python benchmarks/run.py                  # everything on midi_songs/
-    python benchmarks/run.py --only sampling  # one part: parse, unknown, training, memory, sampling
+    python benchmarks/run.py --only sampling  # one part: parse, unknown, training, instruments, memory,
+                                              # sampling, start
 
 Each part prints a Markdown table (copied into docs/BENCHMARKS.md with the machine and date) and
 all numbers go to benchmarks/results/<date>.json. Baselines are measured here, on the same data:
@@ -224,6 +225,54 @@ def bench_training(data: Path, seconds: float) -> None:
     RESULTS["training"] = {"matmul_flops": rate, "rows": rows, "notes_per_event": data_of["chord"][2]}
 
 
+def targets_per_second(model, arrays: list[np.ndarray], batch: int, seconds: float) -> float:
+    """Real (unpadded) training targets per second of `model` on full batches of 64-event windows."""
+    from lstm_music.dataset import WindowDataset
+    from lstm_music.model import input_names
+
+    dataset = WindowDataset(arrays, 64, batch, None, True, 0, input_names(model))
+    batches = [b for b in (dataset[i] for i in range(min(len(dataset), 41))) if len(b[2]) == batch]
+    model.train_on_batch(*batches[0][:2], sample_weight=batches[0][2])
+    done, start, i = 0, time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        x, y, w = batches[i % len(batches)]
+        model.train_on_batch(x, y, sample_weight=w)
+        done += int(w.sum())
+        i += 1
+    return done / (time.perf_counter() - start)
+
+
+def bench_instruments(data: Path, seconds: float) -> None:
+    """Training speed of the default preset on the string quartets of `midi_ensembles/` with the
+    instrument stream (four branches) and with every part merged into one instrument (three)."""
+    import keras
+
+    from lstm_music.model import PRESETS, build_model, compile_model
+    from lstm_music.vocab import build_vocabularies, encode_piece, prepare, split_pieces
+
+    corpus = load_corpus(ROOT / "midi_ensembles", ROOT / ".cache" / "events", progress=False)
+    train, _ = split_pieces(corpus.pieces, 0.1, 0)
+    rows = []
+    for instruments in (False, True):
+        seen = prepare(train, "note", True, instruments)
+        vocabularies = build_vocabularies(seen, 2, "note", instruments)
+        arrays = [encode_piece(p, vocabularies) for p in seen]
+        keras.utils.set_random_seed(0)
+        config = replace(PRESETS["default"], pitch_embedding=True, register=True)
+        model = compile_model(build_model({k: len(v) for k, v in vocabularies.items()}, config))
+        rate = targets_per_second(model, arrays, 32, seconds)
+        name = "four streams (instrument learned)" if instruments else "three streams (--instruments merge)"
+        rows.append([f"`default`, note events, batch 32: {name}", len(vocabularies), f"{model.count_params():,}", rate])
+    for row in rows:
+        row.append(row[3] / rows[0][3])
+    table(
+        "Cost of the instrument stream (midi_ensembles/, training targets per second)",
+        ["model", "streams", "parameters", "target notes/s", "vs three streams"],
+        rows,
+    )
+    RESULTS["instruments"] = rows
+
+
 PEAK = (
     "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True);"
     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
@@ -409,7 +458,9 @@ def main() -> None:
     """Run the parts the flags ask for and save the numbers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "midi_songs")
-    parser.add_argument("--only", choices=["parse", "unknown", "training", "memory", "sampling", "start"])
+    parser.add_argument(
+        "--only", choices=["parse", "unknown", "training", "instruments", "memory", "sampling", "start"]
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="timed training seconds per model")
     parser.add_argument("--events", type=int, default=300, help="events sampled per measurement")
     args = parser.parse_args()
@@ -422,13 +473,14 @@ def main() -> None:
         "parse": bench_parse,
         "unknown": bench_unknown,
         "training": bench_training,
+        "instruments": bench_instruments,
         "memory": bench_memory,
         "sampling": bench_sampling,
         "start": bench_start,
     }
     for name, run in parts.items():
         if args.only in (None, name):
-            if name == "training":
+            if name in ("training", "instruments"):
                 run(args.data, args.seconds)
             elif name == "sampling":
                 run(args.data, args.events)

@@ -264,7 +264,7 @@ def format_instruments(report: dict) -> str:
     """The per-instrument table: event share and pitch range (real 10-90% range, generated median;
     `*` marks a median outside it) and the share of generated notes outside the instrument's real pitches."""
     lines = [
-        f"{'instrument':<24}{'pieces':>8}{'event share real':>20}{'gen':>6}{'pitch range real':>20}{'gen':>6}"
+        f"{'instrument':<24}{'pieces':>8}{'event share real':>20}{'gen':>8}{'pitch range real':>20}{'gen':>8}"
         f"{'notes outside':>15}"
     ]
     for token, row in report.items():
@@ -274,7 +274,7 @@ def format_instruments(report: dict) -> str:
             gen = cell["generated_median"]
             real = f"{cell['real_p10']:.2f}-{cell['real_p90']:.2f}" if "real_p10" in cell else "-"
             mark = "" if cell.get("median_inside", True) else "*"
-            cells.append(f"{real:>20}{'-' if gen is None else f'{gen:.2f}':>5}{mark or ' '}")
+            cells.append(f"{real:>20}{'-' if gen is None else f'{gen:.2f}':>7}{mark or ' '}")
         outside = row.get("notes_outside_range")
         pieces = f"{row['real_pieces']}/{row['generated_pieces']}"
         share = "-" if outside is None else f"{outside:.1%}"
