@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 data: $(STAMP)
-	$(PY) scripts/export_midi_songs.py --out midi_songs
+	$(PY) scripts/export_midi_songs.py --out midi_songs --ensembles-out midi_ensembles
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

@@ -192,3 +192,13 @@ def test_drums_cannot_be_merged(tmp_path: Path) -> None:
     assert (
         result.stderr.strip() == "error: --drums needs an instrument stream: it cannot be used with --instruments merge"
     )
+
+
+def test_musicxml_gets_one_part_per_instrument(tmp_path: Path) -> None:
+    from lstm_music.midi_io import events_to_score
+
+    events = read_piece(trio(tmp_path / "trio.mid")).events
+    score = events_to_score(events)
+    assert [part.partName for part in score.parts] == ["Acoustic Grand Piano", "Violin", "Cello"]
+    assert [len(part.flatten().notes) for part in score.parts] == [2, 8, 2]  # the piano's two chords
+    assert len(events_to_score(events, forced=73).parts) == 1
