@@ -28,6 +28,7 @@ PRESET = "default"  # small | default | seed
 SEQUENCE_LENGTH = 64  # events per training window
 STRIDE = 0  # events between window starts; 0 = SEQUENCE_LENGTH / 2
 REGISTER = True  # note events: condition the model on each piece's register, so a piece keeps its tessitura
+INSTRUMENT_FIRST = False  # with instruments: choose each note's instrument before its pitch (default: after)
 HEADS = ""  # conditioned (offset sees the note, duration both) | independent; "" = the preset's
 # Training
 WEIGHTS_DIR = "weights"
@@ -100,6 +101,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["conditioned", "independent"],
         default=HEADS or None,
         help="override: conditioned heads see the note (and offset) already chosen for the event",
+    )
+    model.add_argument(
+        "--instrument-first",
+        action=argparse.BooleanOptionalAction,
+        default=INSTRUMENT_FIRST,
+        help="with an instrument stream: condition the chain instrument -> note -> offset -> duration "
+        "(default: note -> offset -> duration -> instrument)",
     )
     model.add_argument(
         "--register",

@@ -248,11 +248,13 @@ def bench_instruments(data: Path, seconds: float) -> None:
     import keras
 
     from lstm_music.model import PRESETS, build_model, compile_model
+    from lstm_music.training import jax_platforms
     from lstm_music.vocab import build_vocabularies, encode_piece, prepare, split_pieces
 
     corpus = load_corpus(ROOT / "midi_ensembles", ROOT / ".cache" / "events", progress=False)
     train, _ = split_pieces(corpus.pieces, 0.1, 0)
     rows = []
+    batch = 256 if "gpu" in jax_platforms() else 32  # a GPU wants larger batches (docs/BENCHMARKS.md, "GPU")
     for instruments in (False, True):
         seen = prepare(train, "note", True, instruments)
         vocabularies = build_vocabularies(seen, 2, "note", instruments)
@@ -260,9 +262,11 @@ def bench_instruments(data: Path, seconds: float) -> None:
         keras.utils.set_random_seed(0)
         config = replace(PRESETS["default"], pitch_embedding=True, register=True)
         model = compile_model(build_model({k: len(v) for k, v in vocabularies.items()}, config))
-        rate = targets_per_second(model, arrays, 32, seconds)
+        rate = targets_per_second(model, arrays, batch, seconds)
         name = "four streams (instrument learned)" if instruments else "three streams (--instruments merge)"
-        rows.append([f"`default`, note events, batch 32: {name}", len(vocabularies), f"{model.count_params():,}", rate])
+        rows.append(
+            [f"`default`, note events, batch {batch}: {name}", len(vocabularies), f"{model.count_params():,}", rate]
+        )
     for row in rows:
         row.append(row[3] / rows[0][3])
     table(

@@ -312,7 +312,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     probabilities, correct = target_probabilities(model, arrays)
     scores = {"model": score_model(probabilities, correct), "ngram": score_ngram(train_rows, arrays, vocabularies)}
     if metadata.get("repeat_weights"):
-        mixed = mixed_cross_entropy(arrays, probabilities, metadata["repeat_weights"], together)
+        order = model.music_layers.order
+        mixed = mixed_cross_entropy(arrays, probabilities, metadata["repeat_weights"], together, order)
         scores["model_with_repeats"] = {s: {"cross_entropy": mixed[s]} for s in streams_of(vocabularies)}
     scores["nats_per_note"] = {name: nats_per_note(scores[name], events, notes) for name in list(scores)}
     training = [with_chords(decode_events(rows[1:], vocabularies)) for rows in split_encoded(train_rows)]

@@ -1,6 +1,7 @@
 """The three-branch functional LSTM: note, offset and duration in; one softmax head each out.
 
-A model of several instruments has a fourth branch and head, ``instrument``, last in the chain.
+A model of several instruments has a fourth branch and head, ``instrument``, last in the chain
+(note -> offset -> duration -> instrument), or first with `ModelConfig.instrument_first`.
 
 Each stream's token indices pass an Embedding and an LSTM branch; the branches (and, in a model
 conditioned on register, the piece's register through a small dense layer) are concatenated
@@ -29,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 import keras
 from keras import layers, ops
 
-from .vocab import REGISTER_KEY, given_key, input_key, streams_of
+from .vocab import INSTRUMENT, REGISTER_KEY, given_key, input_key, streams_of
 
 
 @dataclass
@@ -40,6 +41,8 @@ class ModelConfig:
     `pitch_embedding` (note-level events, whose note vocabulary is `vocab.pitch_vocabulary`) embeds
     a pitch as the sum of its own, its pitch class's and its octave's vectors (`PitchEmbedding`).
     `register` adds an input: the piece's register (`vocab.piece_register`), read at every step.
+    `instrument_first` puts the instrument head first in the conditioned chain (instrument -> note
+    -> offset -> duration) instead of last; it changes nothing without an instrument stream.
     """
 
     embedding: int = 64
@@ -52,6 +55,7 @@ class ModelConfig:
     conditioned: bool = False
     pitch_embedding: bool = False
     register: bool = False
+    instrument_first: bool = False
 
     def to_dict(self) -> dict:
         """JSON-ready form, stored in checkpoints."""
@@ -102,6 +106,10 @@ class _Layers:
 
     def __init__(self, vocab_sizes: dict[str, int], config: ModelConfig) -> None:
         self.streams = streams_of(vocab_sizes)
+        # the order the heads are conditioned and drawn in; the streams' columns stay as they are
+        first = INSTRUMENT in self.streams and config.instrument_first
+        self.chain = (INSTRUMENT, *self.streams[:-1]) if first else self.streams
+        self.order = tuple(self.streams.index(s) for s in self.chain)
         self.embeddings = {
             s: layers.Embedding(vocab_sizes[s], config.embedding, name=f"{s}_embedding") for s in self.streams
         }
@@ -140,12 +148,12 @@ class _Layers:
 
         self.conditioned = config.conditioned
         self.head_inputs = {
-            s: layers.Concatenate(name=f"{s}_context") for i, s in enumerate(self.streams) if i and config.conditioned
+            s: layers.Concatenate(name=f"{s}_context") for i, s in enumerate(self.chain) if i and config.conditioned
         }
 
     def givens(self, stream: str) -> tuple[str, ...]:
         """The streams of the same event whose tokens the head of `stream` is conditioned on."""
-        return self.streams[: self.streams.index(stream)] if self.conditioned else ()
+        return self.chain[: self.chain.index(stream)] if self.conditioned else ()
 
     def recurrent(self) -> list[layers.LSTM]:
         """The LSTM layers in the order their states are passed to and from the step model."""

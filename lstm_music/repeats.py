@@ -7,7 +7,8 @@ followed it there. Its prediction is mixed into each head's softmax,
 stretch (`BUCKETS`): a long match is strong evidence that a passage repeats. The weights are fitted
 on the validation pieces after training (`fit_weights`, lowest cross-entropy) and stored in the
 checkpoint, so each data set gets the amount of repetition its own music has. Heads that are
-conditioned within an event copy only from earlier events whose already chosen tokens agree.
+conditioned within an event copy only from earlier events whose already chosen tokens agree. The
+heads go in the model's chain `order` (column indices; by default the columns' own order).
 
 Runs are left to the network: while the last two onsets sound the same (the same note, or with
 note-level events the same chord: the events at one onset are those after the first whose offset
@@ -76,16 +77,24 @@ class PieceMemory:
         return length, [self.rows[j] for j in found]
 
 
-def agreeing(followers: list[tuple[int, ...]], chosen: tuple[int, ...]) -> list[int]:
-    """The followers' tokens of stream ``len(chosen)``, from those whose earlier streams equal `chosen`."""
-    stream = len(chosen)
-    return [row[stream] for row in followers if row[:stream] == chosen]
+def agreeing(
+    followers: list[tuple[int, ...]], chosen: tuple[int, ...], order: Sequence[int] | None = None
+) -> list[int]:
+    """The followers' tokens of the next stream in the chain `order` (column indices; default: the
+    columns in turn), from those whose streams before it in the chain equal `chosen`."""
+    if order is None or tuple(order) == tuple(range(len(order))):  # the columns in turn: compare a prefix
+        stream = len(chosen)
+        return [row[stream] for row in followers if row[:stream] == chosen]
+    earlier, stream = order[: len(chosen)], order[len(chosen)]
+    return [row[stream] for row in followers if tuple(row[j] for j in earlier) == chosen]
 
 
-def copy_distribution(followers: list[tuple[int, ...]], chosen: tuple[int, ...], size: int) -> np.ndarray | None:
-    """What the followers say about the next token of stream ``len(chosen)``, among those that agree
-    with the tokens `chosen` for the streams before it; None when none agree."""
-    tokens = agreeing(followers, chosen)
+def copy_distribution(
+    followers: list[tuple[int, ...]], chosen: tuple[int, ...], size: int, order: Sequence[int] | None = None
+) -> np.ndarray | None:
+    """What the followers say about the next token of the stream after `chosen` in the chain `order`,
+    among those that agree with the tokens `chosen` for the streams before it; None when none agree."""
+    tokens = agreeing(followers, chosen, order)
     if not tokens:
         return None
     return np.bincount(tokens, minlength=size)[:size] / len(tokens)
@@ -101,18 +110,21 @@ def weight(weights: list[float], length: int) -> float:
     return 0.0 if length == 0 else weights[int(bucket(length))]
 
 
-def copy_probabilities(rows: np.ndarray, together: int | None = None) -> list[tuple[int, np.ndarray]]:
+def copy_probabilities(
+    rows: np.ndarray, together: int | None = None, order: Sequence[int] | None = None
+) -> list[tuple[int, np.ndarray]]:
     """For each event after the first of an encoded piece: (match length, the copy model's probability
-    of the true token per stream, NaN where it has no prediction)."""
+    of the true token per stream, NaN where it has no prediction), the heads in chain `order`."""
     memory = PieceMemory(together)
     memory.add(rows[0])
+    order = tuple(order or range(rows.shape[1]))
     out = []
     for row in rows[1:]:
         target = tuple(int(x) for x in row)
         length, followers = memory.match()
         probs = np.full(len(target), np.nan)
-        for i in range(len(target)):
-            tokens = agreeing(followers, target[:i])
+        for k, i in enumerate(order):
+            tokens = agreeing(followers, tuple(target[j] for j in order[:k]), order)
             if tokens:
                 probs[i] = tokens.count(target[i]) / len(tokens)
         out.append((length, probs))
@@ -121,12 +133,12 @@ def copy_probabilities(rows: np.ndarray, together: int | None = None) -> list[tu
 
 
 def _pooled(
-    arrays: list[np.ndarray], network: list[np.ndarray], together: int | None
+    arrays: list[np.ndarray], network: list[np.ndarray], together: int | None, order: Sequence[int] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Match lengths, copy probabilities and network probabilities of every true target, concatenated."""
     lengths, copies = [], []
     for rows in arrays:
-        for length, probs in copy_probabilities(rows, together):
+        for length, probs in copy_probabilities(rows, together, order):
             lengths.append(length)
             copies.append(probs)
     columns = arrays[0].shape[1]
@@ -134,14 +146,14 @@ def _pooled(
 
 
 def fit_weights(
-    arrays: list[np.ndarray], network: list[np.ndarray], together: int | None = None
+    arrays: list[np.ndarray], network: list[np.ndarray], together: int | None = None, order: Sequence[int] | None = None
 ) -> dict[str, list[float]]:
     """Per head and match-length bucket, the weight (from `GRID`) with the lowest cross-entropy.
 
     `arrays` are encoded pieces the network did not train on; `network[i]` holds the network's
     probability of each true target of piece i (events x streams).
     """
-    lengths, copies, net = _pooled(arrays, network, together)
+    lengths, copies, net = _pooled(arrays, network, together, order)
     buckets = bucket(lengths)
     weights = {}
     for i, s in enumerate(streams_of(net.shape[1])):
@@ -159,10 +171,14 @@ def fit_weights(
 
 
 def mixed_cross_entropy(
-    arrays: list[np.ndarray], network: list[np.ndarray], weights: dict[str, list[float]], together: int | None = None
+    arrays: list[np.ndarray],
+    network: list[np.ndarray],
+    weights: dict[str, list[float]],
+    together: int | None = None,
+    order: Sequence[int] | None = None,
 ) -> dict[str, float]:
     """Cross-entropy (nats per event) of each head with the repeat memory mixed in at `weights`."""
-    lengths, copies, net = _pooled(arrays, network, together)
+    lengths, copies, net = _pooled(arrays, network, together, order)
     buckets = bucket(lengths)
     out = {}
     for i, s in enumerate(streams_of(net.shape[1])):

@@ -95,15 +95,16 @@ def choose_ops(probs, temperature: float, top_k: int, top_p: float, uniform):
     return ops.cast(ops.take_along_axis(order, ops.expand_dims(picks, -1), axis=-1)[:, 0], "int32")
 
 
-def with_repeats_ops(probs, followers, chosen: list, stream: int, weight):
+def with_repeats_ops(probs, followers, chosen: list[tuple], stream: int, weight):
     """`Sampler.with_repeats` in `keras.ops`: `probs` (batch, vocabulary) mixed at `weight` (batch,)
     with what the `followers` (batch, k, a token index per stream and a count; count 0 pads) agreeing with
-    the tokens `chosen` for the earlier streams say about stream `stream`."""
+    the tokens already `chosen` ((column, tokens) pairs of the streams before it in the chain) say
+    about the stream in column `stream`."""
     from keras import ops
 
     agree = followers[:, :, -1] > 0
-    for i, token in enumerate(chosen[:stream]):
-        agree = ops.logical_and(agree, ops.equal(followers[:, :, i], ops.expand_dims(token, -1)))
+    for column, token in chosen:
+        agree = ops.logical_and(agree, ops.equal(followers[:, :, column], ops.expand_dims(token, -1)))
     votes = ops.one_hot(ops.where(agree, followers[:, :, stream], 0), probs.shape[-1])  # (batch, k, vocabulary)
     times = ops.where(agree, ops.cast(followers[:, :, -1], "float32"), 0.0)
     counts = ops.sum(votes * ops.expand_dims(times, -1), axis=1)
@@ -137,14 +138,15 @@ def build_event_model(model, settings: SamplingSettings):
     bounds = np.cumsum([0, *state_sizes(model)])
     states = [packed[:, a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     context, final = parts.trunk_context(inputs, states)
-    chosen: list = []
-    for i, s in enumerate(streams):
+    chosen: dict = {}  # column -> tokens, filled in the chain's order
+    for s in parts.chain:
+        i = streams.index(s)
         given = {g: ops.expand_dims(chosen[streams.index(g)], -1) for g in parts.givens(s)}
         probs = parts.head(s, context, given)[:, 0]
         if settings.repeat_weights:
-            probs = with_repeats_ops(probs, followers, chosen, i, mix[:, i])
-        chosen.append(choose_ops(probs, settings.temperature[s], settings.top_k, settings.top_p, uniforms[:, i]))
-    outputs = [ops.stack(chosen, axis=-1), ops.concatenate(final, axis=-1)]
+            probs = with_repeats_ops(probs, followers, list(chosen.items()), i, mix[:, i])
+        chosen[i] = choose_ops(probs, settings.temperature[s], settings.top_k, settings.top_p, uniforms[:, i])
+    outputs = [ops.stack([chosen[i] for i in range(len(streams))], axis=-1), ops.concatenate(final, axis=-1)]
     return keras.Model([previous, packed, registers, uniforms, followers, mix], outputs)
 
 
@@ -215,6 +217,7 @@ class Sampler:
         self.together = together
         self.model = model
         self.streams: tuple[str, ...] = model.music_layers.streams
+        self.order: tuple[int, ...] = model.music_layers.order  # the columns in the order heads are drawn
         self.sizes = state_sizes(model)
         self.wants_register = REGISTER_KEY in input_names(model)
         self.registers: np.ndarray | None = None
@@ -257,10 +260,12 @@ class Sampler:
         return {s: np.asarray(p)[:, 0] for s, p in probs.items()}, [np.asarray(x) for x in states], context
 
     def head(self, stream: str, context: np.ndarray, chosen: np.ndarray) -> np.ndarray:
-        """Probabilities of a conditioned head, given the tokens `chosen` (batch x streams before it)."""
-        given = {
-            given_key(s): chosen[:, i : i + 1].astype(np.int32) for i, s in enumerate(self.streams[: chosen.shape[1]])
-        }
+        """Probabilities of a conditioned head, given the tokens `chosen` (batch x streams; those of the
+        streams before it in the chain are read)."""
+        given = {}
+        for g in self.model.music_layers.givens(stream):
+            column = self.streams.index(g)
+            given[given_key(g)] = chosen[:, column : column + 1].astype(np.int32)
         return np.asarray(self.head_models[stream].predict_on_batch([context, given]))[:, 0]
 
     def generate(
@@ -312,10 +317,12 @@ class Sampler:
         """Feed the `previous` events and draw the next ones head by head, in numpy."""
         probs, states, context = self.step(previous, states)
         chosen = np.zeros((len(previous), len(self.streams)), dtype=np.int32)
-        for i, s in enumerate(self.streams):
-            p = probs[s] if s in probs else self.head(s, context, chosen[:, :i])
+        for k, i in enumerate(self.order):
+            s = self.streams[i]
+            p = probs[s] if s in probs else self.head(s, context, chosen)
             if settings.repeat_weights:
-                p = self.with_repeats(p, matches, chosen[:, :i], settings.repeat_weights[s])
+                earlier = chosen[:, list(self.order[:k])]
+                p = self.with_repeats(p, matches, earlier, settings.repeat_weights[s], self.order)
             chosen[:, i] = choose(p, settings.temperature[s], settings.top_k, settings.top_p, rng)
         return chosen, states
 
@@ -332,7 +339,7 @@ class Sampler:
         def event(previous, states, matches, settings, rng):
             batch = len(previous)
             uniforms = np.zeros((batch, len(self.streams)), dtype=np.float32)
-            for i in range(len(self.streams)):
+            for i in self.order:
                 if sampled[i] and rng is not None:  # the numbers `choose` would take, in its order
                     uniforms[:, i] = rng.random(batch)
             followers, mix = pack_matches(matches, batch, settings.repeat_weights, self.streams)
@@ -345,11 +352,14 @@ class Sampler:
         return event
 
     @staticmethod
-    def with_repeats(probs: np.ndarray, matches: list, chosen: np.ndarray, weights: list[float]) -> np.ndarray:
-        """`probs` (batch x vocabulary) with each piece's repeat memory mixed in."""
+    def with_repeats(
+        probs: np.ndarray, matches: list, chosen: np.ndarray, weights: list[float], order: tuple | None = None
+    ) -> np.ndarray:
+        """`probs` (batch x vocabulary) with each piece's repeat memory mixed in; `chosen` holds the
+        tokens of the streams before it in the chain `order`."""
         mixed = np.array(probs, dtype=np.float64)
         for b, (length, followers) in enumerate(matches):
-            copy = copy_distribution(followers, tuple(int(x) for x in chosen[b]), mixed.shape[1])
+            copy = copy_distribution(followers, tuple(int(x) for x in chosen[b]), mixed.shape[1], order)
             if copy is not None:
                 w = weight(weights, length)
                 mixed[b] = (1 - w) * mixed[b] + w * copy

@@ -128,6 +128,7 @@ def model_config(args: Namespace) -> ModelConfig:
         "head_units": args.head_units,
         "dropout": args.dropout,
         "conditioned": None if args.heads is None else args.heads == "conditioned",
+        "instrument_first": args.instrument_first,
     }
     return replace(PRESETS[args.preset], **{k: v for k, v in overrides.items() if v is not None})
 
@@ -214,6 +215,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
         "vocabularies": vocabularies_to_json(vocabularies),
         "representation": representation,
         "common_key": common_key,
+        "instruments": instruments,  # a fourth stream (its vocabulary is in "vocabularies")
         "drums": args.drums,
         "model": config.to_dict(),
         "preset": args.preset,
@@ -263,7 +265,8 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
             info = {**metadata, "epoch": epoch + 1, "metrics": {k: float(v) for k, v in logs.items()}}
             if val_arrays:  # how much of each head to copy from the piece's own earlier phrases
                 probabilities = target_probabilities(self.model, val_arrays)[0]
-                info["repeat_weights"] = fit_weights(val_arrays, probabilities, together)
+                order = self.model.music_layers.order
+                info["repeat_weights"] = fit_weights(val_arrays, probabilities, together, order)
             path = save_checkpoint(
                 self.model, run_dir / f"epoch{epoch + 1:03d}-{monitor}{value:.4f}.weights.h5", info, train_rows
             )

@@ -138,21 +138,61 @@ def test_instrument_report_finds_a_part_outside_its_real_range() -> None:
 
 
 @pytest.fixture(scope="module")
-def trio_run(tmp_path_factory) -> Path:
-    """A tiny model trained with an instrument stream on four short trios."""
-    from train import main
-
+def trios(tmp_path_factory) -> Path:
+    """Four short trios, each a transposition of `trio` repeated four times."""
     data = tmp_path_factory.mktemp("trios")
     for k in range(4):
         melody = [(start + 4 * r, length, pitch + k) for r in range(4) for start, length, pitch in MELODY]
         bass = [(start + 4 * r, length, pitch + k) for r in range(4) for start, length, pitch in BASS]
         trio(data / f"trio{k}.mid", melody, bass)
+    return data
+
+
+def train_trios(trios: Path, tmp_path_factory, name: str, *extra: str) -> Path:
+    """The run folder of a tiny model trained for two epochs on `trios`."""
+    from train import main
+
     weights = tmp_path_factory.mktemp("weights")
     flags = train_args(
-        data, weights, tmp_path_factory.mktemp("cache"), "trio", "--epochs", "2", "--val-fraction", "0.25"
+        trios, weights, tmp_path_factory.mktemp("cache"), name, "--epochs", "2", "--val-fraction", "0.25"
     )
-    assert main(flags) == 0
-    return weights / "trio"
+    assert main([*flags, *extra]) == 0
+    return weights / name
+
+
+@pytest.fixture(scope="module")
+def trio_run(trios: Path, tmp_path_factory) -> Path:
+    """A tiny model trained with an instrument stream (last in the chain) on the trios."""
+    return train_trios(trios, tmp_path_factory, "trio")
+
+
+@pytest.fixture(scope="module")
+def trio_first_run(trios: Path, tmp_path_factory) -> Path:
+    """The same with the instrument first in the chain."""
+    return train_trios(trios, tmp_path_factory, "trio-first", "--instrument-first")
+
+
+@pytest.mark.parametrize("run", ["trio_run", "trio_first_run"])
+@pytest.mark.parametrize("temperature", [1.0, 0.0])
+def test_the_compiled_step_draws_what_the_reference_path_draws_with_instruments(
+    run: str, temperature: float, trios: Path, request
+) -> None:
+    import numpy as np
+
+    from lstm_music.checkpoint import load_checkpoint
+    from lstm_music.sampling import Sampler, SamplingSettings
+    from lstm_music.vocab import ALL_STREAMS, encode_piece, represent, together_index
+
+    model, metadata, vocabularies = load_checkpoint(request.getfixturevalue(run) / "best.weights.h5")
+    first = run == "trio_first_run"
+    assert model.music_layers.chain[0] == ("instrument" if first else "note")
+    settings = SamplingSettings({s: temperature for s in ALL_STREAMS}, 0, 1.0, metadata["repeat_weights"])
+    primer = encode_piece(represent(read_piece(sorted(trios.iterdir())[0]), "note"), vocabularies)[1:20]
+    sampler = Sampler(model, together_index(vocabularies, "note"))
+    reference = sampler.generate(80, 3, settings, seed=5, primer=primer, compiled=False)
+    compiled = sampler.generate(80, 3, settings, seed=5, primer=primer, compiled=True)
+    assert np.array_equal(compiled, reference)
+    assert compiled.shape == (3, 80, 4) and (compiled[..., 3] >= 2).all()  # an instrument, never a special token
 
 
 def test_a_model_with_instruments_writes_one_track_per_instrument(trio_run: Path, tmp_path: Path) -> None:
@@ -202,3 +242,13 @@ def test_musicxml_gets_one_part_per_instrument(tmp_path: Path) -> None:
     assert [part.partName for part in score.parts] == ["Acoustic Grand Piano", "Violin", "Cello"]
     assert [len(part.flatten().notes) for part in score.parts] == [2, 8, 2]  # the piano's two chords
     assert len(events_to_score(events, forced=73).parts) == 1
+
+
+def test_an_instrument_seen_once_is_still_an_instrument() -> None:
+    from lstm_music.midi_io import Piece
+    from lstm_music.vocab import INSTRUMENT, build_vocabularies, encode_piece
+
+    pieces = [Piece("a", [Event("C4", "0", "1", "40")] * 20), Piece("b", [Event("C2", "0", "1", "71")])]
+    vocabularies = build_vocabularies(pieces, min_count=2, representation="note", instruments=True)
+    assert vocabularies[INSTRUMENT].tokens == ["<unk>", "<start>", "40", "71"]  # min-count is for rhythms
+    assert encode_piece(pieces[1], vocabularies)[1].tolist() == [2 + 36, 2, 2, 3]  # C2 on the clarinet, not <unk>

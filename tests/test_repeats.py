@@ -54,6 +54,11 @@ def test_copy_distribution_respects_tokens_already_chosen() -> None:
     np.testing.assert_allclose(copy_distribution(followers, (4,), 4), [0, 0, 0.5, 0.5])  # offsets after note 4
     np.testing.assert_allclose(copy_distribution(followers, (5, 3), 4), [0, 0, 0, 1])
     assert copy_distribution(followers, (6,), 4) is None
+    # with the instrument first in the chain (column 3), the notes are those its followers play on it
+    played = [(4, 2, 2, 2), (5, 3, 2, 3), (6, 3, 3, 3)]
+    np.testing.assert_allclose(copy_distribution(played, (), 4, (3, 0, 1, 2)), [0, 0, 1 / 3, 2 / 3])
+    np.testing.assert_allclose(copy_distribution(played, (3,), 7, (3, 0, 1, 2)), [0, 0, 0, 0, 0, 0.5, 0.5])
+    np.testing.assert_allclose(copy_distribution(played, (3, 6), 4, (3, 0, 1, 2)), [0, 0, 0, 1])
 
 
 def test_weight_by_match_length() -> None:
