@@ -28,7 +28,9 @@ PRESET = "default"  # small | default | seed
 SEQUENCE_LENGTH = 64  # events per training window
 STRIDE = 0  # events between window starts; 0 = SEQUENCE_LENGTH / 2
 REGISTER = True  # note events: condition the model on each piece's register, so a piece keeps its tessitura
-INSTRUMENT_FIRST = False  # with instruments: choose each note's instrument before its pitch (default: after)
+INSTRUMENT_FIRST = (
+    True  # with instruments: each note's instrument is chosen before its pitch, so parts keep their ranges
+)
 HEADS = ""  # conditioned (offset sees the note, duration both) | independent; "" = the preset's
 # Training
 WEIGHTS_DIR = "weights"
@@ -106,8 +108,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--instrument-first",
         action=argparse.BooleanOptionalAction,
         default=INSTRUMENT_FIRST,
-        help="with an instrument stream: condition the chain instrument -> note -> offset -> duration "
-        "(default: note -> offset -> duration -> instrument)",
+        help="with an instrument stream: the chain instrument -> note -> offset -> duration "
+        "(--no-instrument-first: note -> offset -> duration -> instrument)",
     )
     model.add_argument(
         "--register",

@@ -22,6 +22,28 @@ sys.path.insert(0, str(ROOT))
 from lstm_music.evaluate import evaluate, parse_args  # noqa: E402
 
 
+def print_instruments(reports: list[dict]) -> None:
+    """Per instrument: its real range and each seed's generated median of event share and pitch
+    range (`*` outside the real 10-90% range), and the share of its notes outside its real pitches."""
+    print("\n| instrument | event share real | generated per seed | pitch range real | generated per seed "
+          "| notes outside its real pitches, per seed |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    for token, first in reports[0].items():
+        cells = []
+        for name in ("event_share", "pitch_range"):
+            if "real_p10" not in first[name]:
+                cells += ["-", "-"]
+                continue
+            medians = []
+            for report in reports:
+                row = report.get(token, {}).get(name, {})
+                value = row.get("generated_median")
+                medians.append("-" if value is None else f"{value:.2f}{'' if row.get('median_inside') else '*'}")
+            cells += [f"{first[name]['real_p10']:.2f}-{first[name]['real_p90']:.2f}", ", ".join(medians)]
+        outside = ", ".join(f"{r.get(token, {}).get('notes_outside_range', 0):.1%}" for r in reports)
+        print(f"| {token} | {' | '.join(cells)} | {outside} |")
+
+
 def main() -> None:
     """Run the report for each seed and print the summary table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -57,6 +79,8 @@ def main() -> None:
     inside = [sum(row.get("median_inside", True) for row in m["per_piece"].values()) for m in music]
     print(f"medians inside per seed: {', '.join(map(str, inside))} of {len(music[0]['per_piece'])}")
     print(f"pieces stuck in loops per seed: {', '.join(str(len(m['loops'])) for m in music)}")
+    if "instruments" in music[0]:
+        print_instruments([m["instruments"] for m in music])
     if own.out:
         own.out.write_text(json.dumps(reports, indent=2))
 

@@ -1,7 +1,8 @@
 """The three-branch functional LSTM: note, offset and duration in; one softmax head each out.
 
-A model of several instruments has a fourth branch and head, ``instrument``, last in the chain
-(note -> offset -> duration -> instrument), or first with `ModelConfig.instrument_first`.
+A model of several instruments has a fourth branch and head, ``instrument``: first in the chain
+with `ModelConfig.instrument_first` (instrument -> note -> offset -> duration; `train.py`'s
+default), else last.
 
 Each stream's token indices pass an Embedding and an LSTM branch; the branches (and, in a model
 conditioned on register, the piece's register through a small dense layer) are concatenated

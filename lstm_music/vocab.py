@@ -13,8 +13,9 @@ A token seen fewer than `min_count` times in the training split, or never seen t
 begins with one ``<start>`` event, so the model learns how pieces open and needs no primer.
 
 Streams: every model has the three streams note, offset and duration; a model trained on several
-instruments (`train.py --instruments auto`) has a fourth, ``instrument``, predicted after the other
-three, so its columns come last and the first three mean the same in every model. An encoded piece
+instruments (`train.py --instruments auto`) has a fourth, ``instrument``, whose column comes last
+(whichever place its head has in the conditioned chain), so the first three columns mean the same
+in every model. An encoded piece
 has one column per stream of its vocabularies, in `ALL_STREAMS` order.
 
 This module needs only numpy, so summaries and the data layer load without Keras.
@@ -145,10 +146,9 @@ def build_vocabularies(
     """One vocabulary per stream from the events of `pieces` (the training split); with the note
     representation the note vocabulary is `pitch_vocabulary`; with `instruments` a fourth holds every
     instrument seen (however rarely: an instrument is never <unk> for lack of examples)."""
-    streams = ALL_STREAMS if instruments else STREAMS
     vocabularies = {
         stream: Vocabulary.build((event[i] for piece in pieces for event in piece.events), min_count)
-        for i, stream in enumerate(streams)
+        for i, stream in enumerate(STREAMS)
     }
     if representation == "note":
         vocabularies["note"] = pitch_vocabulary()
@@ -196,9 +196,8 @@ def split_encoded(rows: np.ndarray) -> list[np.ndarray]:
 def decode_events(rows: np.ndarray, vocabularies: dict[str, Vocabulary]) -> list[Event]:
     """Events from rows of indices (no ``<start>`` or ``<unk>`` rows expected); without an instrument
     stream every event is piano."""
-    return [
-        Event(*(vocabularies[s].decode(int(row[i])) for i, s in enumerate(streams_of(vocabularies)))) for row in rows
-    ]
+    streams = streams_of(vocabularies)
+    return [Event(*(vocabularies[s].decode(int(row[i])) for i, s in enumerate(streams))) for row in rows]
 
 
 UNKNOWN_WARNING = 0.01  # share of notes outside the vocabularies above which users are warned
