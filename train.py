@@ -28,9 +28,7 @@ PRESET = "default"  # small | default | seed
 SEQUENCE_LENGTH = 64  # events per training window
 STRIDE = 0  # events between window starts; 0 = SEQUENCE_LENGTH / 2
 REGISTER = True  # note events: condition the model on each piece's register, so a piece keeps its tessitura
-INSTRUMENT_FIRST = (
-    True  # with instruments: each note's instrument is chosen before its pitch, so parts keep their ranges
-)
+INSTRUMENT_FIRST = True  # with instruments: a note's instrument is chosen before its pitch (parts keep their ranges)
 HEADS = ""  # conditioned (offset sees the note, duration both) | independent; "" = the preset's
 # Training
 WEIGHTS_DIR = "weights"
