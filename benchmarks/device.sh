@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# One call on a lent GPU machine (KERAS_BACKEND=jax; keras and music21 carried as wheels in .whl/,
+# One call on a lent GPU machine (KERAS_BACKEND=jax; keras, music21 and mido carried as wheels in .whl/
+# with the packages they need that the machine lacks: `pip download --no-deps --python-version 3.12
+# --only-binary=:all: -d .whl keras music21 mido optree namex jsonpickle webcolors chardet more-itertools`;
 # the parse cache in .cache/): training and sampling speed, then the default preset trained for
 # TRAIN_MINUTES on midi_songs/, scored on its held-out pieces, and one piece generated from it.
 #   run: bash benchmarks/device.sh   (carry .whl and .cache; SECONDS_PER_ROW, TRAIN_MINUTES to shorten)
