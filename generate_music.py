@@ -23,9 +23,8 @@ TOP_K = 0  # sample only among the k most likely tokens per head; 0 = all
 TOP_P = 1.0  # sample only among the most likely tokens holding this much probability
 REPEATS = True  # let the piece repeat its own phrases (the checkpoint's repeat memory); False = network alone
 SEED = None  # None: a new random seed each run (printed, so a piece can be made again)
-INSTRUMENT = (
-    ""  # General MIDI program number or name: every note on it; "" = each note's own (piano for one-instrument models)
-)
+STYLE = ""  # a style of the checkpoint (--list-styles shows them); "" = the unlabelled mix
+INSTRUMENT = ""  # General MIDI program or name for every note; "" = each note's own (piano for one instrument)
 BPM = 0.0  # 0 = median tempo of the training pieces (120 if unknown)
 TRANSPOSE = 0  # semitones to move the output by (a model trained with --key common writes in C major or A minor)
 
@@ -43,6 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--count", type=number(int, 1, 1024), default=COUNT, help="pieces to generate (one batch)")
     add_sampling_flags(p, TEMPERATURE, TOP_K, TOP_P, REPEATS)
     p.add_argument("--seed", type=int, default=SEED, help="random seed (default: new each run)")
+    p.add_argument("--style", default=STYLE, help="generate this style of the checkpoint (default: the mix)")
+    p.add_argument("--list-styles", action="store_true", help="print the checkpoint's styles and exit")
     p.add_argument("--primer", help="MIDI or score file whose events start the piece")
     p.add_argument("--keep-primer", action="store_true", help="also write the primer at the start of the output")
     p.add_argument(
@@ -69,9 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     """Generate as the flags say; exit status 2 on unusable checkpoints or settings."""
     args = parse_args(argv)
     from lstm_music.checkpoint import CheckpointError
-    from lstm_music.generation import GenerationError, generate
+    from lstm_music.generation import GenerationError, generate, list_styles
+    from lstm_music.styles import StyleError
 
-    return exit_status(lambda: generate(args), (CheckpointError, GenerationError))
+    run = list_styles if args.list_styles else generate
+    return exit_status(lambda: run(args), (CheckpointError, GenerationError, StyleError))
 
 
 if __name__ == "__main__":

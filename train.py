@@ -22,6 +22,10 @@ REPRESENTATION = "note"  # note: one event per note, chords lowest note first | 
 KEY = "common"  # common: each piece moved to C major or A minor before training (keeps the key) | keep
 INSTRUMENTS = "auto"  # auto: learn each note's instrument when the pieces use several | merge: all one | separate
 DRUMS = False  # also learn the percussion of MIDI channel 10, as an instrument of its own
+STYLES = "folders"  # folders: a piece's style is its first sub-folder under DATA | none | a path,style CSV file
+MIN_STYLE_PIECES = 2  # styles with fewer pieces are trained as unlabelled
+STYLE_DROPOUT = 0.1  # share of training windows shown without their style, so "no style" is learned too
+STYLE_BALANCE = 0.5  # small styles weigh more: loss weight (mean pieces per style / the style's) ** this; 0 = off
 VAL_FRACTION = 0.1  # share of pieces held out for validation
 # Model
 PRESET = "default"  # small | default | seed
@@ -82,6 +86,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action=argparse.BooleanOptionalAction,
         default=DRUMS,
         help="learn the percussion of MIDI channel 10 as an instrument (left out by default)",
+    )
+    data.add_argument(
+        "--styles",
+        default=STYLES,
+        help="folders: a piece's style is its first sub-folder under --data; none: no styles; or a CSV "
+        "file of path,style rows",
+    )
+    data.add_argument(
+        "--min-style-pieces", type=positive_int, default=MIN_STYLE_PIECES, help="smaller styles train unlabelled"
+    )
+    data.add_argument(
+        "--style-dropout", type=fraction, default=STYLE_DROPOUT, help="share of windows trained without their style"
+    )
+    data.add_argument(
+        "--style-balance", type=number(float, 0, 4), default=STYLE_BALANCE, help="weight of small styles (0: off)"
     )
     data.add_argument("--val-fraction", type=fraction, default=VAL_FRACTION, help="share of pieces for validation")
     model = p.add_argument_group("model")
@@ -166,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from lstm_music.checkpoint import CheckpointError, read_metadata
     from lstm_music.corpus import DataError
+    from lstm_music.styles import StyleError
     from lstm_music.training import parse_only, train
 
     def run() -> None:
@@ -176,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             read_metadata(args.resume)  # a bad --resume file fails before any parsing
         train(args)
 
-    return exit_status(run, (DataError, CheckpointError, SettingError))
+    return exit_status(run, (DataError, CheckpointError, SettingError, StyleError))
 
 
 if __name__ == "__main__":

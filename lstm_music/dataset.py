@@ -37,6 +37,9 @@ class WindowDataset(keras.utils.PyDataset):
     """Batches of ``(inputs, targets, sample_weight)`` dicts keyed by stream, built on demand.
 
     `names` are the model's inputs (`model.input_names`); by default the three streams' inputs.
+    A model with styles reads each piece's index in `styles`, replaced by 0 (none) in a share
+    `style_dropout` of the windows, so that the model also learns the unlabelled mix; `weights`
+    scale each piece's loss (small styles weigh more: `styles.balance_weights`).
     """
 
     def __init__(
@@ -48,10 +51,19 @@ class WindowDataset(keras.utils.PyDataset):
         shuffle: bool = True,
         seed: int = 0,
         names: list[str] | None = None,
+        styles: list[int] | None = None,
+        style_dropout: float = 0.0,
+        weights: list[float] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.arrays = [a for a in arrays if len(a) >= 2]
+        usable = [i for i, a in enumerate(arrays) if len(a) >= 2]
+        self.arrays = [arrays[i] for i in usable]
+        self.styles = np.asarray([styles[i] for i in usable] if styles else [0] * len(usable), dtype=np.int32)
+        self.weights = np.asarray([weights[i] for i in usable] if weights else [1.0] * len(usable), dtype=np.float32)
+        self.style_dropout = style_dropout
+        self.seed = seed
+        self.epoch = 0
         self.streams = streams_of(arrays[0].shape[1]) if arrays else STREAMS
         self.length = length
         self.batch_size = batch_size
@@ -85,11 +97,17 @@ class WindowDataset(keras.utils.PyDataset):
         for row, (piece, start) in enumerate(chosen):
             part = self.arrays[piece][start : start + self.length + 1]
             block[row, : len(part)] = part
-            weight[row, : len(part) - 1] = 1.0
-        inputs = model_inputs(block, self.names, None if self.registers is None else self.registers[chosen[:, 0]])
+            weight[row, : len(part) - 1] = self.weights[piece]
+        styles = self.styles[chosen[:, 0]]
+        if self.style_dropout:  # the same windows lose their label whenever this batch is built in this epoch
+            dropped = np.random.default_rng([self.seed, self.epoch, index]).random(len(chosen)) < self.style_dropout
+            styles = np.where(dropped, 0, styles)
+        registers = None if self.registers is None else self.registers[chosen[:, 0]]
+        inputs = model_inputs(block, self.names, registers, styles)
         targets = {s: block[:, 1:, i] for i, s in enumerate(self.streams)}
         return inputs, targets, weight
 
     def on_epoch_end(self) -> None:
+        self.epoch += 1
         if self.shuffle:
             self.order = self.rng.permutation(len(self.windows))

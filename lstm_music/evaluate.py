@@ -57,6 +57,7 @@ from .midi_io import Event, Piece, event_onsets, join_chords, token_pitches
 from .repeats import mixed_cross_entropy
 from .sampling import DEFAULT_TEMPERATURE, choose_registers
 from .scoring import score_model, target_probabilities
+from .styles import StyleError, label_pieces, read_style_table, style_index
 from .vocab import (
     INSTRUMENT,
     STREAMS,
@@ -167,6 +168,15 @@ def nats_per_note(scores: dict, events: int, notes: int) -> float:
     return sum(head["cross_entropy"] for head in scores.values()) * events / notes
 
 
+def other_styles(styles: list[int], count: int, seed: int) -> list[int]:
+    """Each labelled piece's style index replaced by another of the `count` styles drawn at random
+    (by none when there is only one); unlabelled pieces stay unlabelled."""
+    rng = np.random.default_rng(seed)
+    if count < 2:
+        return [0] * len(styles)
+    return [0 if s == 0 else int(rng.choice([i for i in range(1, count + 1) if i != s])) for s in styles]
+
+
 def with_chords(events: list[Event]) -> list[Event]:
     """Decoded events with chords whole (`join_chords`); an event holding ``<unk>`` stays as it is,
     between the joined stretches, so it is never counted as copied."""
@@ -226,7 +236,14 @@ def format_held_out(scores: dict) -> str:
     if "model_with_repeats" in per_note:
         line += f", network with repeats {per_note['model_with_repeats']:.3f}"
     known = f"network on the notes of chords a whole-chord vocabulary knows: {scores['nats_per_known_chord_note']:.3f}"
-    return "\n".join([*lines, line, known])
+    lines += [line, known]
+    if "nats_per_note_styles" in scores:
+        styles = scores["nats_per_note_styles"]
+        lines.append(
+            f"nats per note with each piece's true style {styles['true']:.3f}, with another style "
+            f"{styles['shuffled']:.3f} ({styles['labelled_pieces']} labelled pieces)"
+        )
+    return "\n".join(lines)
 
 
 def format_report(report: dict) -> str:
@@ -309,7 +326,10 @@ def evaluate(args: argparse.Namespace) -> dict:
     unknown = unknown_notes(seen, vocabularies)
     notes = unknown["notes"]
     events = sum(len(a) - 1 for a in arrays)
-    probabilities, correct = target_probabilities(model, arrays)
+    names = (metadata.get("styles") or {}).get("names", [])
+    table = read_style_table(args.styles) if names and args.styles != "folders" else None
+    styles = [style_index(names, p.style) for p in label_pieces(held_out, data, table)] if names else None
+    probabilities, correct = target_probabilities(model, arrays, styles=styles)
     scores = {"model": score_model(probabilities, correct), "ngram": score_ngram(train_rows, arrays, vocabularies)}
     if metadata.get("repeat_weights"):
         order = model.music_layers.order
@@ -318,6 +338,14 @@ def evaluate(args: argparse.Namespace) -> dict:
     scores["nats_per_note"] = {name: nats_per_note(scores[name], events, notes) for name in list(scores)}
     training = [with_chords(decode_events(rows[1:], vocabularies)) for rows in split_encoded(train_rows)]
     scores["nats_per_known_chord_note"] = known_chord_nats(seen, probabilities, training, metadata.get("min_count", 2))
+    if names:  # the same pieces told another style: the label must carry information
+        wrong = other_styles(styles, len(names), args.seed)
+        shuffled = score_model(*target_probabilities(model, arrays, styles=wrong))
+        scores["nats_per_note_styles"] = {
+            "true": scores["nats_per_note"]["model"],
+            "shuffled": nats_per_note(shuffled, events, notes),
+            "labelled_pieces": sum(s > 0 for s in styles),
+        }
     result = {
         "checkpoint": str(path),
         "data": str(data),
@@ -409,6 +437,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--length", type=number(int, 1, 100_000), default=500, help="notes and chords per generated piece")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
     add_sampling_flags(p, DEFAULT_TEMPERATURE, 0, 1.0, True)
+    p.add_argument("--styles", default="folders", help="held-out pieces' styles: folders, or a path,style CSV")
     p.add_argument("--json", help="also write every number to this JSON file")
     return p.parse_args(argv)
 
@@ -418,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     from .checkpoint import CheckpointError
 
     args = parse_args(argv)
-    return exit_status(lambda: evaluate(args), (CheckpointError, DataError))
+    return exit_status(lambda: evaluate(args), (CheckpointError, DataError, StyleError))
 
 
 if __name__ == "__main__":

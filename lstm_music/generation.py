@@ -25,6 +25,7 @@ from .midi_io import (
     without_drums,
     write_midi,
 )
+from .styles import NONE, resolve_style
 from .vocab import (
     INSTRUMENT,
     decode_events,
@@ -105,6 +106,22 @@ def write_music(
         raise GenerationError(f"cannot write {target}: {error.strerror or error}") from error
 
 
+def list_styles(args: Namespace) -> None:
+    """Print the styles of the checkpoint `args` names, with their training piece counts."""
+    from .checkpoint import read_metadata, resolve_checkpoint
+
+    path = resolve_checkpoint(args.checkpoint, args.weights_dir)
+    styles = read_metadata(path).get("styles") or {}
+    pieces = styles.get("pieces", {})
+    if not styles.get("names"):
+        print(f"{path}: no styles (trained on one unlabelled mix)")
+        return
+    print(f"{path}: {len(styles['names'])} styles")
+    for name in styles["names"]:
+        print(f"{name}\t{pieces.get(name, 0)} training pieces")
+    print(f"(without --style: the unlabelled mix; {pieces.get(NONE, 0)} unlabelled training pieces)")
+
+
 def generate(args: Namespace) -> list[Path]:
     """Generate `args.count` pieces as `args` says; return the paths written."""
     from .checkpoint import load_checkpoint, resolve_checkpoint, seen_as
@@ -115,6 +132,8 @@ def generate(args: Namespace) -> list[Path]:
     model, metadata, vocabularies = load_checkpoint(path)
     representation, common_key = seen_as(metadata)
     instruments = INSTRUMENT in vocabularies
+    styles = metadata.get("styles") or {}
+    style = resolve_style(args.style, styles.get("names", []), styles.get("pieces", {})) if args.style else 0
     if program is None and not instruments:  # a model of one instrument writes piano unless told otherwise
         program = 0
     bpm = args.bpm or metadata.get("median_bpm") or 120.0
@@ -153,7 +172,7 @@ def generate(args: Namespace) -> list[Path]:
     registers = choose_registers(metadata.get("registers"), args.count, seed, primer_rows)
     settings = sampling_settings(args, metadata.get("repeat_weights"))
     long = args.length * args.count >= 5000 and sys.stderr.isatty()  # a bar where the wait is noticeable
-    sampled = sampler.generate(args.length, args.count, settings, seed, primer_rows, registers, progress=long)
+    sampled = sampler.generate(args.length, args.count, settings, seed, primer_rows, registers, style, progress=long)
 
     run = path.parent.name
     stamp = f"{datetime.now():%Y%m%d-%H%M%S}"

@@ -63,11 +63,13 @@ Sound = tuple[Fraction, Fraction, tuple[int, ...], str]  # (onset, length, pitch
 
 @dataclass
 class Piece:
-    """The events of one file, in time order, and its first tempo mark (quarter notes per minute)."""
+    """The events of one file, in time order, its first tempo mark (quarter notes per minute) and its
+    style (`styles`), if it has one."""
 
     path: str
     events: list[Event] = field(default_factory=list)
     bpm: float | None = None
+    style: str | None = None
 
 
 class UnreadableFile(Exception):

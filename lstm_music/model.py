@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 import keras
 from keras import layers, ops
 
-from .vocab import INSTRUMENT, REGISTER_KEY, given_key, input_key, streams_of
+from .vocab import INSTRUMENT, REGISTER_KEY, STYLE_KEY, given_key, input_key, streams_of
 
 
 @dataclass
@@ -42,6 +42,8 @@ class ModelConfig:
     `pitch_embedding` (note-level events, whose note vocabulary is `vocab.pitch_vocabulary`) embeds
     a pitch as the sum of its own, its pitch class's and its octave's vectors (`PitchEmbedding`).
     `register` adds an input: the piece's register (`vocab.piece_register`), read at every step.
+    `styles` is the number of style labels (0: no style input): the piece's style index (0: none)
+    is embedded and read at every step beside the branches, like the register.
     `instrument_first` puts the instrument head first in the conditioned chain (instrument -> note
     -> offset -> duration) instead of last; it changes nothing without an instrument stream.
     """
@@ -57,6 +59,7 @@ class ModelConfig:
     pitch_embedding: bool = False
     register: bool = False
     instrument_first: bool = False
+    styles: int = 0
 
     def to_dict(self) -> dict:
         """JSON-ready form, stored in checkpoints."""
@@ -125,6 +128,10 @@ class _Layers:
         self.register = None
         if config.register:
             self.register = layers.Dense(config.embedding, activation="tanh", name="register_vector")
+        # the piece's style (index 0: none) as a vector beside the branches at every time step
+        self.style = (
+            layers.Embedding(config.styles, config.embedding, name="style_embedding") if config.styles else None
+        )
         self.concat = layers.Concatenate(name="merge")
         self.trunk = [
             layers.LSTM(units, return_sequences=True, return_state=True, name=f"trunk_lstm_{i}")
@@ -175,6 +182,8 @@ class _Layers:
         if self.register is not None:
             vector = self.register((inputs[REGISTER_KEY] - 60.0) / 12.0)
             branches.append(ops.zeros_like(branches[0][..., :1]) + ops.expand_dims(vector, 1))
+        if self.style is not None:  # (batch, 1) -> (batch, 1, embedding), repeated along time
+            branches.append(ops.zeros_like(branches[0][..., :1]) + self.style(inputs[STYLE_KEY]))
         x = self.concat(branches)
         for j, lstm in enumerate(self.trunk):
             x, h, c = lstm(self.dropouts[j](x), initial_state=initial[len(self.streams) + j])
@@ -197,10 +206,15 @@ class _Layers:
         return {s: self.head(s, context, given) for s in self.streams}
 
 
-def register_input(config: ModelConfig | _Layers) -> dict:
-    """The register input (batch, 2) of a model conditioned on register, else nothing."""
-    wanted = config.register if isinstance(config, ModelConfig) else config.register is not None
-    return {REGISTER_KEY: keras.Input(shape=(2,), dtype="float32", name=REGISTER_KEY)} if wanted else {}
+def piece_inputs(config: ModelConfig | _Layers) -> dict:
+    """The register input (batch, 2) of a model conditioned on register and the style input (batch,
+    1) of a model with styles, where it has them."""
+    if isinstance(config, ModelConfig):
+        register, style = config.register, bool(config.styles)
+    else:
+        register, style = config.register is not None, config.style is not None
+    inputs = {REGISTER_KEY: keras.Input(shape=(2,), dtype="float32", name=REGISTER_KEY)} if register else {}
+    return inputs | ({STYLE_KEY: keras.Input(shape=(1,), dtype="int32", name=STYLE_KEY)} if style else {})
 
 
 def build_model(vocab_sizes: dict[str, int], config: ModelConfig) -> keras.Model:
@@ -213,7 +227,7 @@ def build_model(vocab_sizes: dict[str, int], config: ModelConfig) -> keras.Model
     inputs = {input_key(s): keras.Input(shape=(None,), dtype="int32", name=input_key(s)) for s in parts.streams}
     givens = {g for s in parts.streams for g in parts.givens(s)}
     inputs |= {given_key(g): keras.Input(shape=(None,), dtype="int32", name=given_key(g)) for g in sorted(givens)}
-    inputs |= register_input(config)
+    inputs |= piece_inputs(config)
     outputs = parts.wire(inputs)
     model = keras.Model(inputs=inputs, outputs=outputs, name="lstm_music")
     model.music_layers = parts
@@ -230,7 +244,7 @@ def build_step_model(model: keras.Model) -> keras.Model:
     """
     parts: _Layers = model.music_layers
     inputs = {input_key(s): keras.Input(shape=(1,), dtype="int32", name=input_key(s)) for s in parts.streams}
-    inputs |= register_input(parts)
+    inputs |= piece_inputs(parts)
     states = []
     for i, lstm in enumerate(parts.recurrent()):
         states += [keras.Input(shape=(lstm.units,), name=f"state_{i}_{k}") for k in "hc"]

@@ -20,7 +20,7 @@ from functools import cached_property
 import numpy as np
 
 from .repeats import PieceMemory, copy_distribution, weight
-from .vocab import ALL_STREAMS, REGISTER_KEY, SPECIALS, START_INDEX, given_key, input_key, piece_register
+from .vocab import ALL_STREAMS, REGISTER_KEY, SPECIALS, START_INDEX, STYLE_KEY, given_key, input_key, piece_register
 
 # Plain sampling from the model (with its repeat memory): of the settings tried in the music
 # report (docs/BENCHMARKS.md) the closest to real pieces; lower temperatures fall into loops.
@@ -115,12 +115,13 @@ def with_repeats_ops(probs, followers, chosen: list[tuple], stream: int, weight)
 
 def build_event_model(model, settings: SamplingSettings):
     """One step of generation as a model sharing `model`'s weights, to be compiled whole
-    (`compiled_call`). Six inputs, with S the model's streams: the previous event (batch, S), every
-    recurrent state side by side (batch, sum of `model.state_sizes`), each piece's register (batch,
-    2; read if the model is conditioned on it), a uniform draw per piece and head (batch, S), the
-    repeat memory's followers (batch, k, S + 1: `pack_matches`) and mixing weight per head (batch,
-    S). Two outputs: the chosen event (batch, S) and the new states, side by side. The same
-    arithmetic as `Sampler.step`, `Sampler.head`, `Sampler.with_repeats` and `choose`, in float32."""
+    (`compiled_call`). Seven inputs, with S the model's streams: the previous event (batch, S),
+    every recurrent state side by side (batch, sum of `model.state_sizes`), each piece's
+    register (batch, 2; read if the model is conditioned on it) and style (batch, 1; read if it
+    has styles), a uniform draw per piece and head (batch, S), the repeat memory's followers
+    (batch, k, S + 1: `pack_matches`) and mixing weight per head (batch, S). Two outputs: the
+    chosen event (batch, S) and the new states, side by side. The same arithmetic as
+    `Sampler.step`, `Sampler.head`, `Sampler.with_repeats` and `choose`, in float32."""
     import keras
     from keras import ops
 
@@ -131,10 +132,12 @@ def build_event_model(model, settings: SamplingSettings):
     previous = keras.Input(shape=(len(streams),), dtype="int32", name="previous")
     packed = keras.Input(shape=(sum(state_sizes(model)),), name="states")
     registers = keras.Input(shape=(2,), name=REGISTER_KEY)
+    style = keras.Input(shape=(1,), dtype="int32", name=STYLE_KEY)
     uniforms = keras.Input(shape=(len(streams),), name="uniforms")
     followers = keras.Input(shape=(None, len(streams) + 1), dtype="int32", name="followers")
     mix = keras.Input(shape=(len(streams),), name="mix")
-    inputs = {input_key(s): previous[:, i : i + 1] for i, s in enumerate(streams)} | {REGISTER_KEY: registers}
+    inputs = {input_key(s): previous[:, i : i + 1] for i, s in enumerate(streams)}
+    inputs |= {REGISTER_KEY: registers, STYLE_KEY: style}
     bounds = np.cumsum([0, *state_sizes(model)])
     states = [packed[:, a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     context, final = parts.trunk_context(inputs, states)
@@ -147,11 +150,11 @@ def build_event_model(model, settings: SamplingSettings):
             probs = with_repeats_ops(probs, followers, list(chosen.items()), i, mix[:, i])
         chosen[i] = choose_ops(probs, settings.temperature[s], settings.top_k, settings.top_p, uniforms[:, i])
     outputs = [ops.stack([chosen[i] for i in range(len(streams))], axis=-1), ops.concatenate(final, axis=-1)]
-    return keras.Model([previous, packed, registers, uniforms, followers, mix], outputs)
+    return keras.Model([previous, packed, registers, style, uniforms, followers, mix], outputs)
 
 
 def compiled_call(model):
-    """`model` (of `build_event_model`) as a function of its six numpy inputs, compiled whole by
+    """`model` (of `build_event_model`) as a function of its seven numpy inputs, compiled whole by
     the Keras backend: a `tf.function` graph under TensorFlow (not XLA, which compiled again for
     every new number of followers and took 2.4 s to start), `jax.jit` under JAX, plain calls under
     torch; it returns the backend's tensors. One call per event instead of a Keras
@@ -221,6 +224,8 @@ class Sampler:
         self.sizes = state_sizes(model)
         self.wants_register = REGISTER_KEY in input_names(model)
         self.registers: np.ndarray | None = None
+        self.wants_style = STYLE_KEY in input_names(model)
+        self.styles: np.ndarray | None = None
         self.events: dict[tuple, Callable] = {}  # compiled event steps, by the settings compiled into them
 
     @cached_property
@@ -237,12 +242,14 @@ class Sampler:
 
         return build_head_models(self.model)
 
-    def start(self, batch: int, registers: np.ndarray | None = None) -> list[np.ndarray]:
+    def start(self, batch: int, registers: np.ndarray | None = None, style: int = 0) -> list[np.ndarray]:
         """Zero recurrent states for `batch` pieces, whose `registers` (batch x 2 MIDI pitches,
-        `vocab.piece_register`) a model conditioned on register reads at every step (default: middle C)."""
+        `vocab.piece_register`) a model conditioned on register reads at every step (default: middle
+        C), as a model with styles reads the index of `style` (0: the unlabelled mix)."""
         if registers is None:
             registers = np.full((batch, 2), 60.0)
         self.registers = np.asarray(registers, dtype=np.float32).reshape(batch, 2)
+        self.styles = np.full((batch, 1), style, dtype=np.int32)
         return [np.zeros((batch, n), dtype=np.float32) for n in self.sizes]
 
     def step(
@@ -256,6 +263,8 @@ class Sampler:
         tokens = {input_key(s): rows[:, i : i + 1].astype(np.int32) for i, s in enumerate(self.streams)}
         if self.wants_register:
             tokens[REGISTER_KEY] = self.registers
+        if self.wants_style:
+            tokens[STYLE_KEY] = self.styles
         probs, states, context = self.step_model.predict_on_batch([tokens, states])
         return {s: np.asarray(p)[:, 0] for s, p in probs.items()}, [np.asarray(x) for x in states], context
 
@@ -276,13 +285,15 @@ class Sampler:
         seed: int = 0,
         primer: np.ndarray | None = None,
         registers: np.ndarray | None = None,
+        style: int = 0,
         compiled: bool = True,
         progress: bool = False,
     ) -> np.ndarray:
         """Sample `count` pieces of `length` events together; return indices (count, length, streams).
 
         `primer` (events x streams indices) is fed after ``<start>`` and before sampling begins.
-        `registers`: each piece's register, for a model conditioned on it (`start`). `compiled`
+        `registers`: each piece's register, for a model conditioned on it; `style`: the style index,
+        for a model with styles (`start`). `compiled`
         draws each event in one compiled call (`build_event_model`); False takes the reference path,
         a Keras call per head and the sampling in numpy. Both take the same random numbers.
         `progress` shows a progress bar on stderr.
@@ -291,7 +302,7 @@ class Sampler:
 
         settings = settings or SamplingSettings()
         rng = np.random.default_rng(seed)
-        states = self.start(count, registers)
+        states = self.start(count, registers, style)
         memories = [PieceMemory(self.together) for _ in range(count)]
         history = [np.full(len(self.streams), START_INDEX, dtype=np.int32), *(primer if primer is not None else [])]
         advance = self.compiled_event(settings) if compiled else self.reference_event
@@ -345,7 +356,9 @@ class Sampler:
             followers, mix = pack_matches(matches, batch, settings.repeat_weights, self.streams)
             if isinstance(states, list):  # `start`'s zeros; afterwards the states stay the backend's tensors
                 states = np.concatenate(states, axis=1)
-            chosen, states = run(previous.astype(np.int32), states, self.registers, uniforms, followers, mix)
+            chosen, states = run(
+                previous.astype(np.int32), states, self.registers, self.styles, uniforms, followers, mix
+            )
             return np.asarray(chosen), states
 
         self.events[key] = event

@@ -13,9 +13,12 @@ import numpy as np
 from .vocab import model_inputs, streams_of
 
 
-def target_probabilities(model, arrays: list[np.ndarray], budget: int = 2**24) -> tuple[list, list]:
+def target_probabilities(
+    model, arrays: list[np.ndarray], budget: int = 2**24, styles: list[int] | None = None
+) -> tuple[list, list]:
     """For each encoded piece (whole, from ``<start>``): the model's probability of every true next
-    token (events x streams) and whether that token was the most likely one.
+    token (events x streams) and whether that token was the most likely one. A model with styles
+    reads each piece's index in `styles` (default: 0, none).
 
     Pieces go through the model in batches of similar length whose largest softmax output holds at
     most `budget` numbers, so memory stays flat however long the pieces are. A conditioned head is
@@ -37,7 +40,8 @@ def target_probabilities(model, arrays: list[np.ndarray], budget: int = 2**24) -
         block = np.zeros((len(chunk), width + 1, len(streams)), dtype=np.int32)
         for row, i in enumerate(chunk):
             block[row, : len(arrays[i])] = arrays[i]
-        probs = model.predict_on_batch(model_inputs(block, input_names(model)))  # each piece's own register
+        chosen = None if styles is None else [styles[i] for i in chunk]
+        probs = model.predict_on_batch(model_inputs(block, input_names(model), styles=chosen))  # own registers
         for row, i in enumerate(chunk):
             events = len(arrays[i]) - 1
             target = arrays[i][1:]

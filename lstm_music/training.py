@@ -22,6 +22,16 @@ from .corpus import PARSER_SETTINGS, Corpus, load_corpus, parser_difference
 from .instruments import instrument_name
 from .midi_io import Piece
 from .repeats import fit_weights
+from .styles import (
+    NONE,
+    balance_weights,
+    describe_styles,
+    keep_styles,
+    label_pieces,
+    read_style_table,
+    style_counts,
+    style_index,
+)
 from .vocab import (
     ALL_STREAMS,
     INSTRUMENT,
@@ -70,9 +80,13 @@ def read_data(args: Namespace) -> Corpus:
     """Parse (or read from the cache) every piece in `args.data`; print the one-line summary."""
     if args.drums and args.instruments == "merge":
         raise SettingError("--drums needs an instrument stream: it cannot be used with --instruments merge")
+    table = None if args.styles in ("folders", "none") else read_style_table(args.styles)
     cache = None if args.no_cache else args.cache_dir
     corpus = load_corpus(args.data, cache, args.workers or None, drums=args.drums)
     print(corpus.summary())
+    if args.styles != "none":  # each piece's style, from its folder or the table
+        corpus.pieces, dropped = keep_styles(label_pieces(corpus.pieces, args.data, table), args.min_style_pieces)
+        print(describe_styles(corpus.pieces, dropped))
     return corpus
 
 
@@ -164,11 +178,13 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     train_pieces, val_pieces = split_pieces(corpus.pieces, args.val_fraction, args.seed)
     representation, common_key = args.representation, args.key == "common"
     instruments = learns_instruments(args.instruments, corpus.pieces)
+    styles = list(style_counts(corpus.pieces))  # by pieces, most first; index 0 is none
     first_epoch = 0
     if args.resume:
         model, resumed, vocabularies = load_checkpoint(args.resume)
         representation, common_key = seen_as(resumed)
         instruments = INSTRUMENT in vocabularies
+        styles = resumed.get("styles", {}).get("names", [])
         config = ModelConfig.from_dict(resumed["model"])
         first_epoch = int(resumed["epoch"])
         difference = parser_difference(resumed.get("parser"))
@@ -189,6 +205,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
         vocabularies = build_vocabularies(augmented, args.min_count, representation, instruments)
         note_events = representation == "note"
         config = replace(model_config(args), pitch_embedding=note_events, register=note_events and args.register)
+        config = replace(config, styles=len(styles) + 1 if styles else 0)
         model = build_model({s: len(v) for s, v in vocabularies.items()}, config)
     loss_weights = dict(zip(ALL_STREAMS, args.loss_weights, strict=False))  # a fourth weight is the instrument's
     compile_model(model, args.learning_rate, loss_weights, args.label_smoothing)
@@ -197,11 +214,23 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     val_arrays = [encode_piece(p, vocabularies) for p in val_seen]
     together = together_index(vocabularies, representation)
     names = input_names(model)
+    train_styles = [style_index(styles, p.style) for p in augmented]
+    val_styles = [style_index(styles, p.style) for p in val_seen]
+    weights = balance_weights(augmented, args.style_balance)
     train_data = WindowDataset(
-        train_arrays, args.sequence_length, args.batch_size, args.stride or None, True, args.seed, names
-    )
+        train_arrays, args.sequence_length, args.batch_size, args.stride or None, True, args.seed, names,
+        train_styles, args.style_dropout, weights,
+    )  # fmt: skip
     val_data = (
-        WindowDataset(val_arrays, args.sequence_length, args.batch_size, args.stride or None, False, names=names)
+        WindowDataset(
+            val_arrays,
+            args.sequence_length,
+            args.batch_size,
+            args.stride or None,
+            False,
+            names=names,
+            styles=val_styles,
+        )  # fmt: skip
         if val_arrays
         else None
     )
@@ -216,6 +245,12 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
         "representation": representation,
         "common_key": common_key,
         "instruments": instruments,  # a fourth stream (its vocabulary is in "vocabularies")
+        "styles": {
+            "names": styles,  # style index i + 1; 0 is none
+            "pieces": {
+                s: sum(style_index(styles, p.style) == i for p in train_pieces) for i, s in enumerate([NONE, *styles])
+            },
+        },
         "drums": args.drums,
         "model": config.to_dict(),
         "preset": args.preset,
@@ -264,7 +299,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
             self.best = value
             info = {**metadata, "epoch": epoch + 1, "metrics": {k: float(v) for k, v in logs.items()}}
             if val_arrays:  # how much of each head to copy from the piece's own earlier phrases
-                probabilities = target_probabilities(self.model, val_arrays)[0]
+                probabilities = target_probabilities(self.model, val_arrays, styles=val_styles)[0]
                 order = self.model.music_layers.order
                 info["repeat_weights"] = fit_weights(val_arrays, probabilities, together, order)
             path = save_checkpoint(

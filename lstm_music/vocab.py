@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -51,7 +51,7 @@ def represent(piece: Piece, representation: str) -> Piece:
         return piece
     if representation != "note":
         raise ValueError(f"unknown representation {representation!r}; expected one of {REPRESENTATIONS}")
-    return Piece(piece.path, split_chords(piece.events), piece.bpm)
+    return replace(piece, events=split_chords(piece.events))
 
 
 def streams_of(vocabularies: dict | int) -> tuple[str, ...]:
@@ -71,13 +71,17 @@ def given_key(stream: str) -> str:
 
 
 REGISTER_KEY = "register"  # the model input holding each piece's register (`piece_register`)
+STYLE_KEY = "style"  # the model input holding each piece's style index (`styles`)
 
 
-def model_inputs(block: np.ndarray, names: Iterable[str], registers: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """The inputs named `names` for rows of events `block` (batch, time + 1, 3): the model reads
+def model_inputs(
+    block: np.ndarray, names: Iterable[str], registers: np.ndarray | None = None, styles: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """The inputs named `names` for rows of events `block` (batch, time + 1, streams): the model reads
     rows [0, time) and, for conditioned heads, is given the tokens of rows [1, time]. A model
     conditioned on register also reads `registers` (batch x 2), by default each row's own
-    `piece_register` (right when the rows are whole pieces)."""
+    `piece_register` (right when the rows are whole pieces); one with styles reads `styles` (batch
+    style indices, by default 0: none)."""
     streams = streams_of(block.shape[-1])
     columns = {input_key(s): block[:, :-1, i] for i, s in enumerate(streams)}
     columns |= {given_key(s): block[:, 1:, i] for i, s in enumerate(streams)}
@@ -85,6 +89,9 @@ def model_inputs(block: np.ndarray, names: Iterable[str], registers: np.ndarray 
         if registers is None:
             registers = [piece_register(rows) for rows in block]
         columns[REGISTER_KEY] = np.asarray(registers, dtype=np.float32).reshape(len(block), 2)
+    if STYLE_KEY in names:
+        chosen = np.zeros(len(block)) if styles is None else styles
+        columns[STYLE_KEY] = np.asarray(chosen, dtype=np.int32).reshape(len(block), 1)
     return {name: columns[name] for name in names}
 
 
@@ -260,7 +267,7 @@ def transpose_piece(piece: Piece, semitones: int) -> Piece | None:
         if min(pitches) < 0 or max(pitches) > 127:
             return None
         events.append(event._replace(note=note_token(pitches)))
-    return Piece(f"{piece.path} ({semitones:+d})", events, piece.bpm)
+    return replace(piece, path=f"{piece.path} ({semitones:+d})", events=events)
 
 
 def transpose_folded(events: list[Event], semitones: int) -> list[Event]:
@@ -288,7 +295,7 @@ def to_common_key(piece: Piece) -> tuple[Piece, int]:
     moved = transpose_piece(piece, shift) if shift else None
     if moved is None:  # in the common key already, or too wide to move without leaving MIDI's range
         return piece, 0
-    return Piece(piece.path, moved.events, piece.bpm), shift
+    return replace(piece, events=moved.events), shift
 
 
 def prepare(pieces: list[Piece], representation: str, common_key: bool, instruments: bool = False) -> list[Piece]:
@@ -297,7 +304,7 @@ def prepare(pieces: list[Piece], representation: str, common_key: bool, instrume
     out = []
     for piece in pieces:
         if not instruments:
-            piece = Piece(piece.path, merge_instruments(piece.events), piece.bpm)
+            piece = replace(piece, events=merge_instruments(piece.events))
         out.append(represent(to_common_key(piece)[0] if common_key else piece, representation))
     return out
 

@@ -325,7 +325,8 @@ def test_a_common_key_model_continues_a_primer_in_the_primers_key(tiny_data: Pat
         Sampler, "generate", lambda self, *a, **k: calls.append((a, original(self, *a, **k))) or calls[-1][1]
     )
     out = generate(run, tmp_path / "c.mid", "--seed", "2", "--primer", str(primer))
-    (_, _, _, _, fed, registers), sampled = calls[0]
+    (_, _, _, _, fed, registers, style), sampled = calls[0]
+    assert style == 0  # a checkpoint without styles samples the unlabelled mix
     _, metadata, vocabularies = load_checkpoint(run / BEST)
     assert metadata["common_key"] is True
     [in_c] = prepare([read_piece(primer)], "note", True)

@@ -1,0 +1,115 @@
+"""Styles: labels from folders or a table, stored in the checkpoint, and generated on request."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, train_args, write_tracks
+
+from lstm_music.midi_io import Piece, read_piece, token_pitches
+from lstm_music.styles import StyleError, balance_weights, keep_styles, label_pieces, read_style_table, style_counts
+
+C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]
+F_SHARP = [54, 58, 61]  # F#3 A#3 C#4
+
+
+def scales(path: Path, shift: int) -> Path:
+    """Quarter notes up and down the C major scale, from its `shift`-th degree."""
+    tune = (C_MAJOR[shift:] + C_MAJOR[::-1] + C_MAJOR[:shift]) * 4
+    return write_tracks(path, [[(i, 1, pitch, 0) for i, pitch in enumerate(tune)]])
+
+
+def chords(path: Path, octave: int) -> Path:
+    """Half-note F# major triads, in root position and an octave higher."""
+    notes = [(2 * i, 2, pitch + 12 * ((i + octave) % 2), 0) for i in range(24) for pitch in F_SHARP]
+    return write_tracks(path, [notes])
+
+
+@pytest.fixture(scope="module")
+def two_styles(tmp_path_factory) -> Path:
+    """A folder with two very different styles in sub-folders and one unlabelled piece at the top."""
+    data = tmp_path_factory.mktemp("styles")
+    for name in ("scales", "fsharp"):
+        (data / name).mkdir()
+    for k in range(3):
+        scales(data / "scales" / f"s{k}.mid", k)
+        chords(data / "fsharp" / f"c{k}.mid", k)
+    scales(data / "loose.mid", 4)
+    return data
+
+
+def test_styles_come_from_folders_or_a_table(two_styles: Path, tmp_path: Path) -> None:
+    pieces = [Piece(str(p.relative_to(two_styles))) for p in sorted(two_styles.rglob("*.mid"))]
+    labelled = label_pieces(pieces, two_styles)
+    assert {p.path: p.style for p in labelled}["loose.mid"] is None
+    assert style_counts([Piece(p.path, [], style=p.style) for p in labelled]) == {"fsharp": (3, 0), "scales": (3, 0)}
+    table = tmp_path / "styles.csv"
+    table.write_text(f"path,style\nscales/s0.mid,ragtime\n{two_styles / 'loose.mid'},ragtime\n")
+    by_table = {p.path: p.style for p in label_pieces(pieces, two_styles, read_style_table(table))}
+    assert by_table["scales/s0.mid"] == by_table["loose.mid"] == "ragtime" and by_table["fsharp/c0.mid"] is None
+    kept, dropped = keep_styles(label_pieces(pieces, two_styles, read_style_table(table)), 3)
+    assert dropped == {"ragtime": 2} and all(p.style is None for p in kept)
+    table.write_text("scales/s0.mid;ragtime\n")
+    with pytest.raises(StyleError, match=r"styles.csv: row 1 is not 'path,style'"):
+        read_style_table(table)
+
+
+def test_small_styles_weigh_more() -> None:
+    pieces = [Piece("a", style="big")] * 9 + [Piece("b", style="small"), Piece("c")]
+    weights = balance_weights(pieces, 0.5)
+    assert weights[0] == pytest.approx((5 / 9) ** 0.5) and weights[9] == pytest.approx(5**0.5) and weights[10] == 1
+
+
+@pytest.fixture(scope="module")
+def style_run(two_styles: Path, tmp_path_factory) -> Path:
+    """A tiny model trained on the two styles."""
+    from train import main
+
+    weights = tmp_path_factory.mktemp("weights")
+    flags = train_args(two_styles, weights, tmp_path_factory.mktemp("cache"), "styles", "--epochs", "12")
+    extra = ["--val-fraction", "0.15", "--learning-rate", "0.01", "--key", "keep"]  # F# stays F#
+    assert main([*flags, *extra]) == 0
+    return weights / "styles"
+
+
+def generate(run: Path, *flags: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "generate_music.py", "--checkpoint", str(run), *flags]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+
+
+def test_the_styles_are_stored_and_listed(style_run: Path) -> None:
+    from lstm_music.checkpoint import read_metadata
+
+    styles = read_metadata(style_run / "best.weights.h5")["styles"]
+    assert sorted(styles["names"]) == ["fsharp", "scales"]
+    assert sum(styles["pieces"].values()) == 6  # 7 pieces, 1 held out
+    listed = generate(style_run, "--list-styles")
+    assert listed.returncode == 0 and "fsharp\t" in listed.stdout and "scales\t" in listed.stdout
+
+
+def test_an_unknown_style_stops_with_the_list(style_run: Path, tmp_path: Path) -> None:
+    result = generate(style_run, "--style", "jazz", "--out", str(tmp_path / "x.mid"))
+    assert result.returncode == 2
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: --style jazz: not a style of this checkpoint; it knows ")
+    assert "fsharp (" in line and "scales (" in line
+    assert not (tmp_path / "x.mid").exists()
+
+
+def test_each_style_is_generated_on_request(style_run: Path, tmp_path: Path) -> None:
+    def shares(style: str) -> tuple[float, float]:
+        """The share of the notes on F#, A# or C#, and the share of the onsets that are chords."""
+        out = tmp_path / f"{style}.mid"
+        result = generate(style_run, "--style", style, "--out", str(out), "--seed", "0", "--length", "120")
+        assert result.returncode == 0, result.stderr
+        events = read_piece(out).events
+        pitches = [p for e in events for p in token_pitches(e.note)]
+        return sum(p % 12 in (1, 6, 10) for p in pitches) / len(pitches), sum("." in e.note for e in events) / len(
+            events
+        )
+
+    # F#, A# and C# are in every F# chord and never in the C major scales
+    (fsharp_keys, fsharp_chords), (scale_keys, scale_chords) = shares("fsharp"), shares("scales")
+    assert fsharp_keys > 0.6 > 0.3 > scale_keys
+    assert fsharp_chords > 0.5 > 0.2 > scale_chords
