@@ -25,7 +25,7 @@ DRUMS = False  # also learn the percussion of MIDI channel 10, as an instrument 
 STYLES = "folders"  # folders: a piece's style is its first sub-folder under DATA | none | a path,style CSV file
 MIN_STYLE_PIECES = 2  # styles with fewer pieces are trained as unlabelled
 STYLE_DROPOUT = 0.1  # share of training windows shown without their style, so "no style" is learned too
-STYLE_BALANCE = 0.5  # small styles weigh more: loss weight (mean pieces per style / the style's) ** this; 0 = off
+STYLE_BALANCE = 0.5  # small styles weigh more: loss weight (mean events per style / the style's) ** this; 0 = off
 VAL_FRACTION = 0.1  # share of pieces held out for validation
 # Model
 PRESET = "default"  # small | default | seed

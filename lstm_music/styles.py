@@ -97,13 +97,15 @@ def style_index(names: list[str], style: str | None) -> int:
 
 
 def balance_weights(pieces: list[Piece], power: float) -> list[float]:
-    """A loss weight per piece so that small styles are still learned: (mean pieces per style /
-    pieces of its style) ** `power` for labelled pieces (0: every piece alike), 1 for the others."""
-    counts = {style: n for style, (n, _) in style_counts(pieces).items()}
-    if not counts or power == 0:
+    """A loss weight per piece so that small styles are still learned: (mean events per style /
+    events of its style) ** `power` for labelled pieces (0: every piece alike), 1 for the others.
+    Events, not pieces, since every event is a target: 60 short chorales are fewer targets than 12
+    quartet movements."""
+    events = {style: n for style, (_, n) in style_counts(pieces).items()}
+    if not events or power == 0:
         return [1.0] * len(pieces)
-    mean = sum(counts.values()) / len(counts)
-    return [1.0 if p.style is None else (mean / counts[p.style]) ** power for p in pieces]
+    mean = sum(events.values()) / len(events)
+    return [1.0 if p.style is None else (mean / events[p.style]) ** power for p in pieces]
 
 
 def resolve_style(name: str, names: list[str], pieces: dict[str, int]) -> int:
