@@ -114,3 +114,17 @@ def test_each_style_is_generated_on_request(style_run: Path, tmp_path: Path) -> 
     (fsharp_keys, fsharp_chords), (scale_keys, scale_chords) = shares("fsharp"), shares("scales")
     assert fsharp_keys > 0.6 > 0.3 > scale_keys
     assert fsharp_chords > 0.5 > 0.2 > scale_chords
+
+
+def test_the_mix_and_the_evaluation_of_a_style_model(style_run: Path, two_styles: Path, tmp_path: Path) -> None:
+    from lstm_music.evaluate import main as evaluate_main
+
+    assert generate(style_run, "--out", str(tmp_path / "mix.mid"), "--seed", "1", "--length", "60").returncode == 0
+    assert read_piece(tmp_path / "mix.mid").events
+    report = tmp_path / "r.json"
+    flags = ["--checkpoint", str(style_run), "--data", str(two_styles), "--cache-dir", str(tmp_path / "cache")]
+    assert evaluate_main([*flags, "--workers", "1", "--json", str(report)]) == 0
+    import json
+
+    styles = json.loads(report.read_text())["held_out"]["nats_per_note_styles"]
+    assert styles["true"] > 0 and styles["shuffled"] > 0 and styles["labelled_pieces"] in (0, 1)
