@@ -169,7 +169,8 @@ def generate(args: Namespace) -> list[Path]:
         primer_rows = encode_piece(primer_piece, vocabularies)[1:]
 
     sampler = Sampler(model, together_index(vocabularies, representation))
-    registers = choose_registers(metadata.get("registers"), args.count, seed, primer_rows)
+    known = metadata.get("registers")
+    registers = choose_registers(known, args.count, seed, primer_rows, metadata.get("register_styles"), style)
     settings = sampling_settings(args, metadata.get("repeat_weights"))
     long = args.length * args.count >= 5000 and sys.stderr.isatty()  # a bar where the wait is noticeable
     sampled = sampler.generate(args.length, args.count, settings, seed, primer_rows, registers, style, progress=long)

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.spatial.distance import jensenshannon
 
 from .keys import key_clarity, pitch_class_counts
-from .midi_io import Event, span, token_pitches
+from .midi_io import Event, parse_ql, span, token_pitches
 from .vocab import UNK
 
 PHRASE = 8  # events per phrase for the loop measure
@@ -190,4 +190,62 @@ def instrument_report(generated: list[list[Event]], real: list[list[Event]]) -> 
             row["notes_outside_range"] = outside / len(gen_pitches) if gen_pitches else 0.0
         row["generated_notes"] = len(gen_pitches)
         report[instrument] = row
+    return report
+
+
+DURATION_BINS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)  # upper edges in quarters; longer ones share a last bin
+OFFSET_BINS = (0.0, 0.25, 0.5, 1.0, 2.0)
+
+
+def style_features(events: list[Event]) -> np.ndarray:
+    """What tells one style from another, as one vector: the piece's pitch-class, melodic-interval
+    (-12..12 semitones between consecutive notes), duration and offset histograms, each summing to
+    1. Works on note-level events (chords taken apart)."""
+    pitches = [token_pitches(e.note)[0] for e in events]
+    durations = [float(parse_ql(e.duration)) for e in events]
+    offsets = [float(parse_ql(e.offset)) for e in events]
+    parts = [
+        np.bincount([p % 12 for p in pitches], minlength=12),
+        np.bincount(np.clip(np.diff(pitches), -12, 12) + 12, minlength=25) if len(pitches) > 1 else np.zeros(25),
+        np.bincount(np.searchsorted(DURATION_BINS, durations), minlength=len(DURATION_BINS) + 1),
+        np.bincount(np.searchsorted(OFFSET_BINS, offsets), minlength=len(OFFSET_BINS) + 1),
+    ]
+    return np.concatenate([part / max(1, part.sum()) for part in parts]).astype(float)
+
+
+def nearest_style(features: np.ndarray, centroids: dict[str, np.ndarray]) -> str | None:
+    """The style whose centroid lies nearest `features` (Euclidean), None without centroids."""
+    return min(centroids, key=lambda s: float(np.linalg.norm(features - centroids[s])), default=None)
+
+
+def style_accuracy(real: dict[str, list[list[np.ndarray]]], generated: dict[str, list[np.ndarray]]) -> dict:
+    """How often a nearest-centroid classifier fitted on real pieces only recognises each style.
+
+    `real` holds, per style, each real piece's segment features; `generated` the features of the
+    pieces generated with each style. A real piece is classified by the centroids of all the other
+    real pieces (leave one piece out), a generated one by those of all real pieces. Per style:
+    both accuracies and the generated one relative to the real one."""
+
+    def centroids(leave_out: tuple[str, int] | None = None) -> dict[str, np.ndarray]:
+        out = {}
+        for style, pieces in real.items():
+            kept = [f for i, piece in enumerate(pieces) if (style, i) != leave_out for f in piece]
+            if kept:
+                out[style] = np.mean(kept, axis=0)
+        return out
+
+    everything = centroids()
+    report = {}
+    for style, pieces in real.items():
+        hits = [nearest_style(f, centroids((style, i))) == style for i, piece in enumerate(pieces) for f in piece]
+        made = generated.get(style, [])
+        real_accuracy = sum(hits) / len(hits) if hits else float("nan")
+        generated_accuracy = sum(nearest_style(f, everything) == style for f in made) / len(made) if made else None
+        report[style] = {
+            "real_accuracy": real_accuracy,
+            "real_segments": len(hits),
+            "generated_accuracy": generated_accuracy,
+            "generated_pieces": len(made),
+            "relative": generated_accuracy / real_accuracy if made and real_accuracy else None,
+        }
     return report

@@ -199,13 +199,23 @@ def pack_matches(
     return followers, mix
 
 
-def choose_registers(known: list | None, count: int, seed: int, primer: np.ndarray | None = None) -> np.ndarray | None:
+def choose_registers(
+    known: list | None,
+    count: int,
+    seed: int,
+    primer: np.ndarray | None = None,
+    styles: list[int] | None = None,
+    style: int = 0,
+) -> np.ndarray | None:
     """A register for each of `count` pieces: the primer's if there is one, else one of the training
-    pieces' registers `known` (a checkpoint's ``registers``) drawn at random; None without either."""
+    pieces' registers `known` (a checkpoint's ``registers``) drawn at random, among the pieces of
+    `style` where `styles` gives each known register's style index; None without either."""
     if primer is not None and len(primer):
         return np.repeat(piece_register(primer)[None], count, axis=0)
     if not known:
         return None
+    if style and styles and style in styles:  # a Joplin piece gets a Joplin piece's register
+        known = [register for register, s in zip(known, styles, strict=True) if s == style]
     rng = np.random.default_rng([seed, 1])  # its own stream: the notes drawn stay those of `seed`
     return np.asarray(known, dtype=np.float32)[rng.integers(len(known), size=count)]
 

@@ -278,6 +278,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     train_rows = np.concatenate(seen_arrays)
     if config.register:  # generation draws each piece's register from these
         metadata["registers"] = [piece_register(a).round(1).tolist() for a in seen_arrays]
+        metadata["register_styles"] = train_styles[: len(seen_arrays)]  # a style's pieces lend it their registers
     print(
         f"model: preset {args.preset}, {model.count_params():,} parameters; "
         f"{len(train_pieces)} train pieces ({train_data.targets:,} targets per epoch), {len(val_pieces)} validation"

@@ -123,8 +123,28 @@ def test_the_mix_and_the_evaluation_of_a_style_model(style_run: Path, two_styles
     assert read_piece(tmp_path / "mix.mid").events
     report = tmp_path / "r.json"
     flags = ["--checkpoint", str(style_run), "--data", str(two_styles), "--cache-dir", str(tmp_path / "cache")]
-    assert evaluate_main([*flags, "--workers", "1", "--json", str(report)]) == 0
+    assert evaluate_main([*flags, "--workers", "1", "--generate", "2", "--length", "40", "--json", str(report)]) == 0
     import json
 
-    styles = json.loads(report.read_text())["held_out"]["nats_per_note_styles"]
+    result = json.loads(report.read_text())
+    styles = result["held_out"]["nats_per_note_styles"]
     assert styles["true"] > 0 and styles["shuffled"] > 0 and styles["labelled_pieces"] in (0, 1)
+    assert sorted(result["music"]["styles"]) == ["fsharp", "scales"]  # both generated and classified
+    assert all(row["generated_pieces"] == 2 for row in result["music"]["styles"].values())
+
+
+def test_the_style_classifier_tells_scales_from_chords(tmp_path: Path) -> None:
+    from lstm_music.metrics import style_accuracy, style_features
+    from lstm_music.vocab import represent
+
+    def features(path: Path) -> list:
+        return [style_features(represent(read_piece(path), "note").events)]
+
+    real = {
+        "scales": [features(scales(tmp_path / f"s{k}.mid", k)) for k in range(3)],
+        "fsharp": [features(chords(tmp_path / f"c{k}.mid", k)) for k in range(3)],
+    }
+    report = style_accuracy(real, {"scales": real["fsharp"][0] + real["scales"][1]})
+    assert report["scales"]["real_accuracy"] == report["fsharp"]["real_accuracy"] == 1.0
+    assert report["scales"]["generated_accuracy"] == 0.5 and report["scales"]["relative"] == 0.5
+    assert report["fsharp"]["generated_accuracy"] is None  # nothing generated in that style
