@@ -286,7 +286,7 @@ PEAK = (
 def bench_memory(data: Path) -> None:
     """Peak resident memory of `train.py` (default preset, 2 epochs) on half and all of the data."""
     rows = []
-    files = sorted(data.glob("*.mid"))
+    files = sorted(data.rglob("*.mid"))
     with tempfile.TemporaryDirectory() as tmp:
         for share in (0.5, 1.0):
             folder = Path(tmp) / f"data{share}"

@@ -2,7 +2,8 @@
 
 Every piece is public domain and comes from music21's own corpus; nothing is downloaded.
 - `midi_songs/` (the default): each score as a multi-track MIDI file whose tracks all play
-  acoustic piano.
+  acoustic piano, in one sub-folder per composer (`midi_songs/bach/`, `midi_songs/joplin/`, ...), so
+  that a model learns each composer as a style.
 - `midi_ensembles/`: every string quartet of the corpus (Beethoven, Haydn, Mozart), each part on
   its own instrument: violin, violin, viola and cello. Some corpus files name a part's instrument
   wrongly (a piano, a "string ensemble", a violin with the cello's program) or not at all, so the
@@ -99,11 +100,14 @@ def export(out: Path, force: bool, workers: int, quartets: bool = False) -> int:
     jobs = []
     for prefix, limit in QUARTETS if quartets else SELECTION:
         for path in corpus_files(prefix, limit):
-            target = out / ("_".join(path.relative_to(CORPUS_ROOT).with_suffix("").parts) + ".mid")
+            name = "_".join(path.relative_to(CORPUS_ROOT).with_suffix("").parts) + ".mid"
+            target = out / name if quartets else out / prefix.split("/")[0] / name  # the composer's folder
             jobs.append((path, target))
     todo = [(path, target) for path, target in jobs if force or not target.exists()]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         paths, targets = [path for path, _ in todo], [target for _, target in todo]
+        for target in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
         for target in pool.map(export_one, paths, targets, [quartets] * len(todo)):
             print(target, file=sys.stderr)
     return sum(target.exists() for _, target in jobs)

@@ -15,6 +15,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 TPQ = 480
 
 
+def shipped(name: str) -> Path:
+    """The shipped file `name` of midi_songs/, whichever composer's folder holds it."""
+    return next((ROOT / "midi_songs").rglob(name))
+
+
 def write_tracks(path: Path, tracks: list[list[tuple[float, float, int, int]]], bpm: float = 100.0) -> Path:
     """Write a type-1 MIDI file; each track is a list of (start, length, pitch, channel) in quarters."""
     midi = mido.MidiFile(ticks_per_beat=TPQ)
@@ -84,7 +89,7 @@ def tiny_data(tmp_path_factory) -> Path:
     """Five short Bach chorales from midi_songs/."""
     folder = tmp_path_factory.mktemp("chorales")
     for name in CHORALES:
-        (folder / name).write_bytes((ROOT / "midi_songs" / name).read_bytes())
+        (folder / name).write_bytes(shipped(name).read_bytes())
     return folder
 
 

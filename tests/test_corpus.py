@@ -121,7 +121,7 @@ def test_cache_is_read_and_refreshed(tmp_path: Path, known_midi: Path, monkeypat
 
 
 def test_parallel_parse_matches_single_process(tmp_path: Path) -> None:
-    songs = sorted((ROOT / "midi_songs").glob("*.mid"))[:4]
+    songs = sorted((ROOT / "midi_songs").rglob("*.mid"))[:4]
     folder = tmp_path / "data"
     folder.mkdir()
     for song in songs:

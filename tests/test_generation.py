@@ -9,7 +9,7 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, shipped
 
 from generate_music import main
 from lstm_music.checkpoint import BEST, load_checkpoint
@@ -318,7 +318,7 @@ def test_a_common_key_model_continues_a_primer_in_the_primers_key(tiny_data: Pat
 
     assert train_main(train_args(tiny_data, tmp_path, tmp_path / "cache", "c", "--epochs", "1", "--key", "common")) == 0
     run = tmp_path / "c"
-    primer = ROOT / "midi_songs" / "bach_bwv1.6.mid"  # F major: the model hears it a fourth lower, in C
+    primer = shipped("bach_bwv1.6.mid")  # F major: the model hears it a fourth lower, in C
     calls = []
     original = Sampler.generate
     monkeypatch.setattr(

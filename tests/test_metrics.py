@@ -46,7 +46,7 @@ def test_piece_metrics_equal_hand_computed_values() -> None:
 
 
 def test_key_of_real_chorales_and_the_shift_to_a_common_key() -> None:
-    from conftest import ROOT
+    from conftest import shipped
 
     from lstm_music.keys import estimate_key, key_clarity
     from lstm_music.midi_io import read_piece, token_pitches
@@ -54,7 +54,7 @@ def test_key_of_real_chorales_and_the_shift_to_a_common_key() -> None:
 
     # BWV 1.6 is in F major, BWV 101.7 in D minor (their first chords say so)
     for name, tonic, mode in (("bach_bwv1.6.mid", 5, "major"), ("bach_bwv101.7.mid", 2, "minor")):
-        piece = read_piece(ROOT / "midi_songs" / name)
+        piece = read_piece(shipped(name))
         pitches = [p for e in piece.events for p in token_pitches(e.note)]
         assert estimate_key(pitches)[:2] == (tonic, mode) and key_clarity(pitches) > 0.8
         moved, shift = to_common_key(piece)

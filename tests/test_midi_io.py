@@ -5,7 +5,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import KNOWN_EVENTS, ROOT, write_tracks
+from conftest import KNOWN_EVENTS, ROOT, shipped, write_tracks
 
 from lstm_music.midi_io import (
     Event,
@@ -52,7 +52,7 @@ FULL_PATH_DIFFERS = {
 
 def test_lean_reader_equals_full_music21_parse_on_shipped_corpus() -> None:
     # every sixth shipped file keeps the test under half a minute; benchmarks/run.py compares all 107
-    songs = sorted((ROOT / "midi_songs").glob("*.mid"))
+    songs = sorted((ROOT / "midi_songs").rglob("*.mid"))
     chosen = [song for song in songs[::6] if song.name not in FULL_PATH_DIFFERS]
     assert len(chosen) >= 15
     with ProcessPoolExecutor(max_workers=2) as pool:
@@ -71,7 +71,7 @@ def test_events_round_trip_through_midi(known_midi: Path, tmp_path: Path) -> Non
 def test_note_events_of_a_real_file_write_back_every_note(tmp_path: Path) -> None:
     from test_generation import mido_notes
 
-    song = ROOT / "midi_songs" / "joplin_maple_leaf_rag.mid"
+    song = shipped("joplin_maple_leaf_rag.mid")
     notes = split_chords(read_piece(song).events)
     assert all("." not in e.note for e in notes)
     assert mido_notes(write_midi(notes, tmp_path / "again.mid")) == mido_notes(song)  # pitch, onset and length
@@ -87,7 +87,7 @@ def test_splitting_chords_goes_lowest_first_and_joins_back() -> None:
     expected = [("C3", "0", "4"), ("C4", "0", "1"), ("E4", "1", "2"), ("G4", "0", "2"), ("G2", "3", "2")]
     assert chords[:5] == [(*e, "0") for e in expected]
     assert [tuple(e) for e in join_chords(split_chords([Event(*e) for e in KNOWN_EVENTS]))] == KNOWN_EVENTS
-    for song in sorted((ROOT / "midi_songs").glob("*.mid"))[::20]:
+    for song in sorted((ROOT / "midi_songs").rglob("*.mid"))[::20]:
         events = read_piece(song).events
         assert join_chords(split_chords(events)) == events, song.name
 
@@ -172,7 +172,7 @@ def test_direct_writer_writes_the_notes_music21_writes(tmp_path: Path) -> None:
         tempi = sorted({round(mido.tempo2bpm(m.tempo), 3) for m in messages if m.type == "set_tempo"})
         return mido_notes(path), programs, tempi
 
-    song = ROOT / "midi_songs" / "joplin_maple_leaf_rag.mid"  # chords, triplets, re-struck pitches
+    song = shipped("joplin_maple_leaf_rag.mid")  # chords, triplets, re-struck pitches
     events = split_chords(read_piece(song).events)[:1500]
     direct = write_midi(events, tmp_path / "direct.mid", forced=40, bpm=93.5)
     reference = translate.streamToMidiFile(events_to_score(events, 40, 93.5))
