@@ -164,13 +164,30 @@ def original_throughput(arrays: list[np.ndarray], vocab: dict[str, int], seconds
     return done / (time.perf_counter() - start)
 
 
+def targets_per_second(model, arrays: list[np.ndarray], batch: int, seconds: float) -> float:
+    """Real (unpadded) training targets per second of `model` on full batches of 64-event windows
+    (under JAX a smaller last batch would compile again inside the timing)."""
+    from lstm_music.dataset import WindowDataset
+    from lstm_music.model import input_names
+
+    dataset = WindowDataset(arrays, 64, batch, None, True, 0, input_names(model))
+    batches = [b for b in (dataset[i] for i in range(min(len(dataset), 41))) if len(b[2]) == batch]
+    model.train_on_batch(*batches[0][:2], sample_weight=batches[0][2])
+    done, start, i = 0, time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        x, y, w = batches[i % len(batches)]
+        model.train_on_batch(x, y, sample_weight=w)
+        done += int(w.sum())
+        i += 1
+    return done / (time.perf_counter() - start)
+
+
 def bench_training(data: Path, seconds: float) -> None:
     """Target events and notes per second and achieved FLOP/s for each preset and representation,
     beside the original design."""
     import keras
 
-    from lstm_music.dataset import WindowDataset
-    from lstm_music.model import PRESETS, build_model, compile_model, input_names
+    from lstm_music.model import PRESETS, build_model, compile_model
     from lstm_music.training import jax_platforms
 
     data_of = {r: prepared(data, r) for r in ("chord", "note")}
@@ -195,23 +212,13 @@ def bench_training(data: Path, seconds: float) -> None:
         keras.mixed_precision.set_global_policy(precision)
         keras.utils.set_random_seed(0)
         model = compile_model(build_model(vocab, config))
-        dataset = WindowDataset(arrays, 64, batch, None, True, 0, input_names(model))
-        # full batches only: under JAX a smaller last batch would compile again inside the timing
-        batches = [b for b in (dataset[i] for i in range(min(len(dataset), 41))) if len(b[2]) == batch]
         name = f"`{preset}`, {representation} events (note vocabulary {vocab['note']}), batch {batch}, {precision}"
         try:
-            model.train_on_batch(*batches[0][:2], sample_weight=batches[0][2])
+            per_second = targets_per_second(model, arrays, batch, seconds)
         except Exception as error:  # a backend that lacks a kernel for this precision: say so, go on
             keras.mixed_precision.set_global_policy("float32")
             rows.append([name, f"fails: {str(error).splitlines()[-1][:80]}", "-", "-", "-", "-"])
             continue
-        done, start, i = 0, time.perf_counter(), 0
-        while time.perf_counter() - start < seconds:
-            x, y, w = batches[i % len(batches)]
-            model.train_on_batch(x, y, sample_weight=w)
-            done += int(w.sum())
-            i += 1
-        per_second = done / (time.perf_counter() - start)
         achieved = 3 * model_flops(vocab, config) * per_second  # forward + backward = 3x forward
         keras.mixed_precision.set_global_policy("float32")
         notes = per_second * notes_per_event
@@ -223,23 +230,6 @@ def bench_training(data: Path, seconds: float) -> None:
         rows,
     )
     RESULTS["training"] = {"matmul_flops": rate, "rows": rows, "notes_per_event": data_of["chord"][2]}
-
-
-def targets_per_second(model, arrays: list[np.ndarray], batch: int, seconds: float) -> float:
-    """Real (unpadded) training targets per second of `model` on full batches of 64-event windows."""
-    from lstm_music.dataset import WindowDataset
-    from lstm_music.model import input_names
-
-    dataset = WindowDataset(arrays, 64, batch, None, True, 0, input_names(model))
-    batches = [b for b in (dataset[i] for i in range(min(len(dataset), 41))) if len(b[2]) == batch]
-    model.train_on_batch(*batches[0][:2], sample_weight=batches[0][2])
-    done, start, i = 0, time.perf_counter(), 0
-    while time.perf_counter() - start < seconds:
-        x, y, w = batches[i % len(batches)]
-        model.train_on_batch(x, y, sample_weight=w)
-        done += int(w.sum())
-        i += 1
-    return done / (time.perf_counter() - start)
 
 
 def bench_instruments(data: Path, seconds: float) -> None:

@@ -20,13 +20,22 @@ def shipped(name: str) -> Path:
     return next((ROOT / "midi_songs").rglob(name))
 
 
-def write_tracks(path: Path, tracks: list[list[tuple[float, float, int, int]]], bpm: float = 100.0) -> Path:
-    """Write a type-1 MIDI file; each track is a list of (start, length, pitch, channel) in quarters."""
+def write_tracks(
+    path: Path,
+    tracks: list[list[tuple[float, float, int, int]]],
+    bpm: float = 100.0,
+    programs: list[tuple[int, int] | None] | None = None,
+) -> Path:
+    """Write a type-1 MIDI file; each track is a list of (start, length, pitch, channel) in quarters,
+    and begins with the program change (channel, program) of `programs` where one is given."""
     midi = mido.MidiFile(ticks_per_beat=TPQ)
     conductor = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0)])
     midi.tracks.append(conductor)
-    for notes in tracks:
+    for k, notes in enumerate(tracks):
         messages = []
+        if programs and programs[k]:
+            channel, program = programs[k]
+            messages.append((0, -1, mido.Message("program_change", program=program, channel=channel)))
         for start, length, pitch, channel in notes:
             messages.append((round(start * TPQ), 1, mido.Message("note_on", note=pitch, velocity=80, channel=channel)))
             messages.append((round((start + length) * TPQ), 0, mido.Message("note_off", note=pitch, channel=channel)))

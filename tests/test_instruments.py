@@ -6,33 +6,21 @@ from pathlib import Path
 
 import mido
 import pytest
-from conftest import ROOT, train_args
+from conftest import ROOT, TPQ, train_args, write_tracks
 
 from lstm_music.instruments import channels
 from lstm_music.metrics import instrument_report
 from lstm_music.midi_io import Event, merge_instruments, read_piece, split_chords, without_drums, write_midi
 
-TPQ = 480
 VIOLIN, CELLO, PIANO = 40, 42, 0
 
 
 def write_ensemble(path: Path, parts: list[tuple[int, int, list[tuple[float, float, int]]]], bpm: float = 96) -> Path:
     """A type-1 MIDI file with one track per part: (channel, program or -1 for none, notes as
     (start, length, pitch) in quarters)."""
-    midi = mido.MidiFile(ticks_per_beat=TPQ)
-    midi.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0)]))
-    for channel, program, notes in parts:
-        timed = [] if program < 0 else [(0, 0, mido.Message("program_change", program=program, channel=channel))]
-        for start, length, pitch in notes:
-            timed.append((round(start * TPQ), 2, mido.Message("note_on", note=pitch, velocity=80, channel=channel)))
-            timed.append((round((start + length) * TPQ), 1, mido.Message("note_off", note=pitch, channel=channel)))
-        track, now = mido.MidiTrack(), 0
-        for tick, _, message in sorted(timed, key=lambda t: (t[0], t[1])):
-            track.append(message.copy(time=tick - now))
-            now = tick
-        midi.tracks.append(track)
-    midi.save(str(path))
-    return path
+    tracks = [[(start, length, pitch, channel) for start, length, pitch in notes] for channel, _, notes in parts]
+    programs = [(channel, program) if program >= 0 else None for channel, program, _ in parts]
+    return write_tracks(path, tracks, bpm, programs)
 
 
 MELODY = [(i * 0.5, 0.5, pitch) for i, pitch in enumerate([76, 74, 72, 74, 76, 76, 76, 79])]
