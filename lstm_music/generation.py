@@ -124,16 +124,16 @@ def list_styles(args: Namespace) -> None:
 
 def generate(args: Namespace) -> list[Path]:
     """Generate `args.count` pieces as `args` says; return the paths written."""
-    from .checkpoint import load_checkpoint, resolve_checkpoint, seen_as
+    from .checkpoint import load_checkpoint, read_metadata, resolve_checkpoint, seen_as
     from .sampling import Sampler, choose_registers
 
     program = instrument_program(args.instrument)
     path = resolve_checkpoint(args.checkpoint, args.weights_dir)
+    styles = read_metadata(path).get("styles") or {}  # an unknown --style stops before Keras loads
+    style = resolve_style(args.style, styles.get("names", []), styles.get("pieces", {})) if args.style else 0
     model, metadata, vocabularies = load_checkpoint(path)
     representation, common_key = seen_as(metadata)
     instruments = INSTRUMENT in vocabularies
-    styles = metadata.get("styles") or {}
-    style = resolve_style(args.style, styles.get("names", []), styles.get("pieces", {})) if args.style else 0
     if program is None and not instruments:  # a model of one instrument writes piano unless told otherwise
         program = 0
     bpm = args.bpm or metadata.get("median_bpm") or 120.0

@@ -113,6 +113,6 @@ def resolve_style(name: str, names: list[str], pieces: dict[str, int]) -> int:
     if not names:
         raise StyleError(f"--style {name}: this checkpoint was trained without styles")
     if name not in names:
-        known = ", ".join(f"{n} ({pieces.get(n, 0)} pieces)" for n in names)
+        known = ", ".join(f"{n} ({pieces.get(n, 0)} training piece{'s' * (pieces.get(n, 0) != 1)})" for n in names)
         raise StyleError(f"--style {name}: not a style of this checkpoint; it knows {known}")
     return style_index(names, name)
