@@ -118,7 +118,7 @@ def list_styles(args: Namespace) -> None:
         return
     print(f"{path}: {len(styles['names'])} styles")
     for name in styles["names"]:
-        print(f"{name}\t{pieces.get(name, 0)} training pieces")
+        print(f"{name}\t{pieces.get(name, 0)} training piece{'s' * (pieces.get(name, 0) != 1)}")
     print(f"(without --style: the unlabelled mix; {pieces.get(NONE, 0)} unlabelled training pieces)")
 
 
