@@ -34,6 +34,7 @@ import json
 import math
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -183,10 +184,13 @@ STYLES_COMPARED = 3  # the largest styles (by training pieces) that the style re
 SEGMENTS = 4  # real segments per held-out piece at most
 
 
-def style_report(sampler, settings, args: argparse.Namespace, metadata: dict, vocabularies, seen, styles) -> dict:
+def style_report(
+    sampler, settings, args: argparse.Namespace, metadata: dict, vocabularies, seen, styles
+) -> tuple[dict, dict[str, list[list[Event]]]]:
     """Generate `args.generate` pieces of `args.length` events in each of the largest styles and say
     how often a classifier fitted on the real held-out pieces (`metrics.style_accuracy`) recognises
-    them, beside how often it recognises the real held-out pieces of the same style."""
+    them, beside how often it recognises the real held-out pieces of the same style; also return
+    the generated pieces of each style."""
     names = metadata["styles"]["names"]
     pieces = metadata["styles"].get("pieces", {})
     largest = sorted(names, key=lambda n: -pieces.get(n, 0))[:STYLES_COMPARED]
@@ -196,16 +200,39 @@ def style_report(sampler, settings, args: argparse.Namespace, metadata: dict, vo
         if index:
             cuts = range(0, max(1, len(piece.events) - size + 1), size)
             real[names[index - 1]].append([style_features(piece.events[i : i + size]) for i in list(cuts)[:SEGMENTS]])
-    generated = {}
+    generated, features = {}, {}
     for name in largest:
         index = style_index(names, name)
         registers = choose_registers(
             metadata.get("registers"), args.generate, args.seed, None, metadata.get("register_styles"), index
         )
         rows = sampler.generate(size, args.generate, settings, args.seed, registers=registers, style=index)
-        generated[name] = [style_features(decode_events(r, vocabularies)) for r in rows]
-    report = style_accuracy({n: real[n] for n in names if real[n]}, generated)
-    return {name: report.get(name, {"real_segments": 0, "generated_pieces": len(generated[name])}) for name in largest}
+        generated[name] = [decode_events(r, vocabularies) for r in rows]
+        features[name] = [style_features(events) for events in generated[name]]
+    report = style_accuracy({n: real[n] for n in names if real[n]}, features)
+    empty = {"real_segments": 0, "generated_pieces": args.generate}
+    return {name: report.get(name, empty) for name in largest}, generated
+
+
+def per_style_music(
+    generated: dict[str, list[list[Event]]], real: list[Piece], unseen: list[Piece], training: list[list[Event]]
+) -> dict:
+    """The music report of each style's generated pieces (note events) against that style's real
+    pieces (`real`: with chords whole, labelled) and held-out pieces (`unseen`, for the copy length)."""
+    out = {}
+    for name, pieces in generated.items():
+        made = [join_chords(events) for events in pieces]
+        own = [p for p in real if p.style == name]
+        if not own:
+            continue
+        size = comparison_length(
+            min(map(len, made)), [len(p.events) for p in own], minimum=min(MIN_REFERENCE, len(own))
+        )
+        held = [join_chords(p.events)[:size] for p in unseen if p.style == name]
+        compared = [p.events[:size] for p in own if len(p.events) >= size]
+        out[name] = music_report([m[:size] for m in made], compared, held, training)
+        out[name]["compared_length"], out[name]["real_pieces"] = size, len(compared)
+    return out
 
 
 def format_styles(report: dict) -> str:
@@ -446,7 +473,10 @@ def evaluate(args: argparse.Namespace) -> dict:
         report["real_pieces"] = len(real)
         if names:
             sampler = Sampler(model, together)
-            report["styles"] = style_report(sampler, settings, args, metadata, vocabularies, seen, styles)
+            report["styles"], by_style = style_report(sampler, settings, args, metadata, vocabularies, seen, styles)
+            labelled = prepare(label_pieces(corpus.pieces, data, table), "chord", common_key, instruments)
+            unseen_labelled = [replace(p, style=names[s - 1] if s else None) for p, s in zip(seen, styles, strict=True)]
+            report["styles_music"] = per_style_music(by_style, labelled, unseen_labelled, training)
         if instruments:
             report["instruments"] = instrument_report([g[:size] for g in generated], [p.events[:size] for p in real])
         result["music"] = report
@@ -458,6 +488,14 @@ def evaluate(args: argparse.Namespace) -> dict:
         if "styles" in report:
             print(f"\nstyles: {args.generate} pieces of {args.length} events generated with each of the largest")
             print(format_styles(report["styles"]))
+            for name, music in report["styles_music"].items():
+                inside = sum(row.get("median_inside", True) for row in music["per_piece"].values())
+                print(
+                    f"{name}: against its own {music['real_pieces']} real pieces "
+                    f"over {music['compared_length']} events, values outside the real 10-90% range: generated "
+                    f"{music['generated_outside_share']:.0%}, real {music['real_outside_share']:.0%}; medians "
+                    f"inside {inside} of {len(music['per_piece'])}; loops {len(music['loops'])}"
+                )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         try:

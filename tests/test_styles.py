@@ -131,6 +131,8 @@ def test_the_mix_and_the_evaluation_of_a_style_model(style_run: Path, two_styles
     assert styles["true"] > 0 and styles["shuffled"] > 0 and styles["labelled_pieces"] in (0, 1)
     assert sorted(result["music"]["styles"]) == ["fsharp", "scales"]  # both generated and classified
     assert all(row["generated_pieces"] == 2 for row in result["music"]["styles"].values())
+    for name, music in result["music"]["styles_music"].items():  # each style against its own real pieces
+        assert music["real_pieces"] == 3 and len(music["per_piece"]["pitch_range"]["generated"]) == 2, name
 
 
 def test_the_style_classifier_tells_scales_from_chords(tmp_path: Path) -> None:
