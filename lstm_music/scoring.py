@@ -41,7 +41,8 @@ def target_probabilities(
         for row, i in enumerate(chunk):
             block[row, : len(arrays[i])] = arrays[i]
         chosen = None if styles is None else [styles[i] for i in chunk]
-        probs = model.predict_on_batch(model_inputs(block, input_names(model), styles=chosen))  # own registers
+        inputs = model_inputs(block, input_names(model), styles=chosen)  # each piece its own register
+        probs = model.predict_on_batch(inputs)
         for row, i in enumerate(chunk):
             events = len(arrays[i]) - 1
             target = arrays[i][1:]
