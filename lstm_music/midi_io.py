@@ -415,9 +415,8 @@ def _as_played(events: list[Event], forced: int | None) -> list[Event]:
     """`events` on their own instruments, or all on General MIDI program `forced` (drums stay drums)."""
     if forced is None:
         return events
-    return merge_instruments([e for e in events if e.instrument != DRUMS], str(forced)) + [
-        e for e in events if e.instrument == DRUMS
-    ]
+    sounds = event_onsets(events)  # offsets count from the event before: re-time from absolute onsets
+    return onsets_to_events([(s, n, p, i if i == DRUMS else str(forced)) for s, n, p, i in sounds])
 
 
 def events_to_score(events: list[Event], forced: int | None = None, bpm: float = 120.0) -> stream.Score:
@@ -426,6 +425,7 @@ def events_to_score(events: list[Event], forced: int | None = None, bpm: float =
     from music21 import chord, instrument, note, pitch, stream, tempo
 
     played = playable(_as_played(events, forced))
+    timed = event_onsets(played)
     score = stream.Score()
     for token in instruments_of(played):
         part = stream.Part()
@@ -435,7 +435,7 @@ def events_to_score(events: list[Event], forced: int | None = None, bpm: float =
         )
         if not score.parts:
             part.insert(0, tempo.MetronomeMark(number=bpm))
-        for now, length, pitches, _ in event_onsets([e for e in played if e.instrument == token]):
+        for now, length, pitches, _ in (sound for sound in timed if sound[3] == token):
             # Pitch(midi=...): music21 reads a bare number below 12 as a pitch class in octave 4
             sounds = [pitch.Pitch(midi=p) for p in pitches]
             sound = note.Note(sounds[0]) if len(sounds) == 1 else chord.Chord(sounds)

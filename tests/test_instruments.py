@@ -110,6 +110,8 @@ def test_drums_are_written_back_on_channel_ten(tmp_path: Path) -> None:
     path = write_ensemble(tmp_path / "band.mid", [(0, 33, BASS), (9, 0, [(b, 0.25, 36) for b in range(4)])])
     events = read_piece(path).events
     assert {e.instrument for e in events} == {"33", "drums"}
+    forced = read_piece(write_midi(events, tmp_path / "forced.mid", forced=73)).events  # a flute, the drums kept
+    assert played(forced) == {(s, p, n, "drums" if i == "drums" else "73") for s, p, n, i in played(events)}
     written = mido.MidiFile(write_midi(events, tmp_path / "again.mid"))
     drum_channels = {m.channel for t in written.tracks for m in t if m.type == "note_on" and m.note == 36}
     assert drum_channels == {9}
@@ -228,6 +230,8 @@ def test_musicxml_gets_one_part_per_instrument(tmp_path: Path) -> None:
     score = events_to_score(events)
     assert [part.partName for part in score.parts] == ["Acoustic Grand Piano", "Violin", "Cello"]
     assert [len(part.flatten().notes) for part in score.parts] == [2, 8, 2]  # the piano's two chords
+    onsets = [[float(n.offset) for n in part.flatten().notes] for part in score.parts]
+    assert onsets == [[0, 2], [i * 0.5 for i in range(8)], [0, 2]]  # each part at its own times
     assert len(events_to_score(events, forced=73).parts) == 1
 
 
