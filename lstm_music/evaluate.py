@@ -34,7 +34,6 @@ import json
 import math
 import sys
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -393,6 +392,10 @@ def evaluate(args: argparse.Namespace) -> dict:
     data = Path(args.data)
     instruments = INSTRUMENT in vocabularies
     corpus = load_corpus(data, args.cache_dir, args.workers or None, progress=False, drums=metadata.get("drums", False))
+    names = (metadata.get("styles") or {}).get("names", [])
+    if names:  # each piece's style, read as training read it (or from --styles)
+        table = read_style_table(args.styles) if args.styles != "folders" else None
+        corpus.pieces = label_pieces(corpus.pieces, data, table)
     held_out = held_out_pieces(corpus.pieces, data, metadata)
     if not held_out:
         raise DataError(f"every piece in {data} is in the checkpoint's training split: nothing held out to score")
@@ -401,9 +404,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     unknown = unknown_notes(seen, vocabularies)
     notes = unknown["notes"]
     events = sum(len(a) - 1 for a in arrays)
-    names = (metadata.get("styles") or {}).get("names", [])
-    table = read_style_table(args.styles) if names and args.styles != "folders" else None
-    styles = [style_index(names, p.style) for p in label_pieces(held_out, data, table)] if names else None
+    styles = [style_index(names, p.style) for p in seen] if names else None
     probabilities, correct = target_probabilities(model, arrays, styles=styles)
     scores = {"model": score_model(probabilities, correct), "ngram": score_ngram(train_rows, arrays, vocabularies)}
     if metadata.get("repeat_weights"):
@@ -446,7 +447,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         settings = sampling_settings(args, metadata.get("repeat_weights"))
         registers = choose_registers(metadata.get("registers"), args.generate, args.seed)
         length = sampling_length(args.length, representation, training)
-        sampled = Sampler(model, together).generate(length, args.generate, settings, args.seed, registers=registers)
+        sampler = Sampler(model, together)  # one for every generation below: each compiles its step once
+        sampled = sampler.generate(length, args.generate, settings, args.seed, registers=registers)
         generated = [join_chords(decode_events(rows, vocabularies))[: args.length] for rows in sampled]
         # real pieces as the model saw them (in the common key, if it was trained so), with chords whole
         real_pieces = prepare(corpus.pieces, "chord", common_key, instruments)
@@ -472,11 +474,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         report["length"], report["compared_length"], report["seed"] = args.length, size, args.seed
         report["real_pieces"] = len(real)
         if names:
-            sampler = Sampler(model, together)
             report["styles"], by_style = style_report(sampler, settings, args, metadata, vocabularies, seen, styles)
-            labelled = prepare(label_pieces(corpus.pieces, data, table), "chord", common_key, instruments)
-            unseen_labelled = [replace(p, style=names[s - 1] if s else None) for p, s in zip(seen, styles, strict=True)]
-            report["styles_music"] = per_style_music(by_style, labelled, unseen_labelled, training)
+            report["styles_music"] = per_style_music(by_style, real_pieces, seen, training)
         if instruments:
             report["instruments"] = instrument_report([g[:size] for g in generated], [p.events[:size] for p in real])
         result["music"] = report

@@ -82,7 +82,7 @@ def agreeing(
 ) -> list[int]:
     """The followers' tokens of the next stream in the chain `order` (column indices; default: the
     columns in turn), from those whose streams before it in the chain equal `chosen`."""
-    if order is None or tuple(order) == tuple(range(len(order))):  # the columns in turn: compare a prefix
+    if order is None:  # the columns in turn: compare a prefix
         stream = len(chosen)
         return [row[stream] for row in followers if row[:stream] == chosen]
     earlier, stream = order[: len(chosen)], order[len(chosen)]
@@ -117,14 +117,15 @@ def copy_probabilities(
     of the true token per stream, NaN where it has no prediction), the heads in chain `order`."""
     memory = PieceMemory(together)
     memory.add(rows[0])
-    order = tuple(order or range(rows.shape[1]))
+    chain = tuple(order or range(rows.shape[1]))
+    order = None if chain == tuple(range(len(chain))) else chain  # `agreeing` compares prefixes for the plain order
     out = []
     for row in rows[1:]:
         target = tuple(int(x) for x in row)
         length, followers = memory.match()
         probs = np.full(len(target), np.nan)
-        for k, i in enumerate(order):
-            tokens = agreeing(followers, tuple(target[j] for j in order[:k]), order)
+        for k, i in enumerate(chain):
+            tokens = agreeing(followers, tuple(target[j] for j in chain[:k]), order)
             if tokens:
                 probs[i] = tokens.count(target[i]) / len(tokens)
         out.append((length, probs))

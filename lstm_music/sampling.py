@@ -231,6 +231,7 @@ class Sampler:
         self.model = model
         self.streams: tuple[str, ...] = model.music_layers.streams
         self.order: tuple[int, ...] = model.music_layers.order  # the columns in the order heads are drawn
+        self.repeat_order = None if self.order == tuple(range(len(self.order))) else self.order  # `repeats.agreeing`
         self.sizes = state_sizes(model)
         self.wants_register = REGISTER_KEY in input_names(model)
         self.registers: np.ndarray | None = None
@@ -343,7 +344,7 @@ class Sampler:
             p = probs[s] if s in probs else self.head(s, context, chosen)
             if settings.repeat_weights:
                 earlier = chosen[:, list(self.order[:k])]
-                p = self.with_repeats(p, matches, earlier, settings.repeat_weights[s], self.order)
+                p = self.with_repeats(p, matches, earlier, settings.repeat_weights[s], self.repeat_order)
             chosen[:, i] = choose(p, settings.temperature[s], settings.top_k, settings.top_p, rng)
         return chosen, states
 
