@@ -10,7 +10,7 @@ Edit the settings below or pass them as flags (`python train.py --help`).
 import argparse
 import sys
 
-from lstm_music.cli import SettingError, exit_status, fraction, non_negative, number, positive_int
+from lstm_music.cli import SettingError, add_verbose_flag, exit_status, fraction, non_negative, number, positive_int
 
 # Data
 DATA = "midi_songs"  # folder of .mid/.midi (and .mxl/.musicxml/.xml/.krn/.abc) files, searched recursively
@@ -46,7 +46,7 @@ LOSS_WEIGHTS = [1.0, 1.0, 1.0, 1.0]  # weight of the note, offset, duration and 
 PATIENCE = 5  # stop after this many epochs without a better validation loss; 0 = never
 MAX_MINUTES = 0.0  # stop cleanly after this many minutes; 0 = no limit
 SEED = 0
-VERBOSE = None  # Keras progress: 0 none, 1 bar, 2 a line per epoch; None: a bar on a terminal, else lines
+PROGRESS = None  # Keras progress: 0 none, 1 bar, 2 a line per epoch; None: a bar on a terminal, else lines
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -166,12 +166,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     fit.add_argument("--resume", help="continue from this checkpoint's weights and vocabularies")
     fit.add_argument("--seed", type=int, default=SEED, help="seed of the split, shuffling and initial weights")
     fit.add_argument(
-        "--verbose",
+        "--progress",
         type=int,
         choices=[0, 1, 2],
-        default=VERBOSE if VERBOSE is not None else (1 if sys.stdout.isatty() else 2),
+        default=PROGRESS if PROGRESS is not None else (1 if sys.stdout.isatty() else 2),
         help="Keras progress: 0 none, 1 bar, 2 a line per epoch (default: a bar on a terminal, else lines)",
     )
+    add_verbose_flag(p)
     args = p.parse_args(argv)
     if len(args.loss_weights) not in (3, 4):
         p.error(
@@ -183,10 +184,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Parse or train as the flags say; exit status 2 on unusable data or checkpoints."""
     args = parse_args(argv)
+    from lstm_music.backend import set_verbose
     from lstm_music.checkpoint import CheckpointError, read_metadata
     from lstm_music.corpus import DataError
     from lstm_music.styles import StyleError
     from lstm_music.training import parse_only, train
+
+    set_verbose(args.verbose)
 
     def run() -> None:
         if args.parse_only:

@@ -284,7 +284,7 @@ def bench_memory(data: Path) -> None:
             for f in files[: int(len(files) * share)]:
                 (folder / f.name).symlink_to(f.resolve())
             command = [sys.executable, "train.py", "--data", str(folder), "--weights-dir", str(Path(tmp) / "w"),
-                       "--epochs", "2", "--verbose", "0", "--run-name", f"m{share}"]  # fmt: skip
+                       "--epochs", "2", "--progress", "0", "--run-name", f"m{share}"]  # fmt: skip
             # a fresh parent per run, so that its children's peak is this run's peak alone
             result = subprocess.run([sys.executable, "-c", PEAK, *command], cwd=ROOT, capture_output=True, text=True)
             if result.returncode:

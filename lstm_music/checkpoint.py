@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import h5py
 import numpy as np
 
+from .backend import import_keras
 from .files import write_atomically
 from .vocab import OLD_REPRESENTATION, Vocabulary, vocabularies_from_json
 
@@ -92,9 +93,10 @@ def read_train_rows(path: Path | str) -> np.ndarray | None:
 
 def load_checkpoint(path: Path | str) -> tuple[keras.Model, dict, dict[str, Vocabulary]]:
     """Rebuild the model from `path` and load its weights; return ``(model, metadata, vocabularies)``."""
+    metadata = read_metadata(path)  # a bad file fails before Keras loads
+    import_keras()
     from .model import ModelConfig, build_model
 
-    metadata = read_metadata(path)
     vocabularies = vocabularies_from_json(metadata["vocabularies"])
     try:
         config = ModelConfig.from_dict(metadata["model"])

@@ -7,13 +7,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from collections.abc import Callable
-
-# Fewer TensorFlow C++ notices unless the user sets the level. TensorFlow 2.21 still prints the
-# absl lines it logs before absl::InitializeLog (oneDNN, CUDA probing) whatever the level (abseil-cpp#1957)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from .sampling import SamplingSettings
 from .vocab import ALL_STREAMS
@@ -101,6 +96,11 @@ def sampling_settings(args: argparse.Namespace, repeat_weights: dict | None = No
         args.top_p,
         repeat_weights if args.repeats else None,
     )
+
+
+def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
+    """`--verbose`: show the backend's C++ start-up and log lines, hidden by default (`backend`)."""
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's C++ log lines")
 
 
 def exit_status(run: Callable[[], object], errors: tuple[type[Exception], ...]) -> int:

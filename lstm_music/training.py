@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .backend import import_keras
 from .cli import SettingError
 from .corpus import PARSER_SETTINGS, Corpus, load_corpus, parser_difference
 from .instruments import instrument_name
@@ -149,7 +150,7 @@ def model_config(args: Namespace) -> ModelConfig:
 
 def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     """Train as `args` says; return the path of the best checkpoint."""
-    import keras
+    keras = import_keras()
 
     from .checkpoint import BEST, CheckpointError, load_checkpoint, read_metadata, save_checkpoint, seen_as
     from .dataset import WindowDataset
@@ -338,7 +339,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
             initial_epoch=first_epoch,
             callbacks=callbacks,
             shuffle=False,  # WindowDataset shuffles its windows itself, reproducibly from --seed
-            verbose=args.verbose,
+            verbose=args.progress,
         )
     except KeyboardInterrupt:
         print("\ninterrupted: stopping; the best checkpoint so far is kept", file=sys.stderr)

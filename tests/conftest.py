@@ -82,7 +82,7 @@ KNOWN_EVENTS = [  # the pitched notes, all piano (no program change); the drums 
 TINY_FLAGS = [
     "--preset", "small", "--embedding", "8", "--branch-units", "16", "--trunk-units", "16", "--dense-units", "16",
     "--dropout", "0", "--sequence-length", "16", "--batch-size", "8", "--val-fraction", "0.2", "--patience", "0",
-    "--workers", "1", "--verbose", "0", "--min-count", "1",
+    "--workers", "1", "--progress", "0", "--min-count", "1",
 ]  # fmt: skip
 CHORALES = ["bach_bwv1.6.mid", "bach_bwv10.7.mid", "bach_bwv101.7.mid", "bach_bwv145.5.mid", "bach_bwv151.5.mid"]
 

@@ -50,3 +50,25 @@ def test_good_numbers_pass_as_numbers() -> None:
     assert (args.bpm, args.temperature, args.length, args.transpose) == (0, 0, 100000, -5)
     args = train.parse_args(["--learning-rate", "1e-3", "--max-minutes", "0", "--val-fraction", "0"])
     assert (args.learning_rate, args.max_minutes, args.val_fraction) == (1e-3, 0, 0)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_the_backends_cpp_notices_show_only_when_asked(tiny_run, tmp_path, verbose: bool) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    from lstm_music.backend import NATIVE_LOG
+
+    if verbose and os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        pytest.skip("only TensorFlow prints C++ notices at start-up")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user's shell has it
+    flags = ["--checkpoint", str(tiny_run), "--out", str(tmp_path / "x.mid"), "--length", "5"]
+    result = subprocess.run([sys.executable, "generate_music.py", *flags, *["--verbose"] * verbose],
+                            cwd=ROOT, env=env, capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    native = [line for line in result.stderr.splitlines() if NATIVE_LOG.match(line)]
+    assert bool(native) == verbose, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("checkpoint ")  # Python's own lines still show
