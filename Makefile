@@ -10,6 +10,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps "tinysoundfont==0.3.7"  # audio; see requirements.txt
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -18,7 +19,7 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) train.py --preset small --max-minutes 3 --run-name demo-$$(date +%Y%m%d-%H%M%S)
-	$(PY) generate_music.py --out output/demo.mid
+	$(PY) generate_music.py --out output/demo.mid --wav --png
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

@@ -10,7 +10,7 @@ Edit the settings below or pass them as flags (`python generate_music.py --help`
 import argparse
 import sys
 
-from lstm_music.cli import add_sampling_flags, exit_status, number
+from lstm_music.cli import add_sampling_flags, add_verbose_flag, exit_status, number
 from lstm_music.midi_io import BPM_RANGE
 
 CHECKPOINT = ""  # checkpoint file or run folder; empty: best checkpoint of the newest run in WEIGHTS_DIR
@@ -26,6 +26,10 @@ SEED = None  # None: a new random seed each run (printed, so a piece can be made
 STYLE = ""  # a style of the checkpoint (--list-styles shows them); "" = the unlabelled mix
 INSTRUMENT = ""  # General MIDI program or name for every note; "" = each note's own (piano for one instrument)
 BPM = 0.0  # 0 = median tempo of the training pieces (120 if unknown)
+MUSICXML = False  # also write sheet music (.musicxml) beside each MIDI file
+PNG = False  # also draw each piece as a piano roll (.png)
+WAV = False  # also render each piece as audio (.wav, 44.1 kHz 16-bit stereo) beside its MIDI file
+SOUNDFONT = ""  # .sf2/.sf3 file for the audio; "" = the General MIDI SoundFont inside pretty_midi (TimGM6mb)
 TRANSPOSE = 0  # semitones to move the output by (a model trained with --key common writes in C major or A minor)
 
 
@@ -58,8 +62,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--bpm", type=number(float, *BPM_RANGE, zero=True), default=BPM, help="tempo (0: training median, else 120)"
     )
-    p.add_argument("--musicxml", action="store_true", help="also write sheet music (.musicxml)")
-    p.add_argument("--png", action="store_true", help="also draw each piece as a piano roll (.png)")
+    p.add_argument("--musicxml", action="store_true", default=MUSICXML, help="also write sheet music (.musicxml)")
+    p.add_argument("--png", action="store_true", default=PNG, help="also draw each piece as a piano roll (.png)")
+    p.add_argument("--wav", action="store_true", default=WAV, help="also render each piece as audio (.wav)")
+    p.add_argument(
+        "--soundfont", default=SOUNDFONT, help="SoundFont (.sf2/.sf3) for --wav (given alone, it implies --wav)"
+    )
+    add_verbose_flag(p)
     args = p.parse_args(argv)
     if args.out and args.count > 1:
         p.error("--out writes one file: use --output-dir with --count")
@@ -69,10 +78,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Generate as the flags say; exit status 2 on unusable checkpoints or settings."""
     args = parse_args(argv)
+    from lstm_music.backend import set_verbose
     from lstm_music.checkpoint import CheckpointError
     from lstm_music.generation import GenerationError, generate, list_styles
     from lstm_music.styles import StyleError
 
+    set_verbose(args.verbose)
     run = list_styles if args.list_styles else generate
     return exit_status(lambda: run(args), (CheckpointError, GenerationError, StyleError))
 

@@ -38,8 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .audio import AudioError, load_soundfont
+from .backend import set_verbose
 from .baseline import fit_baselines, score_baseline
-from .cli import add_sampling_flags, exit_status, number, sampling_settings
+from .cli import add_sampling_flags, add_verbose_flag, exit_status, number, sampling_settings
 from .corpus import DataError, load_corpus, parser_difference
 from .files import write_atomically
 from .instruments import instrument_name
@@ -379,6 +381,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     from .checkpoint import CheckpointError, load_checkpoint, read_train_rows, resolve_checkpoint, seen_as
     from .sampling import Sampler
 
+    soundfont = load_soundfont(args.soundfont) if args.html else None  # a bad SoundFont stops at once
     path = resolve_checkpoint(args.checkpoint, args.weights_dir)
     model, metadata, vocabularies = load_checkpoint(path)
     representation, common_key = seen_as(metadata)
@@ -443,6 +446,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     if warning:
         print(warning)
     print(format_held_out(scores))
+    generated, reference = [], []
     if args.generate:
         settings = sampling_settings(args, metadata.get("repeat_weights"))
         registers = choose_registers(metadata.get("registers"), args.generate, args.seed)
@@ -459,12 +463,9 @@ def evaluate(args: argparse.Namespace) -> dict:
         def through_vocabulary(piece: Piece) -> list[Event]:
             return with_chords(decode_events(encode_piece(piece, vocabularies)[1:], vocabularies))[:size]
 
-        report = music_report(
-            [g[:size] for g in generated],
-            [p.events[:size] for p in real],
-            [through_vocabulary(p) for p in unseen],
-            training,
-        )
+        reference = [p.events[:size] for p in real]
+        unseen_events = [through_vocabulary(p) for p in unseen]
+        report = music_report([g[:size] for g in generated], reference, unseen_events, training)
         report["sampling"] = {
             "temperature": settings.temperature,
             "top_k": args.top_k,
@@ -477,7 +478,7 @@ def evaluate(args: argparse.Namespace) -> dict:
             report["styles"], by_style = style_report(sampler, settings, args, metadata, vocabularies, seen, styles)
             report["styles_music"] = per_style_music(by_style, real_pieces, seen, training)
         if instruments:
-            report["instruments"] = instrument_report([g[:size] for g in generated], [p.events[:size] for p in real])
+            report["instruments"] = instrument_report([g[:size] for g in generated], reference)
         result["music"] = report
         print(
             f"\n{args.generate} generated pieces of {args.length} events vs the {len(real)} real pieces of at least "
@@ -502,6 +503,16 @@ def evaluate(args: argparse.Namespace) -> dict:
         except OSError as error:
             raise DataError(f"--json {args.json}: cannot write it: {error.strerror or error}") from error
         print(f"wrote {args.json}")
+    if args.html:
+        from .report_page import write_report_page
+
+        examples = [(Path(p.path).stem, p.events[: args.length]) for p in held_out[:2]]
+        bpm = metadata.get("median_bpm") or 120.0
+        try:
+            write_report_page(Path(args.html), result, generated, reference, examples, bpm, soundfont)
+        except OSError as error:
+            raise DataError(f"--html {args.html}: cannot write it: {error.strerror or error}") from error
+        print(f"wrote {args.html}")
     return result
 
 
@@ -530,6 +541,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_sampling_flags(p, DEFAULT_TEMPERATURE, 0, 1.0, True)
     p.add_argument("--styles", default="folders", help="held-out pieces' styles: folders, or a path,style CSV")
     p.add_argument("--json", help="also write every number to this JSON file")
+    p.add_argument("--html", help="also write a self-contained report page (piano rolls, audio) to this file")
+    p.add_argument("--soundfont", default="", help="SoundFont for the page's audio (default: General MIDI, TimGM6mb)")
+    add_verbose_flag(p)
     return p.parse_args(argv)
 
 
@@ -538,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     from .checkpoint import CheckpointError
 
     args = parse_args(argv)
-    return exit_status(lambda: evaluate(args), (CheckpointError, DataError, StyleError))
+    set_verbose(args.verbose)
+    return exit_status(lambda: evaluate(args), (AudioError, CheckpointError, DataError, StyleError))
 
 
 if __name__ == "__main__":

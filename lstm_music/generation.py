@@ -106,6 +106,21 @@ def write_music(
         raise GenerationError(f"cannot write {target}: {error.strerror or error}") from error
 
 
+def write_audio(paths: list[Path], soundfont: bytes) -> None:
+    """Render each written MIDI file to a WAV file beside it (same name, `.wav`). Runs after every
+    MIDI file of the batch is written, so a failing render loses no piece."""
+    from .audio import AudioError, midi_to_wav
+
+    for path in paths:
+        target = path.with_suffix(".wav")
+        try:
+            print(f"audio: {midi_to_wav(path, target, soundfont)}")
+        except AudioError as error:
+            raise GenerationError(f"cannot render {target}: {error}") from error
+        except OSError as error:
+            raise GenerationError(f"cannot write {target}: {error.strerror or error}") from error
+
+
 def list_styles(args: Namespace) -> None:
     """Print the styles of the checkpoint `args` names, with their training piece counts."""
     from .checkpoint import read_metadata, resolve_checkpoint
@@ -128,6 +143,14 @@ def generate(args: Namespace) -> list[Path]:
     from .sampling import Sampler, choose_registers
 
     program = instrument_program(args.instrument)
+    soundfont = None
+    if args.wav or args.soundfont:  # a bad SoundFont stops the run before anything is sampled
+        from .audio import AudioError, load_soundfont
+
+        try:
+            soundfont = load_soundfont(args.soundfont)
+        except AudioError as error:
+            raise GenerationError(str(error)) from error
     path = resolve_checkpoint(args.checkpoint, args.weights_dir)
     styles = read_metadata(path).get("styles") or {}  # an unknown --style stops before Keras loads
     style = resolve_style(args.style, styles.get("names", []), styles.get("pieces", {})) if args.style else 0
@@ -188,4 +211,6 @@ def generate(args: Namespace) -> list[Path]:
         print(describe(out, events, bpm))
         written.append(out)
     print(f"checkpoint {path}, seed {seed}", file=sys.stderr)
+    if soundfont is not None:
+        write_audio(written, soundfont)
     return written
