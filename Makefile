@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench lint data clean
+.PHONY: test test-robust demo bench lint data clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not robust"
+
+test-robust: $(STAMP)
+	$(PY) -m pytest -q -m robust
 
 demo: $(STAMP)
 	$(PY) train.py --preset small --max-minutes 3 --run-name demo-$$(date +%Y%m%d-%H%M%S)

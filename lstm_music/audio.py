@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import write_atomically
+from .files import reason, write_atomically
 
 SAMPLE_RATE = 44100  # Hz; the WAV is 16-bit stereo
 RELEASE_SECONDS = 1.0  # kept after the MIDI file's last event, so the last notes die away instead of stopping
@@ -48,7 +48,7 @@ def load_soundfont(path: Path | str | None = None) -> bytes:
     except FileNotFoundError as error:
         raise AudioError(f"--soundfont {path}: file does not exist") from error
     except OSError as error:
-        raise AudioError(f"--soundfont {path}: cannot read it: {error.strerror or error}") from error
+        raise AudioError(f"--soundfont {path}: cannot read it: {reason(error)}") from error
     try:
         tinysoundfont.Synth().sfload(data)
     except RuntimeError as error:

@@ -10,6 +10,8 @@ checkpoint under its final name is always complete.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +19,7 @@ import h5py
 import numpy as np
 
 from .backend import import_keras
-from .files import write_atomically
+from .files import forget, reason, write_atomically
 from .vocab import OLD_REPRESENTATION, Vocabulary, vocabularies_from_json
 
 if TYPE_CHECKING:
@@ -34,21 +36,35 @@ class CheckpointError(Exception):
 
 def save_checkpoint(model, path: Path | str, metadata: dict, train_rows: np.ndarray | None = None) -> Path:
     """Atomically write `model`'s weights and `metadata` (plus optional training rows) to `path`;
-    `CheckpointError` naming the path if it cannot be written (a full disk, a read-only folder)."""
+    `CheckpointError` naming the path if it cannot be written (a full disk, a read-only folder).
 
-    def write(temporary: Path) -> None:
-        model.save_weights(temporary)
-        with h5py.File(temporary, "a") as handle:
-            group = handle.create_group(GROUP)
-            text = json.dumps({"format": FORMAT, **metadata})
-            group.create_dataset("metadata", data=np.frombuffer(text.encode(), dtype=np.uint8))
-            if train_rows is not None:
-                group.create_dataset("train_rows", data=train_rows, compression="gzip")
+    The HDF5 file is built in a scratch folder and copied into place with plain writes: HDF5 must
+    never meet a full disk, since h5py cannot close a file whose writes failed and the process then
+    crashes (a segmentation fault) instead of reporting it."""
+    needed = sum(int(np.prod(w.shape)) * 4 for w in model.weights) + (0 if train_rows is None else train_rows.nbytes)
+    with tempfile.TemporaryDirectory(prefix="lstm_music-checkpoint-") as scratch:
+        built = Path(scratch) / "checkpoint.weights.h5"
+        if shutil.disk_usage(scratch).free < 2 * needed + 2**20:
+            raise CheckpointError(f"cannot build checkpoint {path}: not enough free space in {scratch}")
+        try:
+            model.save_weights(built)
+            with h5py.File(built, "a") as handle:
+                group = handle.create_group(GROUP)
+                text = json.dumps({"format": FORMAT, **metadata})
+                group.create_dataset("metadata", data=np.frombuffer(text.encode(), dtype=np.uint8))
+                if train_rows is not None:
+                    group.create_dataset("train_rows", data=train_rows, compression="gzip")
+        except OSError as error:
+            forget(error)
+            raise CheckpointError(f"cannot build checkpoint {path} in {scratch}: {reason(error)}") from None
 
-    try:
-        return write_atomically(Path(path), write, suffix=".tmp.weights.h5")
-    except OSError as error:
-        raise CheckpointError(f"cannot write checkpoint {path}: {error.strerror or error}") from error
+        def copy(temporary: Path) -> None:
+            shutil.copyfile(built, temporary)
+
+        try:
+            return write_atomically(Path(path), copy, suffix=".tmp.weights.h5")
+        except OSError as error:
+            raise CheckpointError(f"cannot write checkpoint {path}: {reason(error)}") from error
 
 
 def read_metadata(path: Path | str) -> dict:

@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .files import write_atomically
+from .files import reason, write_atomically
 from .instruments import PERCUSSION_CHANNEL
 from .midi_io import (
     MIDI_SUFFIXES,
@@ -159,7 +159,7 @@ def load_corpus(
         try:
             keys[path] = cache_key(path.read_bytes())
         except OSError as error:  # no permission, vanished, a symbolic-link loop: skip it like a bad file
-            records[path] = {"error": f"cannot read: {error.strerror or error}"}
+            records[path] = {"error": f"cannot read: {reason(error)}"}
             continue
         if cache_dir is not None:
             record = _read_cache(Path(cache_dir) / keys[path][:2] / f"{keys[path]}.json")
@@ -175,8 +175,7 @@ def load_corpus(
             try:
                 _write_cache(Path(cache_dir) / keys[path][:2] / f"{keys[path]}.json", record)
             except OSError as error:  # the parse is not lost: it goes on without the cache
-                reason = error.strerror or error
-                print(f"cache {cache_dir} not written ({reason}): going on without it", file=sys.stderr)
+                print(f"cache {cache_dir} not written ({reason(error)}): going on without it", file=sys.stderr)
                 cache_dir = None
     for path in sources:
         record = records[path]

@@ -43,7 +43,7 @@ from .backend import set_verbose
 from .baseline import fit_baselines, score_baseline
 from .cli import add_sampling_flags, add_verbose_flag, exit_status, number, sampling_settings
 from .corpus import DataError, load_corpus, parser_difference
-from .files import write_atomically
+from .files import reason, write_atomically
 from .instruments import instrument_name
 from .metrics import (
     HISTOGRAMS,
@@ -501,7 +501,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         try:
             write_atomically(Path(args.json), lambda temporary: temporary.write_text(json.dumps(result, indent=2)))
         except OSError as error:
-            raise DataError(f"--json {args.json}: cannot write it: {error.strerror or error}") from error
+            raise DataError(f"--json {args.json}: cannot write it: {reason(error)}") from error
         print(f"wrote {args.json}")
     if args.html:
         from .report_page import write_report_page
@@ -511,7 +511,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         try:
             write_report_page(Path(args.html), result, generated, reference, examples, bpm, soundfont)
         except OSError as error:
-            raise DataError(f"--html {args.html}: cannot write it: {error.strerror or error}") from error
+            raise DataError(f"--html {args.html}: cannot write it: {reason(error)}") from error
         print(f"wrote {args.html}")
     return result
 

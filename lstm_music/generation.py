@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .cli import sampling_settings
-from .files import write_atomically
+from .files import reason, write_atomically
 from .instruments import instrument_name
 from .midi_io import (
     Event,
@@ -103,7 +103,7 @@ def write_music(
             target = piano_roll(shown, path.with_suffix(".png"), bpm)
             print(f"piano roll: {target}")
     except OSError as error:
-        raise GenerationError(f"cannot write {target}: {error.strerror or error}") from error
+        raise GenerationError(f"cannot write {target}: {reason(error)}") from error
 
 
 def write_audio(paths: list[Path], soundfont: bytes) -> None:
@@ -118,7 +118,7 @@ def write_audio(paths: list[Path], soundfont: bytes) -> None:
         except AudioError as error:
             raise GenerationError(f"cannot render {target}: {error}") from error
         except OSError as error:
-            raise GenerationError(f"cannot write {target}: {error.strerror or error}") from error
+            raise GenerationError(f"cannot write {target}: {reason(error)}") from error
 
 
 def list_styles(args: Namespace) -> None:
@@ -173,7 +173,7 @@ def generate(args: Namespace) -> list[Path]:
         except UnreadableFile as error:
             raise GenerationError(f"--primer {args.primer}: {error}") from error
         except OSError as error:  # a folder, a symbolic-link loop, no permission
-            raise GenerationError(f"--primer {args.primer}: cannot read it: {error.strerror or error}") from error
+            raise GenerationError(f"--primer {args.primer}: cannot read it: {reason(error)}") from error
         if not metadata.get("drums", False):
             primer_piece = Piece(primer_piece.path, without_drums(primer_piece.events), primer_piece.bpm)
             if not primer_piece.events:

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
+from .files import reason
 from .midi_io import Piece
 
 NONE = "<none>"  # index 0 of a checkpoint's styles: the unlabelled mix
@@ -37,7 +38,7 @@ def read_style_table(path: Path | str) -> dict[str, str]:
         with open(path, newline="") as handle:
             rows = list(csv.reader(handle))
     except OSError as error:
-        raise StyleError(f"--styles {path}: cannot read it: {error.strerror or error}") from error
+        raise StyleError(f"--styles {path}: cannot read it: {reason(error)}") from error
     except (UnicodeDecodeError, csv.Error) as error:
         raise StyleError(f"--styles {path}: not a CSV text file ({error})") from error
     table = {}

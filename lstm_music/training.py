@@ -20,6 +20,7 @@ import numpy as np
 from .backend import import_keras
 from .cli import SettingError
 from .corpus import PARSER_SETTINGS, Corpus, load_corpus, parser_difference
+from .files import reason, remove_stale
 from .instruments import instrument_name
 from .midi_io import Piece
 from .repeats import fit_weights
@@ -158,6 +159,8 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     from .scoring import target_probabilities
 
     run_dir = Path(args.weights_dir) / run_name(args)
+    for folder in Path(args.weights_dir).glob("*/"):  # what killed runs left half-written
+        remove_stale(folder)
     if (run_dir / BEST).exists():
         raise CheckpointError(
             f"{run_dir} already holds a trained run: choose another --run-name (with --resume {run_dir / BEST} "
@@ -343,6 +346,9 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
         )
     except KeyboardInterrupt:
         print("\ninterrupted: stopping; the best checkpoint so far is kept", file=sys.stderr)
+    except OSError as error:  # history.csv on a full disk or a folder gone: the checkpoints saved so far stay
+        kept = "; the best checkpoint so far is kept" if checkpointer.best_path else ""
+        raise CheckpointError(f"cannot write in {run_dir}: {reason(error)}{kept}") from None
     if checkpointer.best_path is None:
         raise CheckpointError(f"training stopped before the first epoch ended: no checkpoint in {run_dir}")
     print(
@@ -358,7 +364,7 @@ def draw_curves(run_dir: Path) -> None:
     try:
         training_curves(read_history(run_dir), run_dir / "history.png")
     except (OSError, ValueError, KeyError) as error:
-        print(f"history.png not drawn: {error}", file=sys.stderr)
+        print(f"history.png not drawn: {reason(error) if isinstance(error, OSError) else error}", file=sys.stderr)
 
 
 def read_history(run_dir: Path) -> list[dict]:
