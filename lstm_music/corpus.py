@@ -12,8 +12,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import multiprocessing
 import os
 import sys
+import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,14 +97,29 @@ def cache_key(data: bytes) -> str:
     return digest.hexdigest()
 
 
-def _parse_file(path: Path) -> dict:
-    """Parse one file into a JSON-ready record: its events and tempo, or the reason it is skipped."""
+_reports = None  # in a parser worker: the queue that carries its progress to the parent's bar
+
+
+def _parse_file(path: Path, progress: Callable[[float], None] | None = None) -> dict:
+    """Parse one file into a JSON-ready record: its events and tempo, or the reason it is skipped.
+    `progress` (in a worker: the parent's queue) gets the file's share as it grows, summing to 1."""
+    progress = progress or (_reports.put if _reports is not None else None)
+    done = 0.0
+
+    def advance(share: float) -> None:
+        nonlocal done
+        progress(share - done)
+        done = share
+
     try:
-        piece = read_piece(path)
+        piece = read_piece(path, advance if progress else None)
     except UnreadableFile as error:
         return {"error": str(error)}
     except Exception as error:  # a bug in a parser must skip the file, not end the whole run
         return {"error": f"cannot parse: {type(error).__name__}: {error}".splitlines()[0]}
+    finally:
+        if progress:
+            advance(1.0)
     return {"events": [list(e) for e in piece.events], "bpm": piece.bpm}
 
 
@@ -195,15 +213,29 @@ def load_corpus(
     return corpus
 
 
-def _die_with_parent() -> None:
-    """Worker initializer: on Linux, ask the kernel to end this worker when the process that started
-    it dies, so a killed `train.py` (even by SIGKILL) leaves no parser processes behind."""
+def _start_worker(reports) -> None:
+    """Worker initializer: send progress to `reports`, and on Linux ask the kernel to end this
+    worker when the process that started it dies, so a killed `train.py` (even by SIGKILL) leaves
+    no parser processes behind."""
+    global _reports
+    _reports = reports
     if sys.platform.startswith("linux"):
         import ctypes
         import signal
 
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _move(bar, share: float) -> None:
+    """Move `bar` by a share of a file; float sums must not run past the end."""
+    bar.update(min(share, bar.total - bar.n))
+
+
+def _show(reports, bar) -> None:
+    """Move `bar` by each share the workers report, until the None that ends the parse."""
+    for share in iter(reports.get, None):
+        _move(bar, share)
 
 
 def _parse_all(paths: list[Path], workers: int | None, progress: bool) -> list[dict]:
@@ -213,20 +245,22 @@ def _parse_all(paths: list[Path], workers: int | None, progress: bool) -> list[d
     if not paths:
         return []
     workers = min(workers or os.cpu_count() or 1, len(paths))
-    bar = tqdm(total=len(paths), desc="parsing", unit="file", disable=not progress, file=sys.stderr)
+    shown = "{l_bar}{bar}| {n:.1f}/{total_fmt} files [{elapsed}<{remaining}]"  # tracks of a huge file move it
+    bar = tqdm(total=len(paths), desc="parsing", bar_format=shown, disable=not progress, file=sys.stderr)
     try:
         if workers == 1:
-            results = []
-            for path in paths:
-                results.append(_parse_file(path))
-                bar.update()
-            return results
+            return [_parse_file(path, lambda share: _move(bar, share)) for path in paths]
+        reports = multiprocessing.Queue()
+        drain = threading.Thread(target=_show, args=(reports, bar), daemon=True)
+        drain.start()
         # Largest files first, so that no worker is left with a long file at the end.
         largest_first = sorted(paths, key=lambda p: p.stat().st_size, reverse=True)
-        with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent) as pool:
-            futures = {path: pool.submit(_parse_file, path) for path in largest_first}
-            for future in futures.values():
-                future.add_done_callback(lambda _: bar.update())
-            return [futures[path].result() for path in paths]
+        try:
+            with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(reports,)) as pool:
+                futures = {path: pool.submit(_parse_file, path) for path in largest_first}
+                return [futures[path].result() for path in paths]
+        finally:
+            reports.put(None)
+            drain.join(timeout=5)
     finally:
         bar.close()

@@ -23,6 +23,7 @@ music21 is imported lazily so that commands that only read the event cache start
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -211,8 +212,9 @@ def _instrument_at(own: dict, every: dict, channel: int, tick: int) -> str:
     return instrument_token(values[i - 1] if i else 0, channel)
 
 
-def read_midi(path: Path) -> Piece:
-    """Read a MIDI file into a piece without building a full music21 score.
+def read_midi(path: Path, progress: Callable[[float], None] | None = None) -> Piece:
+    """Read a MIDI file into a piece without building a full music21 score; `progress`, if given,
+    is called with the share of the file read after each track (a huge file can take minutes).
 
     Uses music21's own MIDI track reading, chord grouping and quantization, but skips measure,
     tie and rest making, which take most of `converter.parse`'s time and are undone anyway. Each
@@ -237,7 +239,7 @@ def read_midi(path: Path) -> Piece:
     bpm = None
     tracks = [translate.getTimeForEvents(track) for track in midi_file.tracks]
     every = _programs(tracks)
-    for timed in tracks:
+    for number, timed in enumerate(tracks, 1):
         if bpm is None:
             for _tick, event in timed:
                 if event.type == midi.MetaEvents.SET_TEMPO:
@@ -265,6 +267,8 @@ def read_midi(path: Path) -> Piece:
             for element in part.notes:
                 pitches = tuple(p.midi for p in element.pitches)
                 onsets.append((Fraction(element.offset), Fraction(element.quarterLength), pitches, instrument))
+        if progress is not None:
+            progress(number / len(tracks))
     return _finish(path, onsets, bpm)
 
 
@@ -312,10 +316,11 @@ def read_score(path: Path) -> Piece:
     return _finish(path, onsets, bpm)
 
 
-def read_piece(path: Path) -> Piece:
-    """Read one MIDI or score file; raise `UnreadableFile` with the reason if it has no music."""
+def read_piece(path: Path, progress: Callable[[float], None] | None = None) -> Piece:
+    """Read one MIDI or score file; raise `UnreadableFile` with the reason if it has no music.
+    `progress` is told the share read so far, as `read_midi` says (scores report only their end)."""
     if path.suffix.lower() in MIDI_SUFFIXES:
-        return read_midi(path)
+        return read_midi(path, progress)
     return read_score(path)
 
 

@@ -208,3 +208,18 @@ def test_a_checkpoint_parsed_with_other_parser_settings_is_noted() -> None:
     note = parser_difference(older)
     assert note.startswith("note: the checkpoint's pieces were parsed with other parser settings")
     assert f"version 1 -> {PARSER_SETTINGS['version']}" in note and "\n" not in note
+
+
+def test_a_file_reports_its_progress_track_by_track(known_midi: Path) -> None:
+    from lstm_music.corpus import _parse_file
+    from lstm_music.midi_io import read_midi
+
+    shares: list[float] = []
+    read_midi(known_midi, shares.append)
+    assert shares == [1 / 4, 2 / 4, 3 / 4, 1.0]  # the conductor track and three note tracks
+    deltas: list[float] = []
+    record = _parse_file(known_midi, deltas.append)  # what a parser worker sends to the bar: steps summing to 1
+    assert record["events"] and len(deltas) == 5 and sum(deltas) == pytest.approx(1.0)
+    deltas.clear()
+    assert "error" in _parse_file(known_midi.with_name("missing.mid"), deltas.append)
+    assert sum(deltas) == pytest.approx(1.0)  # a skipped file still counts as one
