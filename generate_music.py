@@ -12,13 +12,14 @@ import sys
 
 from lstm_music.cli import add_sampling_flags, add_verbose_flag, exit_status, number
 from lstm_music.midi_io import BPM_RANGE
+from lstm_music.sampling import DEFAULT_TEMPERATURE
 
 CHECKPOINT = ""  # checkpoint file or run folder; empty: best checkpoint of the newest run in WEIGHTS_DIR
 WEIGHTS_DIR = "weights"
 OUTPUT_DIR = "output"
 LENGTH = 1000  # events per piece: notes (a 4-note chord is 4); for whole-chord checkpoints, notes and chords
 COUNT = 1  # pieces, sampled together as one batch
-TEMPERATURE = 1.0  # 0 = always the most likely event; 1.0 scored closest to real music (docs/BENCHMARKS.md)
+TEMPERATURE = DEFAULT_TEMPERATURE  # 1.0 scored closest to real music (docs/BENCHMARKS.md); 0 = the most likely
 TOP_K = 0  # sample only among the k most likely tokens per head; 0 = all
 TOP_P = 1.0  # sample only among the most likely tokens holding this much probability
 REPEATS = True  # let the piece repeat its own phrases (the checkpoint's repeat memory); False = network alone

@@ -50,7 +50,8 @@ PROGRESS = None  # Keras progress: 0 none, 1 bar, 2 a line per epoch; None: a ba
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The settings above, overridden by command-line flags."""
+    """The settings above, overridden by command-line flags (one flag per setting, in the order of
+    the constants, so this is long by nature and kept flat)."""
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )

@@ -196,21 +196,25 @@ def load_corpus(
                 print(f"cache {cache_dir} not written ({reason(error)}): going on without it", file=sys.stderr)
                 cache_dir = None
     for path in sources:
-        record = records[path]
-        name = str(path.relative_to(folder))
-        events = list(map(Event._make, record.get("events", [])))
-        if not drums and events:
-            events = without_drums(events)
-            if not events:
-                record = {"error": "only drums, no pitched notes (train with --drums to learn them)"}
-        if "error" in record:
-            corpus.skipped.append((name, record["error"]))
-            print(f"skipped {path}: {record['error']}", file=sys.stderr)
-        else:
-            corpus.pieces.append(Piece(name, events, record.get("bpm")))
+        _collect(corpus, str(path.relative_to(folder)), records[path], drums, path)
     if not corpus.pieces:
         raise DataError(f"no usable music in {folder}: all {len(sources)} files were skipped")
     return corpus
+
+
+def _collect(corpus: Corpus, name: str, record: dict, drums: bool, path: Path) -> None:
+    """Add the piece of `record` to `corpus` (its drums left out unless `drums`), or list it as
+    skipped with its reason, printed on one line."""
+    events = list(map(Event._make, record.get("events", [])))
+    if not drums and events:
+        events = without_drums(events)
+        if not events:
+            record = {"error": "only drums, no pitched notes (train with --drums to learn them)"}
+    if "error" in record:
+        corpus.skipped.append((name, record["error"]))
+        print(f"skipped {path}: {record['error']}", file=sys.stderr)
+    else:
+        corpus.pieces.append(Piece(name, events, record.get("bpm")))
 
 
 def _start_worker(reports) -> None:

@@ -34,7 +34,9 @@ import json
 import math
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +59,7 @@ from .metrics import (
     style_accuracy,
     style_features,
 )
-from .midi_io import Event, Piece, event_onsets, join_chords, token_pitches
+from .midi_io import Event, Piece, event_onsets, join_chords
 from .repeats import mixed_cross_entropy
 from .sampling import DEFAULT_TEMPERATURE, choose_registers
 from .scoring import score_model, target_probabilities
@@ -77,6 +79,24 @@ from .vocab import (
     unknown_notes,
     unknown_warning,
 )
+
+CHECKPOINT = ""  # checkpoint file or run folder; "" = the best checkpoint of the newest run in WEIGHTS_DIR
+WEIGHTS_DIR = "weights"
+DATA = "midi_songs"  # the folder scored: its pieces outside the checkpoint's training split
+CACHE_DIR = ".cache/events"
+WORKERS = 0  # parser processes; 0 = all cores
+GENERATE = 0  # pieces to generate for the music report; 0 = held-out scores only
+GENERATE_ALONE = 10  # what --generate means without a number
+LENGTH = 500  # notes and chords per generated piece
+SEED = 0
+TEMPERATURE = DEFAULT_TEMPERATURE  # sampling as generate_music.py samples (the same default)
+TOP_K = 0
+TOP_P = 1.0
+REPEATS = True
+STYLES = "folders"  # held-out pieces' styles: their folders, or a path,style CSV
+JSON = ""  # also write every number here
+HTML = ""  # also write the report page here
+SOUNDFONT = ""  # "" = the General MIDI SoundFont inside pretty_midi
 
 # A piece beyond every real piece in one of these is stuck in a loop (one event or phrase over and
 # over); values merely above the real 90th percentile are counted in the table's "outside" column.
@@ -291,7 +311,7 @@ def sampling_length(events: int, representation: str, training: list[list[Event]
     for that many onsets at 1.5 times the training pieces' notes per event."""
     if representation == "chord":
         return events
-    notes = sum(len(token_pitches(e.note)) for piece in training for e in piece if e.note != UNK)
+    notes = sum(len(e.pitches) for piece in training for e in piece if e.note != UNK)
     return math.ceil(1.5 * events * notes / max(1, sum(map(len, training))))
 
 
@@ -376,58 +396,187 @@ def format_instruments(report: dict) -> str:
     return "\n".join(lines)
 
 
-def evaluate(args: argparse.Namespace) -> dict:
-    """Run the held-out scoring (and the music report with `--generate`); print tables; return the numbers."""
-    from .checkpoint import CheckpointError, load_checkpoint, read_train_rows, resolve_checkpoint, seen_as
-    from .sampling import Sampler
+@dataclass
+class Loaded:
+    """A checkpoint opened for evaluation, with what every step takes from it."""
 
-    soundfont = load_soundfont(args.soundfont) if args.html else None  # a bad SoundFont stops at once
+    path: Path
+    model: Any
+    metadata: dict
+    vocabularies: dict[str, Vocabulary]
+    train_rows: np.ndarray
+    training: list[list[Event]]  # the training split's pieces, chords whole (copies, known chords)
+
+    @property
+    def seen_as(self) -> tuple[str, bool]:
+        """(representation, common key) of the checkpoint."""
+        from .checkpoint import seen_as
+
+        return seen_as(self.metadata)
+
+    @property
+    def styles(self) -> list[str]:
+        return (self.metadata.get("styles") or {}).get("names", [])
+
+    @property
+    def instruments(self) -> bool:
+        return INSTRUMENT in self.vocabularies
+
+
+def open_checkpoint(args: argparse.Namespace) -> Loaded:
+    """Load the checkpoint `args` names with its training split (the n-gram needs it)."""
+    from .checkpoint import CheckpointError, load_checkpoint, read_train_rows, resolve_checkpoint
+
     path = resolve_checkpoint(args.checkpoint, args.weights_dir)
     model, metadata, vocabularies = load_checkpoint(path)
-    representation, common_key = seen_as(metadata)
-    together = together_index(vocabularies, representation)
     train_rows = read_train_rows(path)
     if train_rows is None:
         raise CheckpointError(f"{path} holds no training split for the n-gram baseline")
     difference = parser_difference(metadata.get("parser"))
     if difference:
         print(difference)
+    training = [with_chords(decode_events(rows[1:], vocabularies)) for rows in split_encoded(train_rows)]
+    return Loaded(path, model, metadata, vocabularies, train_rows, training)
+
+
+def read_held_out(args: argparse.Namespace, loaded: Loaded) -> tuple[list[Piece], list[Piece]]:
+    """Every piece of `--data` (labelled with its style where the checkpoint has styles) and the
+    held-out ones among them."""
     data = Path(args.data)
-    instruments = INSTRUMENT in vocabularies
-    corpus = load_corpus(data, args.cache_dir, args.workers or None, progress=False, drums=metadata.get("drums", False))
-    names = (metadata.get("styles") or {}).get("names", [])
-    if names:  # each piece's style, read as training read it (or from --styles)
+    drums = loaded.metadata.get("drums", False)
+    pieces = load_corpus(data, args.cache_dir, args.workers or None, progress=False, drums=drums).pieces
+    if loaded.styles:  # each piece's style, read as training read it (or from --styles)
         table = read_style_table(args.styles) if args.styles != "folders" else None
-        corpus.pieces = label_pieces(corpus.pieces, data, table)
-    held_out = held_out_pieces(corpus.pieces, data, metadata)
+        pieces = label_pieces(pieces, data, table)
+    held_out = held_out_pieces(pieces, data, loaded.metadata)
     if not held_out:
         raise DataError(f"every piece in {data} is in the checkpoint's training split: nothing held out to score")
-    seen = prepare(held_out, representation, common_key, instruments)
-    arrays = [encode_piece(p, vocabularies) for p in seen]
-    unknown = unknown_notes(seen, vocabularies)
-    notes = unknown["notes"]
+    return pieces, held_out
+
+
+def score_held_out(loaded: Loaded, seen: list[Piece], seed: int) -> dict:
+    """Per head and per note, the network's (with and without its repeat memory) and the n-gram's
+    scores of the held-out pieces `seen`; with styles, also told a wrong style."""
+    arrays = [encode_piece(p, loaded.vocabularies) for p in seen]
+    notes = unknown_notes(seen, loaded.vocabularies)["notes"]
     events = sum(len(a) - 1 for a in arrays)
-    styles = [style_index(names, p.style) for p in seen] if names else None
-    probabilities, correct = target_probabilities(model, arrays, styles=styles)
-    scores = {"model": score_model(probabilities, correct), "ngram": score_ngram(train_rows, arrays, vocabularies)}
-    if metadata.get("repeat_weights"):
-        order = model.music_layers.order
-        mixed = mixed_cross_entropy(arrays, probabilities, metadata["repeat_weights"], together, order)
-        scores["model_with_repeats"] = {s: {"cross_entropy": mixed[s]} for s in streams_of(vocabularies)}
+    styles = [style_index(loaded.styles, p.style) for p in seen] if loaded.styles else None
+    probabilities, correct = target_probabilities(loaded.model, arrays, styles=styles)
+    ngram = score_ngram(loaded.train_rows, arrays, loaded.vocabularies)
+    scores = {"model": score_model(probabilities, correct), "ngram": ngram}
+    if loaded.metadata.get("repeat_weights"):
+        together = together_index(loaded.vocabularies, loaded.seen_as[0])
+        order = loaded.model.music_layers.order
+        mixed = mixed_cross_entropy(arrays, probabilities, loaded.metadata["repeat_weights"], together, order)
+        scores["model_with_repeats"] = {s: {"cross_entropy": mixed[s]} for s in streams_of(loaded.vocabularies)}
     scores["nats_per_note"] = {name: nats_per_note(scores[name], events, notes) for name in list(scores)}
-    training = [with_chords(decode_events(rows[1:], vocabularies)) for rows in split_encoded(train_rows)]
-    scores["nats_per_known_chord_note"] = known_chord_nats(seen, probabilities, training, metadata.get("min_count", 2))
-    if names:  # the same pieces told another style: the label must carry information
-        wrong = other_styles(styles, len(names), args.seed)
-        shuffled = score_model(*target_probabilities(model, arrays, styles=wrong))
+    minimum = loaded.metadata.get("min_count", 2)
+    scores["nats_per_known_chord_note"] = known_chord_nats(seen, probabilities, loaded.training, minimum)
+    if styles:  # the same pieces told another style: the label must carry information
+        wrong = other_styles(styles, len(loaded.styles), seed)
+        shuffled = score_model(*target_probabilities(loaded.model, arrays, styles=wrong))
         scores["nats_per_note_styles"] = {
             "true": scores["nats_per_note"]["model"],
             "shuffled": nats_per_note(shuffled, events, notes),
             "labelled_pieces": sum(s > 0 for s in styles),
         }
+    return scores
+
+
+def compare_music(
+    args: argparse.Namespace, loaded: Loaded, pieces: list[Piece], seen: list[Piece]
+) -> tuple[dict, list[list[Event]], list[list[Event]]]:
+    """Generate `--generate` pieces and report them against the real `pieces` (per style and per
+    instrument too, where the checkpoint has them); return the report, the generated pieces and
+    the real pieces as compared."""
+    from .sampling import Sampler
+
+    representation, common_key = loaded.seen_as
+    vocabularies, training = loaded.vocabularies, loaded.training
+    settings = sampling_settings(args, loaded.metadata.get("repeat_weights"))
+    registers = choose_registers(loaded.metadata.get("registers"), args.generate, args.seed)
+    sampler = Sampler(loaded.model, together_index(vocabularies, representation))  # compiles its step once
+    length = sampling_length(args.length, representation, training)
+    sampled = sampler.generate(length, args.generate, settings, args.seed, registers=registers)
+    generated = [join_chords(decode_events(rows, vocabularies))[: args.length] for rows in sampled]
+    # real pieces as the model saw them (in the common key, if it was trained so), with chords whole
+    real_pieces = prepare(pieces, "chord", common_key, loaded.instruments)
+    size = comparison_length(min(map(len, generated)), [len(p.events) for p in real_pieces])
+    reference = [p.events[:size] for p in real_pieces if len(p.events) >= size]
+    unseen = [p for p in seen if len(join_chords(p.events)) >= size] or seen
+    unseen_events = [with_chords(decode_events(encode_piece(p, vocabularies)[1:], vocabularies))[:size] for p in unseen]
+    report = music_report([g[:size] for g in generated], reference, unseen_events, training)
+    report["sampling"] = {
+        "temperature": settings.temperature,
+        "top_k": args.top_k,
+        "top_p": args.top_p,
+        "repeat_weights": settings.repeat_weights,
+    }
+    report["length"], report["compared_length"], report["seed"] = args.length, size, args.seed
+    report["real_pieces"] = len(reference)
+    if loaded.styles:
+        styles = [style_index(loaded.styles, p.style) for p in seen]
+        report["styles"], by_style = style_report(sampler, settings, args, loaded.metadata, vocabularies, seen, styles)
+        report["styles_music"] = per_style_music(by_style, real_pieces, seen, training)
+    if loaded.instruments:
+        report["instruments"] = instrument_report([g[:size] for g in generated], reference)
+    return report, generated, reference
+
+
+def print_music(args: argparse.Namespace, report: dict) -> None:
+    """The music tables: all generated pieces, then each of the largest styles against its own."""
+    size = report["compared_length"]
+    print(
+        f"\n{args.generate} generated pieces of {args.length} events vs the {report['real_pieces']} real pieces of at "
+        f"least {size} events, compared over their first {size} events"
+    )
+    print(format_report(report))
+    if "styles" not in report:
+        return
+    print(f"\nstyles: {args.generate} pieces of {args.length} events generated with each of the largest")
+    print(format_styles(report["styles"]))
+    for name, music in report["styles_music"].items():
+        inside = sum(row.get("median_inside", True) for row in music["per_piece"].values())
+        print(
+            f"{name}: against its own {music['real_pieces']} real pieces "
+            f"over {music['compared_length']} events, values outside the real 10-90% range: generated "
+            f"{music['generated_outside_share']:.0%}, real {music['real_outside_share']:.0%}; medians "
+            f"inside {inside} of {len(music['per_piece'])}; loops {len(music['loops'])}"
+        )
+
+
+def write_outputs(args: argparse.Namespace, result: dict, pages: dict, soundfont: bytes | None) -> None:
+    """Write `--json` (every number) and `--html` (the report page with the pieces in `pages`)."""
+    if args.json:
+        try:
+            write_atomically(Path(args.json), lambda temporary: temporary.write_text(json.dumps(result, indent=2)))
+        except OSError as error:
+            raise DataError(f"--json {args.json}: cannot write it: {reason(error)}") from error
+        print(f"wrote {args.json}")
+    if args.html:
+        from .report_page import write_report_page
+
+        try:
+            write_report_page(Path(args.html), result, **pages, soundfont=soundfont)
+        except OSError as error:
+            raise DataError(f"--html {args.html}: cannot write it: {reason(error)}") from error
+        print(f"wrote {args.html}")
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    """Run the held-out scoring (and the music report with `--generate`); print tables; write
+    `--json` and `--html`; return the numbers."""
+    soundfont = load_soundfont(args.soundfont) if args.html else None  # a bad SoundFont stops at once
+    loaded = open_checkpoint(args)
+    representation, common_key = loaded.seen_as
+    pieces, held_out = read_held_out(args, loaded)
+    seen = prepare(held_out, representation, common_key, loaded.instruments)
+    unknown = unknown_notes(seen, loaded.vocabularies)
+    scores = score_held_out(loaded, seen, args.seed)
+    notes, events = unknown["notes"], sum(len(p.events) for p in seen)
     result = {
-        "checkpoint": str(path),
-        "data": str(data),
+        "checkpoint": str(loaded.path),
+        "data": str(args.data),
         "representation": representation,
         "common_key": common_key,
         "held_out_pieces": len(held_out),
@@ -438,9 +587,9 @@ def evaluate(args: argparse.Namespace) -> dict:
         "held_out": scores,
     }
     print(
-        f"{path}: {len(held_out)} held-out pieces, {events} events ({representation} representation), {notes} notes; "
-        f"outside its vocabularies: {result['unknown_share']:.2%} of the notes by pitch or chord (unknown_share), "
-        f"{result['unknown_rhythm_share']:.2%} by offset or duration"
+        f"{loaded.path}: {len(held_out)} held-out pieces, {events} events ({representation} representation), "
+        f"{notes} notes; outside its vocabularies: {result['unknown_share']:.2%} of the notes by pitch or chord "
+        f"(unknown_share), {result['unknown_rhythm_share']:.2%} by offset or duration"
     )
     warning = unknown_warning(unknown, "held-out")
     if warning:
@@ -448,71 +597,12 @@ def evaluate(args: argparse.Namespace) -> dict:
     print(format_held_out(scores))
     generated, reference = [], []
     if args.generate:
-        settings = sampling_settings(args, metadata.get("repeat_weights"))
-        registers = choose_registers(metadata.get("registers"), args.generate, args.seed)
-        length = sampling_length(args.length, representation, training)
-        sampler = Sampler(model, together)  # one for every generation below: each compiles its step once
-        sampled = sampler.generate(length, args.generate, settings, args.seed, registers=registers)
-        generated = [join_chords(decode_events(rows, vocabularies))[: args.length] for rows in sampled]
-        # real pieces as the model saw them (in the common key, if it was trained so), with chords whole
-        real_pieces = prepare(corpus.pieces, "chord", common_key, instruments)
-        size = comparison_length(min(map(len, generated)), [len(p.events) for p in real_pieces])
-        real = [p for p in real_pieces if len(p.events) >= size]
-        unseen = [p for p in seen if len(join_chords(p.events)) >= size] or seen
-
-        def through_vocabulary(piece: Piece) -> list[Event]:
-            return with_chords(decode_events(encode_piece(piece, vocabularies)[1:], vocabularies))[:size]
-
-        reference = [p.events[:size] for p in real]
-        unseen_events = [through_vocabulary(p) for p in unseen]
-        report = music_report([g[:size] for g in generated], reference, unseen_events, training)
-        report["sampling"] = {
-            "temperature": settings.temperature,
-            "top_k": args.top_k,
-            "top_p": args.top_p,
-            "repeat_weights": settings.repeat_weights,
-        }
-        report["length"], report["compared_length"], report["seed"] = args.length, size, args.seed
-        report["real_pieces"] = len(real)
-        if names:
-            report["styles"], by_style = style_report(sampler, settings, args, metadata, vocabularies, seen, styles)
-            report["styles_music"] = per_style_music(by_style, real_pieces, seen, training)
-        if instruments:
-            report["instruments"] = instrument_report([g[:size] for g in generated], reference)
-        result["music"] = report
-        print(
-            f"\n{args.generate} generated pieces of {args.length} events vs the {len(real)} real pieces of at least "
-            f"{size} events, compared over their first {size} events"
-        )
-        print(format_report(report))
-        if "styles" in report:
-            print(f"\nstyles: {args.generate} pieces of {args.length} events generated with each of the largest")
-            print(format_styles(report["styles"]))
-            for name, music in report["styles_music"].items():
-                inside = sum(row.get("median_inside", True) for row in music["per_piece"].values())
-                print(
-                    f"{name}: against its own {music['real_pieces']} real pieces "
-                    f"over {music['compared_length']} events, values outside the real 10-90% range: generated "
-                    f"{music['generated_outside_share']:.0%}, real {music['real_outside_share']:.0%}; medians "
-                    f"inside {inside} of {len(music['per_piece'])}; loops {len(music['loops'])}"
-                )
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            write_atomically(Path(args.json), lambda temporary: temporary.write_text(json.dumps(result, indent=2)))
-        except OSError as error:
-            raise DataError(f"--json {args.json}: cannot write it: {reason(error)}") from error
-        print(f"wrote {args.json}")
-    if args.html:
-        from .report_page import write_report_page
-
-        examples = [(Path(p.path).stem, p.events[: args.length]) for p in held_out[:2]]
-        bpm = metadata.get("median_bpm") or 120.0
-        try:
-            write_report_page(Path(args.html), result, generated, reference, examples, bpm, soundfont)
-        except OSError as error:
-            raise DataError(f"--html {args.html}: cannot write it: {reason(error)}") from error
-        print(f"wrote {args.html}")
+        result["music"], generated, reference = compare_music(args, loaded, pieces, seen)
+        print_music(args, result["music"])
+    examples = [(Path(p.path).stem, p.events[: args.length]) for p in held_out[:2]]
+    bpm = loaded.metadata.get("median_bpm") or 120.0
+    pages = {"generated": generated, "reference": reference, "examples": examples, "bpm": bpm}
+    write_outputs(args, result, pages, soundfont)
     return result
 
 
@@ -523,26 +613,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--checkpoint", help="checkpoint file or run folder (default: newest run)")
-    p.add_argument("--weights-dir", default="weights", help="where to look for the newest run")
-    p.add_argument("--data", default="midi_songs", help="folder of pieces to score and compare with")
-    p.add_argument("--cache-dir", default=".cache/events", help="parsed-events cache")
-    p.add_argument("--workers", type=number(int, 0, 1024), default=0, help="parser processes (0: all cores)")
+    p.add_argument("--checkpoint", default=CHECKPOINT or None, help="checkpoint file or run folder")
+    p.add_argument("--weights-dir", default=WEIGHTS_DIR, help="where to look for the newest run")
+    p.add_argument("--data", default=DATA, help="folder of pieces to score and compare with")
+    p.add_argument("--cache-dir", default=CACHE_DIR, help="parsed-events cache")
+    p.add_argument("--workers", type=number(int, 0, 1024), default=WORKERS, help="parser processes (0: all cores)")
     p.add_argument(
         "--generate",
         type=number(int, 0, 1024),
         nargs="?",
-        const=10,
-        default=0,
-        help="also generate N pieces and compare",
+        const=GENERATE_ALONE,
+        default=GENERATE,
+        help=f"also generate N pieces and compare (alone: {GENERATE_ALONE})",
     )
-    p.add_argument("--length", type=number(int, 1, 100_000), default=500, help="notes and chords per generated piece")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed")
-    add_sampling_flags(p, DEFAULT_TEMPERATURE, 0, 1.0, True)
-    p.add_argument("--styles", default="folders", help="held-out pieces' styles: folders, or a path,style CSV")
-    p.add_argument("--json", help="also write every number to this JSON file")
-    p.add_argument("--html", help="also write a self-contained report page (piano rolls, audio) to this file")
-    p.add_argument("--soundfont", default="", help="SoundFont for the page's audio (default: General MIDI, TimGM6mb)")
+    p.add_argument(
+        "--length", type=number(int, 1, 100_000), default=LENGTH, help="notes and chords per generated piece"
+    )
+    p.add_argument("--seed", type=int, default=SEED, help="sampling seed")
+    add_sampling_flags(p, TEMPERATURE, TOP_K, TOP_P, REPEATS)
+    p.add_argument("--styles", default=STYLES, help="held-out pieces' styles: folders, or a path,style CSV")
+    p.add_argument("--json", default=JSON or None, help="also write every number to this JSON file")
+    p.add_argument("--html", default=HTML or None, help="also write a self-contained report page to this file")
+    p.add_argument("--soundfont", default=SOUNDFONT, help="SoundFont for the page's audio (default: TimGM6mb)")
     add_verbose_flag(p)
     return p.parse_args(argv)
 

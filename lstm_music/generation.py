@@ -8,6 +8,8 @@ from argparse import Namespace
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 from .cli import sampling_settings
 from .files import reason, write_atomically
 from .instruments import instrument_name
@@ -21,7 +23,6 @@ from .midi_io import (
     merge_instruments,
     read_piece,
     span,
-    token_pitches,
     without_drums,
     write_midi,
 )
@@ -71,7 +72,7 @@ def seconds(events: list[Event], bpm: float) -> float:
 
 def describe(path: Path, events: list[Event], bpm: float) -> str:
     """The one line printed per written file."""
-    pitches = [p for event in events for p in token_pitches(event.note)]
+    pitches = [p for event in events for p in event.pitches]
     onsets = len(join_chords(events))
     used = instruments_of(events)
     played = f", {len(used)} instruments ({', '.join(map(instrument_name, used))})" if len(used) > 1 else ""
@@ -137,59 +138,67 @@ def list_styles(args: Namespace) -> None:
     print(f"(without --style: the unlabelled mix; {pieces.get(NONE, 0)} unlabelled training pieces)")
 
 
+def audio_soundfont(path: str) -> bytes:
+    """The SoundFont for `--wav` (`path`, or the default), loaded and checked."""
+    from .audio import AudioError, load_soundfont
+
+    try:
+        return load_soundfont(path)
+    except AudioError as error:
+        raise GenerationError(str(error)) from error
+
+
+def read_primer(primer: str, metadata: dict, vocabularies: dict) -> tuple[list[Event], np.ndarray, int]:
+    """The `--primer` file's events as read, its encoded rows as the checkpoint sees them (drums
+    left out unless learned, instruments merged for a one-instrument model, moved to the common key
+    and represented like the training pieces) and the shift to that key (0 without one)."""
+    from .checkpoint import seen_as
+
+    try:
+        piece = read_piece(Path(primer))
+    except FileNotFoundError as error:
+        raise GenerationError(f"--primer {primer}: file does not exist") from error
+    except UnreadableFile as error:
+        raise GenerationError(f"--primer {primer}: {error}") from error
+    except OSError as error:  # a folder, a symbolic-link loop, no permission
+        raise GenerationError(f"--primer {primer}: cannot read it: {reason(error)}") from error
+    if not metadata.get("drums", False):
+        piece = Piece(piece.path, without_drums(piece.events), piece.bpm)
+        if not piece.events:
+            raise GenerationError(f"--primer {primer}: it holds only drums, which the checkpoint did not learn")
+    if INSTRUMENT not in vocabularies:
+        piece = Piece(piece.path, merge_instruments(piece.events), piece.bpm)
+    events, shift = piece.events, 0  # a model trained in C major / A minor continues a primer in its own key
+    representation, common_key = seen_as(metadata)
+    if common_key:
+        piece, shift = to_common_key(piece)
+    piece = represent(piece, representation)
+    warning = unknown_warning(unknown_notes([piece], vocabularies), "primer")
+    if warning:
+        print(warning)
+    return events, encode_piece(piece, vocabularies)[1:], shift
+
+
 def generate(args: Namespace) -> list[Path]:
     """Generate `args.count` pieces as `args` says; return the paths written."""
     from .checkpoint import load_checkpoint, read_metadata, resolve_checkpoint, seen_as
     from .sampling import Sampler, choose_registers
 
     program = instrument_program(args.instrument)
-    soundfont = None
-    if args.wav or args.soundfont:  # a bad SoundFont stops the run before anything is sampled
-        from .audio import AudioError, load_soundfont
-
-        try:
-            soundfont = load_soundfont(args.soundfont)
-        except AudioError as error:
-            raise GenerationError(str(error)) from error
+    soundfont = audio_soundfont(args.soundfont) if args.wav or args.soundfont else None  # checked before sampling
     path = resolve_checkpoint(args.checkpoint, args.weights_dir)
     styles = read_metadata(path).get("styles") or {}  # an unknown --style stops before Keras loads
     style = resolve_style(args.style, styles.get("names", []), styles.get("pieces", {})) if args.style else 0
     model, metadata, vocabularies = load_checkpoint(path)
-    representation, common_key = seen_as(metadata)
-    instruments = INSTRUMENT in vocabularies
-    if program is None and not instruments:  # a model of one instrument writes piano unless told otherwise
+    representation = seen_as(metadata)[0]
+    if program is None and INSTRUMENT not in vocabularies:  # one instrument: piano unless told otherwise
         program = 0
     bpm = args.bpm or metadata.get("median_bpm") or 120.0
     seed = args.seed if args.seed is not None else random.randrange(2**31)
 
-    primer_events: list[Event] = []
-    primer_rows = None
-    shift = 0  # a model trained in C major / A minor continues a primer in the primer's own key
+    primer_events, primer_rows, shift = [], None, 0
     if args.primer:
-        try:
-            primer_piece = read_piece(Path(args.primer))
-        except FileNotFoundError as error:
-            raise GenerationError(f"--primer {args.primer}: file does not exist") from error
-        except UnreadableFile as error:
-            raise GenerationError(f"--primer {args.primer}: {error}") from error
-        except OSError as error:  # a folder, a symbolic-link loop, no permission
-            raise GenerationError(f"--primer {args.primer}: cannot read it: {reason(error)}") from error
-        if not metadata.get("drums", False):
-            primer_piece = Piece(primer_piece.path, without_drums(primer_piece.events), primer_piece.bpm)
-            if not primer_piece.events:
-                raise GenerationError(
-                    f"--primer {args.primer}: it holds only drums, which the checkpoint did not learn"
-                )
-        if not instruments:
-            primer_piece = Piece(primer_piece.path, merge_instruments(primer_piece.events), primer_piece.bpm)
-        primer_events = primer_piece.events
-        if common_key:
-            primer_piece, shift = to_common_key(primer_piece)
-        primer_piece = represent(primer_piece, representation)
-        warning = unknown_warning(unknown_notes([primer_piece], vocabularies), "primer")
-        if warning:
-            print(warning)
-        primer_rows = encode_piece(primer_piece, vocabularies)[1:]
+        primer_events, primer_rows, shift = read_primer(args.primer, metadata, vocabularies)
 
     sampler = Sampler(model, together_index(vocabularies, representation))
     known = metadata.get("registers")

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.spatial.distance import jensenshannon
 
 from .keys import key_clarity, pitch_class_counts
-from .midi_io import Event, parse_ql, span, token_pitches
+from .midi_io import Event, parse_ql, span
 from .vocab import UNK
 
 PHRASE = 8  # events per phrase for the loop measure
@@ -95,7 +95,7 @@ def longest_copy(events: list[Event], training: list[list[Event]]) -> int:
 
 def piece_metrics(events: list[Event], training: list[list[Event]] | None = None) -> dict[str, float]:
     """Every per-piece metric of `events`; `longest_copy` only when `training` pieces are given."""
-    pitches = [p for e in events for p in token_pitches(e.note)]
+    pitches = [p for e in events for p in e.pitches]
     quarters = span(events)
     values = {
         "distinct_pitches": float(len(set(pitches))),
@@ -120,7 +120,7 @@ def histogram(pieces: list[list[Event]], kind: str) -> Counter:
     for events in pieces:
         for e in events:
             if kind == "pitch_class":
-                counts.update(p % 12 for p in token_pitches(e.note))
+                counts.update(p % 12 for p in e.pitches)
             else:
                 counts[getattr(e, kind)] += 1
     return counts
@@ -151,7 +151,7 @@ def instrument_values(events: list[Event]) -> dict[str, dict[str, float]]:
     """Per instrument that plays in `events`: its share of the events and its pitch range there."""
     values: dict[str, dict[str, float]] = {}
     for instrument in {e.instrument for e in events}:
-        pitches = [p for e in events if e.instrument == instrument for p in token_pitches(e.note)]
+        pitches = [p for e in events if e.instrument == instrument for p in e.pitches]
         played = sum(e.instrument == instrument for e in events)
         values[instrument] = {"event_share": played / len(events), "pitch_range": float(max(pitches) - min(pitches))}
     return values
@@ -178,10 +178,10 @@ def instrument_report(generated: list[list[Event]], real: list[list[Event]]) -> 
                 inside = values and p10 <= row[name]["generated_median"] <= p90
                 row[name]["median_inside"] = bool(inside)
         real_pitches = [
-            p for events in real for e in events if e.instrument == instrument for p in token_pitches(e.note)
+            p for events in real for e in events if e.instrument == instrument for p in e.pitches
         ]
         gen_pitches = [
-            p for events in generated for e in events if e.instrument == instrument for p in token_pitches(e.note)
+            p for events in generated for e in events if e.instrument == instrument for p in e.pitches
         ]
         if real_pitches:
             low, high = min(real_pitches), max(real_pitches)
@@ -201,7 +201,7 @@ def style_features(events: list[Event]) -> np.ndarray:
     """What tells one style from another, as one vector: the piece's pitch-class, melodic-interval
     (-12..12 semitones between consecutive notes), duration and offset histograms, each summing to
     1. Works on note-level events (chords taken apart)."""
-    pitches = [token_pitches(e.note)[0] for e in events]
+    pitches = [e.pitches[0] for e in events]
     durations = [float(parse_ql(e.duration)) for e in events]
     offsets = [float(parse_ql(e.offset)) for e in events]
     parts = [

@@ -58,6 +58,11 @@ class Event(NamedTuple):
     duration: str
     instrument: str = PIANO
 
+    @property
+    def pitches(self) -> tuple[int, ...]:
+        """The sorted MIDI numbers the note token sounds (parsed once per distinct token)."""
+        return token_pitches(self.note)
+
 
 Sound = tuple[Fraction, Fraction, tuple[int, ...], str]  # (onset, length, pitches, instrument)
 
@@ -329,7 +334,7 @@ def event_onsets(events: list[Event]) -> list[Sound]:
     now, out = Fraction(0), []
     for event in events:
         now += parse_ql(event.offset)
-        out.append((now, parse_ql(event.duration), token_pitches(event.note), event.instrument))
+        out.append((now, parse_ql(event.duration), event.pitches, event.instrument))
     return out
 
 

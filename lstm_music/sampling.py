@@ -24,7 +24,7 @@ from .vocab import ALL_STREAMS, REGISTER_KEY, SPECIALS, START_INDEX, STYLE_KEY, 
 
 # Plain sampling from the model (with its repeat memory): of the settings tried in the music
 # report (docs/BENCHMARKS.md) the closest to real pieces; lower temperatures fall into loops.
-DEFAULT_TEMPERATURE = 1.0
+DEFAULT_TEMPERATURE = 1.0  # the one default of generate_music.py and evaluate: plain sampling (docs/BENCHMARKS.md)
 
 
 @dataclass

@@ -8,9 +8,8 @@ from __future__ import annotations
 import csv
 import statistics
 import sys
-import time
 from argparse import Namespace
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +22,6 @@ from .corpus import PARSER_SETTINGS, Corpus, load_corpus, parser_difference
 from .files import reason, remove_stale
 from .instruments import instrument_name
 from .midi_io import Piece
-from .repeats import fit_weights
 from .styles import (
     NONE,
     balance_weights,
@@ -149,17 +147,24 @@ def model_config(args: Namespace) -> ModelConfig:
     return replace(PRESETS[args.preset], **{k: v for k, v in overrides.items() if v is not None})
 
 
-def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
-    """Train as `args` says; return the path of the best checkpoint."""
-    keras = import_keras()
+@dataclass
+class Plan:
+    """What a run learns: decided from the flags, or taken from the checkpoint it resumes."""
 
-    from .checkpoint import BEST, CheckpointError, load_checkpoint, read_metadata, save_checkpoint, seen_as
-    from .dataset import WindowDataset
-    from .model import ModelConfig, build_model, compile_model, input_names
-    from .scoring import target_probabilities
+    representation: str
+    common_key: bool
+    instruments: bool
+    styles: list[str]  # by pieces, most first; a piece's style index is its place here + 1 (0: none)
+    first_epoch: int = 0
+    resumed: tuple | None = None  # (model, metadata, vocabularies) of --resume
 
-    run_dir = Path(args.weights_dir) / run_name(args)
-    for folder in Path(args.weights_dir).glob("*/"):  # what killed runs left half-written
+
+def check_run_dir(weights_dir: Path, run_dir: Path) -> None:
+    """Refuse a run folder that holds a finished or unfinished run (two runs must never mix their
+    checkpoints), after removing what killed runs under `weights_dir` left half-written."""
+    from .checkpoint import BEST, CheckpointError
+
+    for folder in weights_dir.glob("*/"):
         remove_stale(folder)
     if (run_dir / BEST).exists():
         raise CheckpointError(
@@ -171,89 +176,67 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
             f"{run_dir} holds files of an unfinished run (stopped before its best checkpoint was saved): "
             "choose another --run-name or remove that folder"
         )
-    problem = precision_problem(args.precision, keras.backend.backend(), jax_platforms())
-    if problem:
-        raise SettingError(problem)
-    if args.resume:  # a resumed run reads its pieces as the checkpoint's did
-        args = Namespace(**{**vars(args), "drums": bool(read_metadata(args.resume).get("drums", False))})
-    keras.mixed_precision.set_global_policy(args.precision)
-    keras.utils.set_random_seed(args.seed)
-    corpus = read_data(args)
-    train_pieces, val_pieces = split_pieces(corpus.pieces, args.val_fraction, args.seed)
-    representation, common_key = args.representation, args.key == "common"
-    instruments = learns_instruments(args.instruments, corpus.pieces)
-    styles = list(style_counts(corpus.pieces))  # by pieces, most first; index 0 is none
-    first_epoch = 0
-    if args.resume:
-        model, resumed, vocabularies = load_checkpoint(args.resume)
-        representation, common_key = seen_as(resumed)
-        instruments = INSTRUMENT in vocabularies
-        styles = resumed.get("styles", {}).get("names", [])
-        config = ModelConfig.from_dict(resumed["model"])
-        first_epoch = int(resumed["epoch"])
-        difference = parser_difference(resumed.get("parser"))
-        if difference:
-            print(difference)
-    print(describe_instruments(corpus.pieces, instruments))
-    train_seen = prepare(train_pieces, representation, common_key, instruments)
-    val_seen = prepare(val_pieces, representation, common_key, instruments)
-    augmented = augment(train_seen, args.transpose)
-    if args.resume:
-        counts = unknown_notes(augmented, vocabularies)
+
+
+def plan_run(args: Namespace, corpus: Corpus) -> Plan:
+    """The representation, key, instrument stream and styles of the run: a resumed run keeps its
+    checkpoint's (and says if the checkpoint's pieces were parsed otherwise)."""
+    from .checkpoint import load_checkpoint, seen_as
+
+    if not args.resume:
+        instruments = learns_instruments(args.instruments, corpus.pieces)
+        return Plan(args.representation, args.key == "common", instruments, list(style_counts(corpus.pieces)))
+    model, metadata, vocabularies = load_checkpoint(args.resume)
+    difference = parser_difference(metadata.get("parser"))
+    if difference:
+        print(difference)
+    representation, common_key = seen_as(metadata)
+    styles = metadata.get("styles", {}).get("names", [])
+    return Plan(
+        representation, common_key, INSTRUMENT in vocabularies, styles, int(metadata["epoch"]),
+        (model, metadata, vocabularies),
+    )  # fmt: skip
+
+
+def make_model(args: Namespace, plan: Plan, pieces: list[Piece]):
+    """The compiled model, its configuration and vocabularies: the resumed checkpoint's (saying how
+    many training notes it cannot represent), or new ones built on the training `pieces`."""
+    from .model import ModelConfig, build_model, compile_model
+
+    if plan.resumed:
+        model, metadata, vocabularies = plan.resumed
+        config = ModelConfig.from_dict(metadata["model"])
+        counts = unknown_notes(pieces, vocabularies)
         if counts["pitch"] or counts["rhythm"]:
             print(
                 f"resume: of {counts['notes']} training notes, {counts['pitch']} have a pitch or chord and "
                 f"{counts['rhythm']} a rhythm outside the checkpoint's vocabularies (encoded as <unk>)"
             )
     else:
-        vocabularies = build_vocabularies(augmented, args.min_count, representation, instruments)
-        note_events = representation == "note"
+        vocabularies = build_vocabularies(pieces, args.min_count, plan.representation, plan.instruments)
+        note_events = plan.representation == "note"
         config = replace(model_config(args), pitch_embedding=note_events, register=note_events and args.register)
-        config = replace(config, styles=len(styles) + 1 if styles else 0)
+        config = replace(config, styles=len(plan.styles) + 1 if plan.styles else 0)
         model = build_model({s: len(v) for s, v in vocabularies.items()}, config)
     loss_weights = dict(zip(ALL_STREAMS, args.loss_weights, strict=False))  # a fourth weight is the instrument's
     compile_model(model, args.learning_rate, loss_weights, args.label_smoothing)
+    return model, config, vocabularies
 
-    train_arrays = [encode_piece(p, vocabularies) for p in augmented]
-    val_arrays = [encode_piece(p, vocabularies) for p in val_seen]
-    together = together_index(vocabularies, representation)
-    names = input_names(model)
-    train_styles = [style_index(styles, p.style) for p in augmented]
-    val_styles = [style_index(styles, p.style) for p in val_seen]
-    weights = balance_weights(augmented, args.style_balance)
-    train_data = WindowDataset(
-        train_arrays, args.sequence_length, args.batch_size, args.stride or None, True, args.seed, names,
-        train_styles, args.style_dropout, weights,
-    )  # fmt: skip
-    val_data = (
-        WindowDataset(
-            val_arrays,
-            args.sequence_length,
-            args.batch_size,
-            args.stride or None,
-            False,
-            names=names,
-            styles=val_styles,
-        )  # fmt: skip
-        if val_arrays
-        else None
-    )
-    monitor = "val_loss" if val_data is not None else "loss"
-    if val_data is None:
-        print("no validation pieces: checkpoints will have no repeat weights (generation uses the network alone)")
 
-    run_dir.mkdir(parents=True, exist_ok=True)
+def run_metadata(args: Namespace, corpus: Corpus, split: tuple, plan: Plan, config, vocabularies: dict) -> dict:
+    """What every checkpoint of the run records besides its epoch, metrics and repeat weights."""
+    train_pieces, val_pieces = split
     tempos = [p.bpm for p in corpus.pieces if p.bpm]
-    metadata = {
+    indices = [style_index(plan.styles, p.style) for p in train_pieces]
+    pieces = {name: indices.count(i) for i, name in enumerate([NONE, *plan.styles])}
+    return {
         "vocabularies": vocabularies_to_json(vocabularies),
-        "representation": representation,
-        "common_key": common_key,
-        "instruments": instruments,  # a fourth stream (its vocabulary is in "vocabularies")
+        "representation": plan.representation,
+        "common_key": plan.common_key,
+        "instruments": plan.instruments,  # a fourth stream (its vocabulary is in "vocabularies")
         "styles": {
-            "names": styles,  # style index i + 1; 0 is none
-            "pieces": {
-                s: sum(style_index(styles, p.style) == i for p in train_pieces) for i, s in enumerate([NONE, *styles])
-            },
+            "names": plan.styles,  # style index i + 1; 0 is none
+            "pieces": pieces,
         },
         "drums": args.drums,
         "model": config.to_dict(),
@@ -278,8 +261,63 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
             "resumed_from": str(args.resume) if args.resume else None,
         },
     }
-    seen_arrays = train_arrays[: len(train_seen)]  # `augment` keeps the pieces themselves first
-    train_rows = np.concatenate(seen_arrays)
+
+
+def windows(args: Namespace, arrays: list, styles: list[int], names: list[str], training: bool, weights=None):
+    """The training (shuffled, with style dropout and weights) or validation windows of `arrays`."""
+    from .dataset import WindowDataset
+
+    if training:
+        return WindowDataset(
+            arrays, args.sequence_length, args.batch_size, args.stride or None, True, args.seed, names,
+            styles, args.style_dropout, weights,
+        )  # fmt: skip
+    stride = args.stride or None
+    return WindowDataset(arrays, args.sequence_length, args.batch_size, stride, False, names=names, styles=styles)
+
+
+def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
+    """Train as `args` says; return the path of the best checkpoint."""
+    keras = import_keras()
+
+    from .callbacks import Checkpointer
+    from .checkpoint import read_metadata
+    from .model import input_names
+
+    run_dir = Path(args.weights_dir) / run_name(args)
+    check_run_dir(Path(args.weights_dir), run_dir)
+    problem = precision_problem(args.precision, keras.backend.backend(), jax_platforms())
+    if problem:
+        raise SettingError(problem)
+    if args.resume:  # a resumed run reads its pieces as the checkpoint's did
+        args = Namespace(**{**vars(args), "drums": bool(read_metadata(args.resume).get("drums", False))})
+    keras.mixed_precision.set_global_policy(args.precision)
+    keras.utils.set_random_seed(args.seed)
+
+    corpus = read_data(args)
+    train_pieces, val_pieces = split_pieces(corpus.pieces, args.val_fraction, args.seed)
+    plan = plan_run(args, corpus)
+    print(describe_instruments(corpus.pieces, plan.instruments))
+    train_seen = prepare(train_pieces, plan.representation, plan.common_key, plan.instruments)
+    val_seen = prepare(val_pieces, plan.representation, plan.common_key, plan.instruments)
+    augmented = augment(train_seen, args.transpose)  # the pieces themselves first, then their transpositions
+    model, config, vocabularies = make_model(args, plan, augmented)
+
+    train_arrays = [encode_piece(p, vocabularies) for p in augmented]
+    val_arrays = [encode_piece(p, vocabularies) for p in val_seen]
+    train_styles = [style_index(plan.styles, p.style) for p in augmented]
+    val_styles = [style_index(plan.styles, p.style) for p in val_seen]
+    names = input_names(model)
+    weights = balance_weights(augmented, args.style_balance)
+    train_data = windows(args, train_arrays, train_styles, names, True, weights)
+    val_data = windows(args, val_arrays, val_styles, names, False) if val_arrays else None
+    monitor = "val_loss" if val_data is not None else "loss"
+    if val_data is None:
+        print("no validation pieces: checkpoints will have no repeat weights (generation uses the network alone)")
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    metadata = run_metadata(args, corpus, (train_pieces, val_pieces), plan, config, vocabularies)
+    seen_arrays = train_arrays[: len(train_seen)]
     if config.register:  # generation draws each piece's register from these
         metadata["registers"] = [piece_register(a).round(1).tolist() for a in seen_arrays]
         metadata["register_styles"] = train_styles[: len(seen_arrays)]  # a style's pieces lend it their registers
@@ -287,57 +325,34 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
         f"model: preset {args.preset}, {model.count_params():,} parameters; "
         f"{len(train_pieces)} train pieces ({train_data.targets:,} targets per epoch), {len(val_pieces)} validation"
     )
+    together = together_index(vocabularies, plan.representation)
+    checkpointer = Checkpointer(
+        run_dir, metadata, np.concatenate(seen_arrays), monitor, val_arrays, val_styles, together
+    )
+    return fit(model, args, plan.first_epoch, (train_data, val_data), checkpointer, extra_callbacks or [])
 
-    class Checkpointer(keras.callbacks.Callback):
-        """Save a checkpoint whenever the monitored loss improves, and keep `best.weights.h5`."""
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.best = float("inf")
-            self.best_path: Path | None = None
+def fit(model, args: Namespace, first_epoch: int, data: tuple, checkpointer, extra_callbacks: list) -> Path:
+    """Run Keras' `fit` with the checkpoint, time-limit, history and early-stopping callbacks; on
+    Ctrl-C or a write failure keep what was saved; return the best checkpoint's path."""
+    import keras
 
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            logs = logs or {}
-            value = float(logs.get(monitor, float("inf")))
-            if not value < self.best:
-                return
-            self.best = value
-            info = {**metadata, "epoch": epoch + 1, "metrics": {k: float(v) for k, v in logs.items()}}
-            if val_arrays:  # how much of each head to copy from the piece's own earlier phrases
-                probabilities = target_probabilities(self.model, val_arrays, styles=val_styles)[0]
-                order = self.model.music_layers.order
-                info["repeat_weights"] = fit_weights(val_arrays, probabilities, together, order)
-            path = save_checkpoint(
-                self.model, run_dir / f"epoch{epoch + 1:03d}-{monitor}{value:.4f}.weights.h5", info, train_rows
-            )
-            save_checkpoint(self.model, run_dir / BEST, info, train_rows)
-            self.best_path = path
+    from .callbacks import TimeLimit
+    from .checkpoint import BEST, CheckpointError
 
-    class TimeLimit(keras.callbacks.Callback):
-        """Stop cleanly after `minutes` of training (the current epoch is validated and saved)."""
-
-        def __init__(self, minutes: float) -> None:
-            super().__init__()
-            self.deadline = time.monotonic() + minutes * 60 if minutes > 0 else float("inf")
-
-        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            if time.monotonic() > self.deadline and not self.model.stop_training:
-                print(f"\ntime limit of {args.max_minutes} minutes reached: stopping")
-                self.model.stop_training = True
-
-    checkpointer = Checkpointer()
+    run_dir, monitor = checkpointer.run_dir, checkpointer.monitor
     callbacks = [
         checkpointer,
         TimeLimit(args.max_minutes),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: draw_curves(run_dir)),  # after the CSV row
         *([keras.callbacks.EarlyStopping(monitor, patience=args.patience)] if args.patience > 0 else []),
-        *(extra_callbacks or []),
+        *extra_callbacks,
     ]
     try:
         model.fit(
-            train_data,
-            validation_data=val_data,
+            data[0],
+            validation_data=data[1],
             epochs=first_epoch + args.epochs,
             initial_epoch=first_epoch,
             callbacks=callbacks,

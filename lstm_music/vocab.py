@@ -32,7 +32,7 @@ import numpy as np
 
 from .instruments import DRUMS
 from .keys import shift_to_common_key
-from .midi_io import Event, Piece, merge_instruments, note_token, pitch_name, split_chords, token_pitches
+from .midi_io import Event, Piece, merge_instruments, note_token, pitch_name, split_chords
 
 UNK = "<unk>"
 START = "<start>"
@@ -217,7 +217,7 @@ def unknown_notes(pieces: list[Piece], vocabularies: dict[str, Vocabulary]) -> d
     counts = {"pitch": 0, "rhythm": 0, "notes": 0}
     for piece in pieces:
         for event in piece.events:
-            notes = len(token_pitches(event.note))
+            notes = len(event.pitches)
             counts["notes"] += notes
             counts["pitch"] += notes * (event.note not in vocabularies["note"].index)
             known = event.offset in vocabularies["offset"].index and event.duration in vocabularies["duration"].index
@@ -263,7 +263,7 @@ def transpose_piece(piece: Piece, semitones: int) -> Piece | None:
         if event.instrument == DRUMS:
             events.append(event)
             continue
-        pitches = [p + semitones for p in token_pitches(event.note)]
+        pitches = [p + semitones for p in event.pitches]
         if min(pitches) < 0 or max(pitches) > 127:
             return None
         events.append(event._replace(note=note_token(pitches)))
@@ -279,7 +279,7 @@ def transpose_folded(events: list[Event], semitones: int) -> list[Event]:
             out.append(event)
             continue
         pitches = []
-        for pitch in token_pitches(event.note):
+        for pitch in event.pitches:
             pitch += semitones
             while not 0 <= pitch <= 127:
                 pitch += 12 if pitch < 0 else -12
@@ -291,7 +291,7 @@ def transpose_folded(events: list[Event], semitones: int) -> list[Event]:
 def to_common_key(piece: Piece) -> tuple[Piece, int]:
     """`piece` transposed from its estimated key to C major or A minor, and the semitones it moved."""
     pitched = [event for event in piece.events if event.instrument != DRUMS]
-    shift = shift_to_common_key([p for event in pitched for p in token_pitches(event.note)])
+    shift = shift_to_common_key([p for event in pitched for p in event.pitches])
     moved = transpose_piece(piece, shift) if shift else None
     if moved is None:  # in the common key already, or too wide to move without leaving MIDI's range
         return piece, 0

@@ -1,0 +1,69 @@
+"""The training run's own Keras callbacks: checkpoints with their repeat weights, and the time limit.
+
+Imported only once Keras is loaded (`training.train`), so `train.py --help` and `--parse-only`
+start without it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .checkpoint import BEST, save_checkpoint
+from .repeats import fit_weights
+from .scoring import target_probabilities
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Save a checkpoint (`epochNNN-<monitor><value>.weights.h5`, and `best.weights.h5`) whenever
+    the monitored loss improves, with the repeat memory's weights fitted on the validation pieces."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        metadata: dict,
+        train_rows: np.ndarray,
+        monitor: str,
+        val_arrays: list[np.ndarray],
+        val_styles: list[int],
+        together: dict,
+    ) -> None:
+        super().__init__()
+        self.run_dir, self.metadata, self.train_rows, self.monitor = run_dir, metadata, train_rows, monitor
+        self.val_arrays, self.val_styles, self.together = val_arrays, val_styles, together
+        self.best = float("inf")
+        self.best_path: Path | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        value = float(logs.get(self.monitor, float("inf")))
+        if not value < self.best:
+            return
+        self.best = value
+        info = {**self.metadata, "epoch": epoch + 1, "metrics": {k: float(v) for k, v in logs.items()}}
+        if self.val_arrays:  # how much of each head to copy from the piece's own earlier phrases
+            probabilities = target_probabilities(self.model, self.val_arrays, styles=self.val_styles)[0]
+            order = self.model.music_layers.order
+            info["repeat_weights"] = fit_weights(self.val_arrays, probabilities, self.together, order)
+        name = f"epoch{epoch + 1:03d}-{self.monitor}{value:.4f}.weights.h5"
+        path = save_checkpoint(self.model, self.run_dir / name, info, self.train_rows)
+        save_checkpoint(self.model, self.run_dir / BEST, info, self.train_rows)
+        self.best_path = path
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stop cleanly once `minutes` have passed, checked after every batch (the current epoch is
+    then validated and saved, so no work is lost)."""
+
+    def __init__(self, minutes: float) -> None:
+        super().__init__()
+        self.minutes = minutes
+        self.deadline = time.monotonic() + minutes * 60 if minutes > 0 else float("inf")
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if time.monotonic() > self.deadline and not self.model.stop_training:
+            print(f"\ntime limit of {self.minutes} minutes reached: stopping")
+            self.model.stop_training = True
