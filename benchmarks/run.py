@@ -341,7 +341,7 @@ def bench_sampling(data: Path, events: int) -> None:
     from lstm_music.model import PRESETS, build_model, input_names
     from lstm_music.repeats import BUCKETS
     from lstm_music.sampling import Sampler, SamplingSettings
-    from lstm_music.vocab import STREAMS, model_inputs
+    from lstm_music.streams import STREAMS, model_inputs
 
     _, vocab, _ = prepared(data, "note")
     keras.utils.set_random_seed(0)
@@ -379,7 +379,8 @@ def bench_start(data: Path, events: int = 500) -> None:
     from lstm_music.checkpoint import save_checkpoint
     from lstm_music.model import PRESETS, build_model
     from lstm_music.repeats import BUCKETS
-    from lstm_music.vocab import STREAMS, build_vocabularies, prepare, split_pieces, vocabularies_to_json
+    from lstm_music.streams import STREAMS
+    from lstm_music.vocab import build_vocabularies, prepare, split_pieces, vocabularies_to_json
 
     corpus = load_corpus(data, ROOT / ".cache" / "events", progress=False)
     train = prepare(split_pieces(corpus.pieces, 0.1, 0)[0], "note", True)

@@ -13,7 +13,8 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from .vocab import split_encoded, streams_of
+from .streams import streams_of
+from .vocab import split_encoded
 
 
 class NGram:

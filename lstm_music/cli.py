@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 
 from .sampling import SamplingSettings
-from .vocab import ALL_STREAMS
+from .streams import ALL_STREAMS
 
 
 class SettingError(Exception):

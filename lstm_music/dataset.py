@@ -15,7 +15,7 @@ import math
 import keras
 import numpy as np
 
-from .vocab import REGISTER_KEY, STREAMS, input_key, model_inputs, piece_register, streams_of
+from .streams import REGISTER_KEY, STREAMS, input_key, model_inputs, piece_register, streams_of
 
 
 def window_starts(rows: int, length: int, stride: int) -> list[int]:

@@ -63,18 +63,15 @@ from .midi_io import Event, Piece, event_onsets, join_chords
 from .repeats import mixed_cross_entropy
 from .sampling import DEFAULT_TEMPERATURE, choose_registers
 from .scoring import score_model, target_probabilities
+from .streams import INSTRUMENT, STREAMS, UNK, streams_of
 from .styles import StyleError, label_pieces, read_style_table, style_index
 from .vocab import (
-    INSTRUMENT,
-    STREAMS,
-    UNK,
     Vocabulary,
     build_vocabularies,
     decode_events,
     encode_piece,
     prepare,
     split_encoded,
-    streams_of,
     together_index,
     unknown_notes,
     unknown_warning,

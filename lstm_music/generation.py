@@ -26,9 +26,9 @@ from .midi_io import (
     without_drums,
     write_midi,
 )
+from .streams import INSTRUMENT
 from .styles import NONE, resolve_style
 from .vocab import (
-    INSTRUMENT,
     decode_events,
     encode_piece,
     represent,

@@ -20,7 +20,7 @@ from scipy.spatial.distance import jensenshannon
 
 from .keys import key_clarity, pitch_class_counts
 from .midi_io import Event, parse_ql, span
-from .vocab import UNK
+from .streams import UNK
 
 PHRASE = 8  # events per phrase for the loop measure
 
@@ -177,12 +177,8 @@ def instrument_report(generated: list[list[Event]], real: list[list[Event]]) -> 
                 row[name] |= {"real_p10": p10, "real_median": median, "real_p90": p90}
                 inside = values and p10 <= row[name]["generated_median"] <= p90
                 row[name]["median_inside"] = bool(inside)
-        real_pitches = [
-            p for events in real for e in events if e.instrument == instrument for p in e.pitches
-        ]
-        gen_pitches = [
-            p for events in generated for e in events if e.instrument == instrument for p in e.pitches
-        ]
+        real_pitches = [p for events in real for e in events if e.instrument == instrument for p in e.pitches]
+        gen_pitches = [p for events in generated for e in events if e.instrument == instrument for p in e.pitches]
         if real_pitches:
             low, high = min(real_pitches), max(real_pitches)
             row["real_lowest"], row["real_highest"] = low, high

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 import keras
 from keras import layers, ops
 
-from .vocab import INSTRUMENT, REGISTER_KEY, STYLE_KEY, given_key, input_key, streams_of
+from .streams import INSTRUMENT, REGISTER_KEY, STYLE_KEY, given_key, input_key, streams_of
 
 
 @dataclass

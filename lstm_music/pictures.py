@@ -12,7 +12,7 @@ from pathlib import Path
 from .files import write_atomically
 from .instruments import instrument_name, order
 from .midi_io import Event, playable_notes
-from .vocab import ALL_STREAMS
+from .streams import ALL_STREAMS
 
 
 def _save(figure, path: Path) -> Path:

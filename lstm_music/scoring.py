@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .vocab import model_inputs, streams_of
+from .streams import model_inputs, streams_of
 
 
 def target_probabilities(

@@ -22,6 +22,7 @@ from .corpus import PARSER_SETTINGS, Corpus, load_corpus, parser_difference
 from .files import reason, remove_stale
 from .instruments import instrument_name
 from .midi_io import Piece
+from .streams import ALL_STREAMS, INSTRUMENT, piece_register
 from .styles import (
     NONE,
     balance_weights,
@@ -33,13 +34,10 @@ from .styles import (
     style_index,
 )
 from .vocab import (
-    ALL_STREAMS,
-    INSTRUMENT,
     augment,
     build_vocabularies,
     encode_piece,
     instruments_used,
-    piece_register,
     prepare,
     split_pieces,
     together_index,

@@ -12,11 +12,7 @@ A token seen fewer than `min_count` times in the training split, or never seen t
 (or ``<start>``), so generated music only uses tokens the model has seen often enough. Every piece
 begins with one ``<start>`` event, so the model learns how pieces open and needs no primer.
 
-Streams: every model has the three streams note, offset and duration; a model trained on several
-instruments (`train.py --instruments auto`) has a fourth, ``instrument``, whose column comes last
-(whichever place its head has in the conditioned chain), so the first three columns mean the same
-in every model. An encoded piece
-has one column per stream of its vocabularies, in `ALL_STREAMS` order.
+Stream, special-token and model-input names live in `streams`.
 
 This module needs only numpy, so summaries and the data layer load without Keras.
 """
@@ -33,14 +29,8 @@ import numpy as np
 from .instruments import DRUMS
 from .keys import shift_to_common_key
 from .midi_io import Event, Piece, merge_instruments, note_token, pitch_name, split_chords
+from .streams import ALL_STREAMS, INSTRUMENT, SPECIALS, START_INDEX, STREAMS, UNK_INDEX, streams_of
 
-UNK = "<unk>"
-START = "<start>"
-SPECIALS = (UNK, START)
-UNK_INDEX, START_INDEX = 0, 1
-STREAMS = ("note", "offset", "duration")
-INSTRUMENT = "instrument"
-ALL_STREAMS = (*STREAMS, INSTRUMENT)  # the columns of encoded pieces; Event fields in the same order
 REPRESENTATIONS = ("note", "chord")
 OLD_REPRESENTATION = "chord"  # what a checkpoint that records none was trained on
 
@@ -52,60 +42,6 @@ def represent(piece: Piece, representation: str) -> Piece:
     if representation != "note":
         raise ValueError(f"unknown representation {representation!r}; expected one of {REPRESENTATIONS}")
     return replace(piece, events=split_chords(piece.events))
-
-
-def streams_of(vocabularies: dict | int) -> tuple[str, ...]:
-    """The streams of a model with these vocabularies (or of encoded pieces with this many columns)."""
-    count = vocabularies if isinstance(vocabularies, int) else len(vocabularies)
-    return ALL_STREAMS[:count]
-
-
-def input_key(stream: str) -> str:
-    """The model input fed by `stream` (the output of the same stream is named `stream`)."""
-    return f"{stream}_in"
-
-
-def given_key(stream: str) -> str:
-    """The model input holding the next event's `stream` token, which later heads are conditioned on."""
-    return f"{stream}_given"
-
-
-REGISTER_KEY = "register"  # the model input holding each piece's register (`piece_register`)
-STYLE_KEY = "style"  # the model input holding each piece's style index (`styles`)
-
-
-def model_inputs(
-    block: np.ndarray, names: Iterable[str], registers: np.ndarray | None = None, styles: np.ndarray | None = None
-) -> dict[str, np.ndarray]:
-    """The inputs named `names` for rows of events `block` (batch, time + 1, streams): the model reads
-    rows [0, time) and, for conditioned heads, is given the tokens of rows [1, time]. A model
-    conditioned on register also reads `registers` (batch x 2), by default each row's own
-    `piece_register` (right when the rows are whole pieces); one with styles reads `styles` (batch
-    style indices, by default 0: none)."""
-    streams = streams_of(block.shape[-1])
-    columns = {input_key(s): block[:, :-1, i] for i, s in enumerate(streams)}
-    columns |= {given_key(s): block[:, 1:, i] for i, s in enumerate(streams)}
-    if REGISTER_KEY in names:
-        if registers is None:
-            registers = [piece_register(rows) for rows in block]
-        columns[REGISTER_KEY] = np.asarray(registers, dtype=np.float32).reshape(len(block), 2)
-    if STYLE_KEY in names:
-        chosen = np.zeros(len(block)) if styles is None else styles
-        columns[STYLE_KEY] = np.asarray(chosen, dtype=np.int32).reshape(len(block), 1)
-    return {name: columns[name] for name in names}
-
-
-def piece_register(rows: np.ndarray) -> np.ndarray:
-    """The register of an encoded piece of note events: the 5th and 95th percentile of its MIDI
-    pitches. A model conditioned on it keeps a piece in one tessitura instead of drifting through
-    those of all its training pieces (docs/BENCHMARKS.md). Needs the pitch vocabulary. (With an
-    instrument stream, drum notes count too: their numbers are sounds, but the register is read
-    the same way in training and generation.)"""
-    notes = rows[:, 0]
-    pitches = notes[notes >= len(SPECIALS)] - len(SPECIALS)
-    if not len(pitches):
-        return np.array([60.0, 60.0], dtype=np.float32)
-    return np.percentile(pitches, [5, 95]).astype(np.float32)
 
 
 @dataclass

@@ -6,19 +6,21 @@ import pytest
 from lstm_music.dataset import WindowDataset, window_starts
 from lstm_music.midi_io import Event, Piece
 from lstm_music.sampling import choose_registers
-from lstm_music.vocab import (
+from lstm_music.streams import (
     REGISTER_KEY,
     START_INDEX,
     STREAMS,
     UNK_INDEX,
-    Vocabulary,
-    augment,
-    build_vocabularies,
-    encode_piece,
     given_key,
     input_key,
     model_inputs,
     piece_register,
+)
+from lstm_music.vocab import (
+    Vocabulary,
+    augment,
+    build_vocabularies,
+    encode_piece,
     pitch_vocabulary,
     split_pieces,
     transpose_piece,

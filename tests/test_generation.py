@@ -16,15 +16,8 @@ from lstm_music.checkpoint import BEST, load_checkpoint
 from lstm_music.midi_io import parse_ql, playable, read_piece, token_pitches
 from lstm_music.model import input_names
 from lstm_music.sampling import Sampler, choose
-from lstm_music.vocab import (
-    REGISTER_KEY,
-    START_INDEX,
-    STREAMS,
-    encode_piece,
-    model_inputs,
-    piece_register,
-    together_index,
-)
+from lstm_music.streams import REGISTER_KEY, START_INDEX, STREAMS, model_inputs, piece_register
+from lstm_music.vocab import encode_piece, together_index
 
 
 def generate(run: Path, out: Path, *flags: str) -> Path:
@@ -264,7 +257,8 @@ def test_a_chord_never_seen_in_training_is_read_without_unk(tiny_run: Path, tiny
     from conftest import write_tracks
 
     from lstm_music.midi_io import note_token
-    from lstm_music.vocab import UNK_INDEX, prepare
+    from lstm_music.streams import UNK_INDEX
+    from lstm_music.vocab import prepare
 
     _, metadata, vocabularies = load_checkpoint(tiny_run / BEST)
     chorales = [read_piece(p) for p in sorted(tiny_data.iterdir())]

@@ -171,7 +171,8 @@ def test_the_compiled_step_draws_what_the_reference_path_draws_with_instruments(
 
     from lstm_music.checkpoint import load_checkpoint
     from lstm_music.sampling import Sampler, SamplingSettings
-    from lstm_music.vocab import ALL_STREAMS, encode_piece, represent, together_index
+    from lstm_music.streams import ALL_STREAMS
+    from lstm_music.vocab import encode_piece, represent, together_index
 
     model, metadata, vocabularies = load_checkpoint(request.getfixturevalue(run) / "best.weights.h5")
     assert model.music_layers.chain[0] == ("note" if run == "trio_last_run" else "instrument")
@@ -186,7 +187,7 @@ def test_the_compiled_step_draws_what_the_reference_path_draws_with_instruments(
 
 def test_a_model_with_instruments_writes_one_track_per_instrument(trio_run: Path, tmp_path: Path) -> None:
     from lstm_music.checkpoint import load_checkpoint
-    from lstm_music.vocab import INSTRUMENT
+    from lstm_music.streams import INSTRUMENT
 
     model, _, vocabularies = load_checkpoint(trio_run / "best.weights.h5")
     assert set(vocabularies[INSTRUMENT].tokens[2:]) == {"0", "40", "42"}
@@ -237,7 +238,8 @@ def test_musicxml_gets_one_part_per_instrument(tmp_path: Path) -> None:
 
 def test_an_instrument_seen_once_is_still_an_instrument() -> None:
     from lstm_music.midi_io import Piece
-    from lstm_music.vocab import INSTRUMENT, build_vocabularies, encode_piece
+    from lstm_music.streams import INSTRUMENT
+    from lstm_music.vocab import build_vocabularies, encode_piece
 
     pieces = [Piece("a", [Event("C4", "0", "1", "40")] * 20), Piece("b", [Event("C2", "0", "1", "71")])]
     vocabularies = build_vocabularies(pieces, min_count=2, representation="note", instruments=True)

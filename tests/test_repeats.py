@@ -12,7 +12,7 @@ from lstm_music.repeats import (
     weight,
 )
 from lstm_music.sampling import Sampler
-from lstm_music.vocab import STREAMS
+from lstm_music.streams import STREAMS
 
 A, B, C, D = (2, 2, 2), (3, 2, 4), (4, 3, 2), (5, 2, 2)
 

@@ -17,17 +17,9 @@ from lstm_music.corpus import load_corpus
 from lstm_music.midi_io import read_piece, token_pitches
 from lstm_music.model import PRESETS, build_head_models, build_model, build_step_model, input_names
 from lstm_music.repeats import BUCKETS
+from lstm_music.streams import STREAMS, given_key, input_key, model_inputs
 from lstm_music.training import precision_problem, read_history
-from lstm_music.vocab import (
-    STREAMS,
-    encode_piece,
-    given_key,
-    input_key,
-    model_inputs,
-    prepare,
-    split_pieces,
-    vocabularies_to_json,
-)
+from lstm_music.vocab import encode_piece, prepare, split_pieces, vocabularies_to_json
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
@@ -91,7 +83,7 @@ def test_checkpoint_is_self_contained_and_reloads_identically(tiny_run: Path, ti
         "import sys, json, numpy as np\n"
         "from lstm_music.checkpoint import load_checkpoint\n"
         "from lstm_music.model import input_names\n"
-        "from lstm_music.vocab import STREAMS, model_inputs, vocabularies_to_json\n"
+        "from lstm_music.streams import STREAMS, model_inputs\nfrom lstm_music.vocab import vocabularies_to_json\n"
         "model, meta, voc = load_checkpoint(sys.argv[1]); rows = np.load(sys.argv[2])\n"
         "out = model.predict_on_batch(model_inputs(rows[None], input_names(model), [[55.0, 74.0]]))\n"
         "np.savez(sys.argv[3], **{s: out[s] for s in STREAMS})\n"
