@@ -173,7 +173,8 @@ def compiled_call(model):
         import tensorflow as tf
 
         signature = [tf.TensorSpec([None, *x.shape[1:]], x.dtype) for x in model.inputs]
-        return tf.function(lambda *x: model(list(x), training=False), input_signature=signature, jit_compile=False)
+        graph = tf.function(lambda *x: model(list(x), training=False), input_signature=signature, jit_compile=False)
+        return graph.get_concrete_function()
     return lambda *x: model.predict_on_batch(list(x))
 
 
