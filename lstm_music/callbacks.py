@@ -12,14 +12,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .checkpoint import BEST, save_checkpoint
+from .checkpoint import BEST, LATEST, save_checkpoint
 from .repeats import fit_weights
 from .scoring import target_probabilities
 
 
 class Checkpointer(keras.callbacks.Callback):
     """Save a checkpoint (`epochNNN-<monitor><value>.weights.h5`, and `best.weights.h5`) whenever
-    the monitored loss improves, with the repeat memory's weights fitted on the validation pieces."""
+    the monitored loss improves, with the repeat memory's weights fitted on the validation pieces;
+    and after every epoch `latest.weights.h5` with the optimizer's state, which `--resume` continues
+    exactly (an interrupted run loses at most the epoch it was in)."""
 
     def __init__(
         self,
@@ -36,22 +38,27 @@ class Checkpointer(keras.callbacks.Callback):
         self.val_arrays, self.val_styles, self.together = val_arrays, val_styles, together
         self.best = float("inf")
         self.best_path: Path | None = None
+        self.repeat_weights: dict | None = None  # the best checkpoint's, kept in the latest too
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         value = float(logs.get(self.monitor, float("inf")))
-        if not value < self.best:
-            return
-        self.best = value
         info = {**self.metadata, "epoch": epoch + 1, "metrics": {k: float(v) for k, v in logs.items()}}
-        if self.val_arrays:  # how much of each head to copy from the piece's own earlier phrases
-            probabilities = target_probabilities(self.model, self.val_arrays, styles=self.val_styles)[0]
-            order = self.model.music_layers.order
-            info["repeat_weights"] = fit_weights(self.val_arrays, probabilities, self.together, order)
-        name = f"epoch{epoch + 1:03d}-{self.monitor}{value:.4f}.weights.h5"
-        path = save_checkpoint(self.model, self.run_dir / name, info, self.train_rows)
-        save_checkpoint(self.model, self.run_dir / BEST, info, self.train_rows)
-        self.best_path = path
+        if value < self.best:
+            self.best = value
+            if self.val_arrays:  # how much of each head to copy from the piece's own earlier phrases
+                probabilities = target_probabilities(self.model, self.val_arrays, styles=self.val_styles)[0]
+                order = self.model.music_layers.order
+                self.repeat_weights = fit_weights(self.val_arrays, probabilities, self.together, order)
+            if self.repeat_weights:
+                info["repeat_weights"] = self.repeat_weights
+            name = f"epoch{epoch + 1:03d}-{self.monitor}{value:.4f}.weights.h5"
+            path = save_checkpoint(self.model, self.run_dir / name, info, self.train_rows)
+            save_checkpoint(self.model, self.run_dir / BEST, info, self.train_rows)
+            self.best_path = path
+        if self.repeat_weights:
+            info["repeat_weights"] = self.repeat_weights
+        save_checkpoint(self.model, self.run_dir / LATEST, info, self.train_rows, optimizer=True)
 
 
 class TimeLimit(keras.callbacks.Callback):

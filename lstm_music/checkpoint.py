@@ -28,15 +28,20 @@ if TYPE_CHECKING:
 FORMAT = "lstm_music-checkpoint/1"
 GROUP = "lstm_music"
 BEST = "best.weights.h5"
+LATEST = "latest.weights.h5"  # the run's state after its last epoch, optimizer included: what --resume wants
+OPTIMIZER = "optimizer"
 
 
 class CheckpointError(Exception):
     """A path that is not a usable checkpoint of this toolkit; the message says why."""
 
 
-def save_checkpoint(model, path: Path | str, metadata: dict, train_rows: np.ndarray | None = None) -> Path:
-    """Atomically write `model`'s weights and `metadata` (plus optional training rows) to `path`;
-    `CheckpointError` naming the path if it cannot be written (a full disk, a read-only folder).
+def save_checkpoint(
+    model, path: Path | str, metadata: dict, train_rows: np.ndarray | None = None, optimizer: bool = False
+) -> Path:
+    """Atomically write `model`'s weights and `metadata` (plus optional training rows, and with
+    `optimizer` the optimizer's state: its step and Adam's moments, for a true `--resume`) to
+    `path`; `CheckpointError` naming the path if it cannot be written (a full disk, a read-only folder).
 
     The HDF5 file is built in a scratch folder and copied into place with plain writes: HDF5 must
     never meet a full disk, since h5py cannot close a file whose writes failed and the process then
@@ -54,6 +59,10 @@ def save_checkpoint(model, path: Path | str, metadata: dict, train_rows: np.ndar
                 group.create_dataset("metadata", data=np.frombuffer(text.encode(), dtype=np.uint8))
                 if train_rows is not None:
                     group.create_dataset("train_rows", data=train_rows, compression="gzip")
+                if optimizer:
+                    state = group.create_group(OPTIMIZER)
+                    for i, variable in enumerate(model.optimizer.variables):
+                        state.create_dataset(f"{i:05d}", data=np.asarray(variable.numpy()))
         except OSError as error:
             forget(error)
             raise CheckpointError(f"cannot build checkpoint {path} in {scratch}: {reason(error)}") from None
@@ -65,6 +74,24 @@ def save_checkpoint(model, path: Path | str, metadata: dict, train_rows: np.ndar
             return write_atomically(Path(path), copy, suffix=".tmp.weights.h5")
         except OSError as error:
             raise CheckpointError(f"cannot write checkpoint {path}: {reason(error)}") from error
+
+
+def restore_optimizer(model, path: Path | str) -> bool:
+    """Give `model`'s (compiled) optimizer the state stored in checkpoint `path`, in the order the
+    optimizer lists its variables (layer names may differ between processes; shapes must not);
+    False if it stores none (a best or epoch checkpoint: weights only) or one of another shape."""
+    with h5py.File(path, "r") as handle:
+        if OPTIMIZER not in handle[GROUP]:
+            return False
+        stored = handle[GROUP][OPTIMIZER]
+        arrays = [stored[name][()] for name in sorted(stored)]
+    model.optimizer.build(model.trainable_variables)
+    variables = model.optimizer.variables
+    if [tuple(v.shape) for v in variables] != [a.shape for a in arrays]:
+        return False
+    for variable, array in zip(variables, arrays, strict=True):
+        variable.assign(array)
+    return True
 
 
 def read_metadata(path: Path | str) -> dict:

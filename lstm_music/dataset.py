@@ -54,6 +54,7 @@ class WindowDataset(keras.utils.PyDataset):
         styles: list[int] | None = None,
         style_dropout: float = 0.0,
         weights: list[float] | None = None,
+        epoch: int = 0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -63,7 +64,7 @@ class WindowDataset(keras.utils.PyDataset):
         self.weights = np.asarray([weights[i] for i in usable] if weights else [1.0] * len(usable), dtype=np.float32)
         self.style_dropout = style_dropout
         self.seed = seed
-        self.epoch = 0
+        self.epoch = epoch  # a resumed run starts at its checkpoint's epoch, so it sees the batches it would have
         self.streams = streams_of(arrays[0].shape[1]) if arrays else STREAMS
         self.length = length
         self.batch_size = batch_size
@@ -75,8 +76,13 @@ class WindowDataset(keras.utils.PyDataset):
         # a model conditioned on register reads each piece's own (vocab.piece_register) in every window
         self.registers = np.stack([piece_register(a) for a in self.arrays]) if REGISTER_KEY in self.names else None
         self.shuffle = shuffle
-        self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(self.windows)) if shuffle else np.arange(len(self.windows))
+        self.order = self._order()
+
+    def _order(self) -> np.ndarray:
+        """The windows' order in this epoch: a permutation drawn from (seed, epoch) alone."""
+        if not self.shuffle:
+            return np.arange(len(self.windows))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.windows))
 
     @property
     def num_batches(self) -> int:
@@ -109,5 +115,4 @@ class WindowDataset(keras.utils.PyDataset):
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
-        if self.shuffle:
-            self.order = self.rng.permutation(len(self.windows))
+        self.order = self._order()

@@ -218,6 +218,16 @@ def make_model(args: Namespace, plan: Plan, pieces: list[Piece]):
         model = build_model({s: len(v) for s, v in vocabularies.items()}, config)
     loss_weights = dict(zip(ALL_STREAMS, args.loss_weights, strict=False))  # a fourth weight is the instrument's
     compile_model(model, args.learning_rate, loss_weights, args.label_smoothing)
+    if plan.resumed:
+        from .checkpoint import LATEST, restore_optimizer
+
+        if restore_optimizer(model, args.resume):
+            print(f"resume: the optimizer continues from step {int(model.optimizer.iterations.numpy())}")
+        else:
+            print(
+                f"resume: {args.resume} holds no optimizer state (weights only): continuing with a fresh optimizer "
+                f"(resume from a run's {LATEST} to continue exactly)"
+            )
     return model, config, vocabularies
 
 
@@ -261,14 +271,17 @@ def run_metadata(args: Namespace, corpus: Corpus, split: tuple, plan: Plan, conf
     }
 
 
-def windows(args: Namespace, arrays: list, styles: list[int], names: list[str], training: bool, weights=None):
-    """The training (shuffled, with style dropout and weights) or validation windows of `arrays`."""
+def windows(
+    args: Namespace, arrays: list, styles: list[int], names: list[str], training: bool, weights=None, epoch: int = 0
+):
+    """The training (shuffled from the seed and `epoch`, with style dropout and weights) or
+    validation windows of `arrays`."""
     from .dataset import WindowDataset
 
     if training:
         return WindowDataset(
             arrays, args.sequence_length, args.batch_size, args.stride or None, True, args.seed, names,
-            styles, args.style_dropout, weights,
+            styles, args.style_dropout, weights, epoch,
         )  # fmt: skip
     stride = args.stride or None
     return WindowDataset(arrays, args.sequence_length, args.batch_size, stride, False, names=names, styles=styles)
@@ -307,7 +320,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     val_styles = [style_index(plan.styles, p.style) for p in val_seen]
     names = input_names(model)
     weights = balance_weights(augmented, args.style_balance)
-    train_data = windows(args, train_arrays, train_styles, names, True, weights)
+    train_data = windows(args, train_arrays, train_styles, names, True, weights, plan.first_epoch)
     val_data = windows(args, val_arrays, val_styles, names, False) if val_arrays else None
     monitor = "val_loss" if val_data is not None else "loss"
     if val_data is None:

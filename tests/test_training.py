@@ -293,3 +293,33 @@ def test_scoring_in_batches_of_any_size_gives_the_same_probabilities(tiny_run: P
     for a, b, rows in zip(together, alone, arrays, strict=True):
         assert a.shape == (len(rows) - 1, len(STREAMS))
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_resume_from_latest_continues_the_run_exactly(tiny_data: Path, tmp_path: Path, capsys) -> None:
+    from lstm_music.checkpoint import LATEST
+    from train import main
+
+    def weights(run: str) -> list:
+        model, metadata, _ = load_checkpoint(tmp_path / run / LATEST)
+        return [metadata["epoch"], *model.get_weights()]
+
+    cache = tmp_path / "cache"
+    assert main(train_args(tiny_data, tmp_path, cache, "whole", "--epochs", "2")) == 0
+    assert main(train_args(tiny_data, tmp_path, cache, "first", "--epochs", "1")) == 0
+    capsys.readouterr()
+    resumed = ["--resume", str(tmp_path / "first" / LATEST)]
+    assert main(train_args(tiny_data, tmp_path, cache, "second", "--epochs", "1", *resumed)) == 0
+    assert "resume: the optimizer continues from step" in capsys.readouterr().out
+    whole, second = weights("whole"), weights("second")
+    assert whole[0] == second[0] == 2
+    for a, b in zip(whole[1:], second[1:], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)  # N + M epochs in one go == N, then a resume for M
+    assert (
+        main(
+            train_args(tiny_data, tmp_path, cache, "fresh", "--epochs", "1", "--resume", str(tmp_path / "first" / BEST))
+        )
+        == 0
+    )
+    assert "holds no optimizer state (weights only): continuing with a fresh optimizer" in capsys.readouterr().out
+    fresh = weights("fresh")  # the same epochs with Adam started again: not the same run
+    assert not all(np.allclose(a, b, rtol=1e-4, atol=1e-5) for a, b in zip(whole[1:], fresh[1:], strict=True))
