@@ -27,14 +27,13 @@ class Checkpointer(keras.callbacks.Callback):
         self,
         run_dir: Path,
         metadata: dict,
-        train_rows: np.ndarray,
         monitor: str,
         val_arrays: list[np.ndarray],
         val_styles: list[int],
         together: dict,
     ) -> None:
         super().__init__()
-        self.run_dir, self.metadata, self.train_rows, self.monitor = run_dir, metadata, train_rows, monitor
+        self.run_dir, self.metadata, self.monitor = run_dir, metadata, monitor
         self.val_arrays, self.val_styles, self.together = val_arrays, val_styles, together
         self.best = float("inf")
         self.best_path: Path | None = None
@@ -53,12 +52,12 @@ class Checkpointer(keras.callbacks.Callback):
             if self.repeat_weights:
                 info["repeat_weights"] = self.repeat_weights
             name = f"epoch{epoch + 1:03d}-{self.monitor}{value:.4f}.weights.h5"
-            path = save_checkpoint(self.model, self.run_dir / name, info, self.train_rows)
-            save_checkpoint(self.model, self.run_dir / BEST, info, self.train_rows)
+            path = save_checkpoint(self.model, self.run_dir / name, info)
+            save_checkpoint(self.model, self.run_dir / BEST, info)
             self.best_path = path
         if self.repeat_weights:
             info["repeat_weights"] = self.repeat_weights
-        save_checkpoint(self.model, self.run_dir / LATEST, info, self.train_rows, optimizer=True)
+        save_checkpoint(self.model, self.run_dir / LATEST, info, optimizer=True)
 
 
 class TimeLimit(keras.callbacks.Callback):

@@ -9,6 +9,7 @@ checkpoint under its final name is always complete.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -30,6 +31,7 @@ GROUP = "lstm_music"
 BEST = "best.weights.h5"
 LATEST = "latest.weights.h5"  # the run's state after its last epoch, optimizer included: what --resume wants
 OPTIMIZER = "optimizer"
+TRAIN_ROWS = "train_rows.npy"
 
 
 class CheckpointError(Exception):
@@ -128,10 +130,43 @@ def seen_as(metadata: dict) -> tuple[str, bool]:
     return metadata.get("representation", OLD_REPRESENTATION), bool(metadata.get("common_key", False))
 
 
+def fingerprint(rows: np.ndarray) -> str:
+    """A SHA-256 of encoded rows (shape and values), to tell a training split from any other."""
+    rows = np.ascontiguousarray(rows, dtype="<i4")
+    return hashlib.sha256(repr(rows.shape).encode() + rows.tobytes()).hexdigest()
+
+
+def save_train_rows(run_dir: Path, rows: np.ndarray) -> dict:
+    """Write the run's encoded training split once, beside its checkpoints (`TRAIN_ROWS`), so that
+    no checkpoint grows with the corpus; return what the checkpoints record of it."""
+
+    def write(temporary: Path) -> None:
+        with open(temporary, "wb") as handle:
+            np.save(handle, np.asarray(rows, dtype=np.int32))
+
+    try:
+        write_atomically(Path(run_dir) / TRAIN_ROWS, write, suffix=".tmp.npy")
+    except OSError as error:
+        raise CheckpointError(f"cannot write {Path(run_dir) / TRAIN_ROWS}: {reason(error)}") from error
+    return {"file": TRAIN_ROWS, "sha256": fingerprint(rows), "rows": int(len(rows))}
+
+
 def read_train_rows(path: Path | str) -> np.ndarray | None:
-    """The encoded training split stored in checkpoint `path`, if any."""
+    """The encoded training split of checkpoint `path` (what the n-gram baseline is fitted on):
+    stored in the checkpoint itself (checkpoints before the run-level file), or the run folder's
+    `TRAIN_ROWS` when its fingerprint is the one the checkpoint records; None otherwise."""
     with h5py.File(path, "r") as handle:
-        return handle[GROUP]["train_rows"][()] if "train_rows" in handle[GROUP] else None
+        if "train_rows" in handle[GROUP]:
+            return handle[GROUP]["train_rows"][()]
+    stored = read_metadata(path).get("train_rows")
+    beside = Path(path).parent / TRAIN_ROWS
+    if not stored or not beside.is_file():
+        return None
+    try:
+        rows = np.load(beside)
+    except (OSError, ValueError):
+        return None
+    return rows if fingerprint(rows) == stored["sha256"] else None
 
 
 def load_checkpoint(path: Path | str) -> tuple[keras.Model, dict, dict[str, Vocabulary]]:

@@ -401,8 +401,17 @@ class Loaded:
     model: Any
     metadata: dict
     vocabularies: dict[str, Vocabulary]
-    train_rows: np.ndarray
-    training: list[list[Event]]  # the training split's pieces, chords whole (copies, known chords)
+    train_rows: np.ndarray | None  # the encoded training split (None until `rebuild_split` if not stored)
+
+    @property
+    def training(self) -> list[list[Event]]:
+        """The training split's pieces, chords whole (for copies and known chords)."""
+        if self._training is None:
+            rows = split_encoded(self.train_rows)
+            self._training = [with_chords(decode_events(r[1:], self.vocabularies)) for r in rows]
+        return self._training
+
+    _training: list | None = None
 
     @property
     def seen_as(self) -> tuple[str, bool]:
@@ -421,19 +430,42 @@ class Loaded:
 
 
 def open_checkpoint(args: argparse.Namespace) -> Loaded:
-    """Load the checkpoint `args` names with its training split (the n-gram needs it)."""
-    from .checkpoint import CheckpointError, load_checkpoint, read_train_rows, resolve_checkpoint
+    """Load the checkpoint `args` names with its training split (the n-gram needs it) where its
+    run folder has it (`rebuild_split` makes it again otherwise)."""
+    from .checkpoint import load_checkpoint, read_train_rows, resolve_checkpoint
 
     path = resolve_checkpoint(args.checkpoint, args.weights_dir)
     model, metadata, vocabularies = load_checkpoint(path)
-    train_rows = read_train_rows(path)
-    if train_rows is None:
-        raise CheckpointError(f"{path} holds no training split for the n-gram baseline")
     difference = parser_difference(metadata.get("parser"))
     if difference:
         print(difference)
-    training = [with_chords(decode_events(rows[1:], vocabularies)) for rows in split_encoded(train_rows)]
-    return Loaded(path, model, metadata, vocabularies, train_rows, training)
+    return Loaded(path, model, metadata, vocabularies, read_train_rows(path))
+
+
+def rebuild_split(loaded: Loaded, pieces: list[Piece], data: Path) -> None:
+    """Encode the checkpoint's training pieces again from `pieces` (those of `--data`) when its run
+    folder does not hold the split (a checkpoint copied on its own), and say whether the result is
+    the training run's (by the fingerprint the checkpoint records)."""
+    from .checkpoint import TRAIN_ROWS, CheckpointError, fingerprint
+
+    names = loaded.metadata["training"]["train_pieces"]
+    found = {p.path: p for p in pieces}
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise CheckpointError(
+            f"{loaded.path}: no {TRAIN_ROWS} beside it, and {data} lacks {len(missing)} of its {len(names)} "
+            f"training pieces (such as {missing[0]}) to rebuild it from: give the training folder as --data"
+        )
+    representation, common_key = loaded.seen_as
+    seen = prepare([found[name] for name in names], representation, common_key, loaded.instruments)
+    loaded.train_rows = np.concatenate([encode_piece(p, loaded.vocabularies) for p in seen])
+    same = fingerprint(loaded.train_rows) == (loaded.metadata.get("train_rows") or {}).get("sha256")
+    how = (
+        "the same as the training run's" if same else "changed since training: the n-gram is fitted on them as they are"
+    )
+    print(
+        f"note: no {TRAIN_ROWS} beside {loaded.path.name}; the n-gram's training split was rebuilt from {data}: {how}"
+    )
 
 
 def read_held_out(args: argparse.Namespace, loaded: Loaded) -> tuple[list[Piece], list[Piece]]:
@@ -567,6 +599,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     loaded = open_checkpoint(args)
     representation, common_key = loaded.seen_as
     pieces, held_out = read_held_out(args, loaded)
+    if loaded.train_rows is None:
+        rebuild_split(loaded, pieces, Path(args.data))
     seen = prepare(held_out, representation, common_key, loaded.instruments)
     unknown = unknown_notes(seen, loaded.vocabularies)
     scores = score_held_out(loaded, seen, args.seed)

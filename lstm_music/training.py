@@ -292,7 +292,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     keras = import_keras()
 
     from .callbacks import Checkpointer
-    from .checkpoint import read_metadata
+    from .checkpoint import read_metadata, save_train_rows
     from .model import input_names
 
     run_dir = Path(args.weights_dir) / run_name(args)
@@ -329,6 +329,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     metadata = run_metadata(args, corpus, (train_pieces, val_pieces), plan, config, vocabularies)
     seen_arrays = train_arrays[: len(train_seen)]
+    metadata["train_rows"] = save_train_rows(run_dir, np.concatenate(seen_arrays))  # once per run, for the n-gram
     if config.register:  # generation draws each piece's register from these
         metadata["registers"] = [piece_register(a).round(1).tolist() for a in seen_arrays]
         metadata["register_styles"] = train_styles[: len(seen_arrays)]  # a style's pieces lend it their registers
@@ -337,9 +338,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
         f"{len(train_pieces)} train pieces ({train_data.targets:,} targets per epoch), {len(val_pieces)} validation"
     )
     together = together_index(vocabularies, plan.representation)
-    checkpointer = Checkpointer(
-        run_dir, metadata, np.concatenate(seen_arrays), monitor, val_arrays, val_styles, together
-    )
+    checkpointer = Checkpointer(run_dir, metadata, monitor, val_arrays, val_styles, together)
     return fit(model, args, plan.first_epoch, (train_data, val_data), checkpointer, extra_callbacks or [])
 
 

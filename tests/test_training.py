@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, train_args
+from conftest import ROOT, shipped, train_args
 
 from lstm_music.checkpoint import BEST, CheckpointError, load_checkpoint, read_metadata, read_train_rows
 from lstm_music.corpus import load_corpus
@@ -323,3 +323,35 @@ def test_resume_from_latest_continues_the_run_exactly(tiny_data: Path, tmp_path:
     assert "holds no optimizer state (weights only): continuing with a fresh optimizer" in capsys.readouterr().out
     fresh = weights("fresh")  # the same epochs with Adam started again: not the same run
     assert not all(np.allclose(a, b, rtol=1e-4, atol=1e-5) for a, b in zip(whole[1:], fresh[1:], strict=True))
+
+
+def test_checkpoints_do_not_carry_the_training_split_and_evaluation_finds_or_rebuilds_it(
+    tiny_run: Path, tiny_data: Path, tmp_path: Path, capsys
+) -> None:
+    import h5py
+
+    from lstm_music.checkpoint import TRAIN_ROWS, fingerprint
+    from lstm_music.evaluate import main as evaluate_main
+
+    best = tiny_run / BEST
+    with h5py.File(best, "r") as handle:
+        assert "train_rows" not in handle["lstm_music"]  # a checkpoint's size does not grow with the corpus
+    rows = np.load(tiny_run / TRAIN_ROWS)  # stored once per run
+    assert read_metadata(best)["train_rows"] == {"file": TRAIN_ROWS, "sha256": fingerprint(rows), "rows": len(rows)}
+    flags = ["--data", str(tiny_data), "--cache-dir", str(tmp_path / "cache"), "--json"]
+    assert evaluate_main(["--checkpoint", str(best), *flags, str(tmp_path / "here.json")]) == 0
+    alone = tmp_path / "copied" / BEST  # the checkpoint copied on its own: the split is rebuilt from --data
+    alone.parent.mkdir()
+    alone.write_bytes(best.read_bytes())
+    capsys.readouterr()
+    assert evaluate_main(["--checkpoint", str(alone), *flags, str(tmp_path / "alone.json")]) == 0
+    assert "the n-gram's training split was rebuilt from" in capsys.readouterr().out
+    here, there = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("here", "alone"))
+    assert here["held_out"]["ngram"] == there["held_out"]["ngram"]
+    other = tmp_path / "other"  # a folder without the training pieces: one line, exit 2
+    other.mkdir()
+    (other / "x.mid").write_bytes(shipped("bach_bwv10.7.mid").read_bytes())
+    assert (
+        evaluate_main(["--checkpoint", str(alone), "--data", str(other), "--cache-dir", str(tmp_path / "cache")]) == 2
+    )
+    assert "give the training folder as --data" in capsys.readouterr().err
