@@ -44,6 +44,8 @@ LABEL_SMOOTHING = 0.0
 PRECISION = "float32"  # or mixed_bfloat16 (CPUs with bf16 units), mixed_float16 (NVIDIA GPUs): faster
 LOSS_WEIGHTS = [1.0, 1.0, 1.0, 1.0]  # weight of the note, offset, duration and instrument heads in the total loss
 PATIENCE = 5  # stop after this many epochs without a better validation loss; 0 = never
+DISTRIBUTE = False  # train on every local accelerator at once (data parallel; --batch-size stays the global batch)
+CPU_DEVICES = 0  # split the CPU into this many logical devices (to try --distribute without a GPU); 0 = no split
 MAX_MINUTES = 0.0  # stop cleanly after this many minutes; 0 = no limit
 SEED = 0
 PROGRESS = None  # Keras progress: 0 none, 1 bar, 2 a line per epoch; None: a bar on a terminal, else lines
@@ -153,6 +155,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Keras dtype policy for training; weights and checkpoints stay float32",
     )
     fit.add_argument(
+        "--distribute", action="store_true", default=DISTRIBUTE, help="data-parallel over every local device"
+    )
+    fit.add_argument(
+        "--cpu-devices", type=number(int, 0, 64), default=CPU_DEVICES, help="split the CPU into N logical devices"
+    )
+    fit.add_argument(
         "--loss-weights",
         type=non_negative(float),
         nargs="+",
@@ -192,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     from lstm_music.training import parse_only, train
 
     set_verbose(args.verbose)
+    if args.cpu_devices:
+        from lstm_music.backend import split_cpu
+
+        split_cpu(args.cpu_devices)
 
     def run() -> None:
         if args.parse_only:

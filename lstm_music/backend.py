@@ -26,6 +26,8 @@ NATIVE_LOG = re.compile(
     r"|[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\] )"
 )
 _quiet = _USER_LEVEL is None
+_cpu_devices = 0  # `split_cpu`: logical CPU devices to make when the backend loads
+replicas = 1  # devices the model trains on at once (`data_parallel`); batches must divide among them
 
 
 def set_verbose(verbose: bool) -> None:
@@ -35,6 +37,12 @@ def set_verbose(verbose: bool) -> None:
         _quiet = False
         if _USER_LEVEL is None:
             os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+
+
+def quiet() -> contextlib.AbstractContextManager:
+    """Hide C++ log lines for the duration unless the user asked for them (`--verbose`, or a
+    `TF_CPP_MIN_LOG_LEVEL` of their own); what else goes to stderr is shown when it ends."""
+    return _native_logs_hidden() if _quiet else contextlib.nullcontext()
 
 
 @contextlib.contextmanager
@@ -57,14 +65,63 @@ def _native_logs_hidden() -> Iterator[None]:
             sys.stderr.flush()
 
 
+def split_cpu(count: int) -> None:
+    """Make the backend see the CPU as `count` devices (to train data-parallel without a GPU, as
+    the tests and CI do). Must come before Keras loads: JAX reads it from `XLA_FLAGS` at import,
+    TensorFlow takes it just after (`import_keras`)."""
+    global _cpu_devices
+    _cpu_devices = count
+    flag = f"--xla_force_host_platform_device_count={count}"
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
+
+
 def import_keras() -> keras:
     """Import Keras and open its backend's devices (the first time, quietly unless verbose)."""
-    if "keras" in sys.modules or not _quiet:
+    if "keras" in sys.modules:
         import keras
 
         return keras
-    with _native_logs_hidden():
+    with quiet():
         import keras
 
+        if _cpu_devices and keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * _cpu_devices)
         keras.ops.convert_to_tensor(0.0)  # device discovery happens here: its notices too
     return keras
+
+
+def data_parallel(enabled: bool) -> contextlib.AbstractContextManager:
+    """What to build and train the model in: with `enabled` and several local devices (GPUs, else
+    the logical CPUs of `split_cpu`), the backend's own data parallelism, `MirroredStrategy` under
+    TensorFlow or `keras.distribution.DataParallel` under JAX; else nothing. Prints what it uses."""
+    keras = import_keras()
+    if not enabled:
+        return contextlib.nullcontext()
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [
+            d.name for d in tf.config.list_logical_devices("CPU")
+        ]
+        strategy = tf.distribute.MirroredStrategy(devices) if len(devices) > 1 else None
+    elif backend == "jax":
+        import jax
+
+        devices = jax.devices()
+        strategy = keras.distribution.DataParallel(devices=devices) if len(devices) > 1 else None
+    else:
+        devices, strategy = [None], None
+    if strategy is None:
+        print(f"--distribute: one device found ({backend}): training on it alone")
+        return contextlib.nullcontext()
+    print(f"--distribute: data parallel over {len(devices)} devices ({backend})")
+    global replicas
+    replicas = len(devices)
+    if backend == "jax":
+        keras.distribution.set_distribution(strategy)
+        return contextlib.nullcontext()
+    return strategy.scope()

@@ -55,6 +55,7 @@ class WindowDataset(keras.utils.PyDataset):
         style_dropout: float = 0.0,
         weights: list[float] | None = None,
         epoch: int = 0,
+        multiple: int = 1,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -77,6 +78,7 @@ class WindowDataset(keras.utils.PyDataset):
         self.registers = np.stack([piece_register(a) for a in self.arrays]) if REGISTER_KEY in self.names else None
         self.shuffle = shuffle
         self.order = self._order()
+        self.multiple = multiple  # data-parallel replicas: a batch is padded to a multiple of them
 
     def _order(self) -> np.ndarray:
         """The windows' order in this epoch: a permutation drawn from (seed, epoch) alone."""
@@ -109,6 +111,13 @@ class WindowDataset(keras.utils.PyDataset):
             dropped = np.random.default_rng([self.seed, self.epoch, index]).random(len(chosen)) < self.style_dropout
             styles = np.where(dropped, 0, styles)
         registers = None if self.registers is None else self.registers[chosen[:, 0]]
+        short = -len(chosen) % self.multiple  # rows of weight 0: in neither the loss nor its mean
+        if short:
+            block = np.concatenate([block, np.zeros((short, *block.shape[1:]), dtype=block.dtype)])
+            weight = np.concatenate([weight, np.zeros((short, self.length), dtype=weight.dtype)])
+            styles = np.concatenate([styles, np.zeros(short, dtype=styles.dtype)])
+            if registers is not None:
+                registers = np.concatenate([registers, np.full((short, 2), 60.0, dtype=registers.dtype)])
         inputs = model_inputs(block, self.names, registers, styles)
         targets = {s: block[:, 1:, i] for i, s in enumerate(self.streams)}
         return inputs, targets, weight

@@ -5,6 +5,7 @@ Keras is imported only by `train`, so `--parse-only` and `--help` start without 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import statistics
 import sys
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .backend import import_keras
+from .backend import data_parallel, import_keras, quiet
 from .cli import SettingError
 from .corpus import PARSER_SETTINGS, Corpus, load_corpus, parser_difference
 from .files import reason, remove_stale
@@ -276,15 +277,18 @@ def windows(
 ):
     """The training (shuffled from the seed and `epoch`, with style dropout and weights) or
     validation windows of `arrays`."""
+    from . import backend
     from .dataset import WindowDataset
 
     if training:
         return WindowDataset(
             arrays, args.sequence_length, args.batch_size, args.stride or None, True, args.seed, names,
-            styles, args.style_dropout, weights, epoch,
+            styles, args.style_dropout, weights, epoch, backend.replicas,
         )  # fmt: skip
-    stride = args.stride or None
-    return WindowDataset(arrays, args.sequence_length, args.batch_size, stride, False, names=names, styles=styles)
+    stride, multiple = args.stride or None, backend.replicas
+    return WindowDataset(
+        arrays, args.sequence_length, args.batch_size, stride, False, names=names, styles=styles, multiple=multiple
+    )
 
 
 def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
@@ -307,12 +311,13 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
 
     corpus = read_data(args)
     train_pieces, val_pieces = split_pieces(corpus.pieces, args.val_fraction, args.seed)
-    plan = plan_run(args, corpus)
-    print(describe_instruments(corpus.pieces, plan.instruments))
-    train_seen = prepare(train_pieces, plan.representation, plan.common_key, plan.instruments)
-    val_seen = prepare(val_pieces, plan.representation, plan.common_key, plan.instruments)
-    augmented = augment(train_seen, args.transpose)  # the pieces themselves first, then their transpositions
-    model, config, vocabularies = make_model(args, plan, augmented)
+    with data_parallel(args.distribute):  # the model and its optimizer are made where they will train
+        plan = plan_run(args, corpus)
+        print(describe_instruments(corpus.pieces, plan.instruments))
+        train_seen = prepare(train_pieces, plan.representation, plan.common_key, plan.instruments)
+        val_seen = prepare(val_pieces, plan.representation, plan.common_key, plan.instruments)
+        augmented = augment(train_seen, args.transpose)  # the pieces themselves first, then their transpositions
+        model, config, vocabularies = make_model(args, plan, augmented)
 
     train_arrays = [encode_piece(p, vocabularies) for p in augmented]
     val_arrays = [encode_piece(p, vocabularies) for p in val_seen]
@@ -359,16 +364,18 @@ def fit(model, args: Namespace, first_epoch: int, data: tuple, checkpointer, ext
         *([keras.callbacks.EarlyStopping(monitor, patience=args.patience)] if args.patience > 0 else []),
         *extra_callbacks,
     ]
+    hidden = quiet() if args.distribute else contextlib.nullcontext()  # tf.distribute's C++ notices while it trains
     try:
-        model.fit(
-            data[0],
-            validation_data=data[1],
-            epochs=first_epoch + args.epochs,
-            initial_epoch=first_epoch,
-            callbacks=callbacks,
-            shuffle=False,  # WindowDataset shuffles its windows itself, reproducibly from --seed
-            verbose=args.progress,
-        )
+        with hidden:
+            model.fit(
+                data[0],
+                validation_data=data[1],
+                epochs=first_epoch + args.epochs,
+                initial_epoch=first_epoch,
+                callbacks=callbacks,
+                shuffle=False,  # WindowDataset shuffles its windows itself, reproducibly from --seed
+                verbose=args.progress,
+            )
     except KeyboardInterrupt:
         print("\ninterrupted: stopping; the best checkpoint so far is kept", file=sys.stderr)
     except OSError as error:  # history.csv on a full disk or a folder gone: the checkpoints saved so far stay
