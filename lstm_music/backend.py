@@ -1,4 +1,4 @@
-"""Loading Keras and its backend once, without the C++ libraries' start-up notices.
+"""Loading Keras and its backend once: quietly, on the devices asked for, data-parallel if asked.
 
 TensorFlow 2.21 prints about seven lines (oneDNN, CUDA probing, `cuInit`) while it loads, some of
 them logged before absl::InitializeLog, where no `TF_CPP_MIN_LOG_LEVEL` reaches them
