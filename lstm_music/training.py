@@ -307,7 +307,8 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     if args.resume:  # a resumed run reads its pieces as the checkpoint's did
         args = Namespace(**{**vars(args), "drums": bool(read_metadata(args.resume).get("drums", False))})
     keras.mixed_precision.set_global_policy(args.precision)
-    keras.utils.set_random_seed(args.seed)
+    with quiet():  # under JAX this is where TensorFlow loads, if installed, to be seeded too
+        keras.utils.set_random_seed(args.seed)
 
     corpus = read_data(args)
     train_pieces, val_pieces = split_pieces(corpus.pieces, args.val_fraction, args.seed)
