@@ -21,7 +21,7 @@ $PY -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras',
 if [ "${PART:-}" = instruments ]; then  # the cost of the instrument stream, and a short run on midi_ensembles/
     $PY benchmarks/run.py --only instruments --seconds "${SECONDS_PER_ROW:-10}" 2>&1 | tee "$OUT/instruments.txt"
     $PY train.py --data midi_ensembles --batch-size 256 --max-minutes "${TRAIN_MINUTES:-3}" --epochs 1000 \
-        --run-name gpu --weights-dir /tmp/w --verbose 2 2>&1 | tee "$OUT/train.txt" | grep -v "^Epoch\|step -" | tail -8
+        --run-name gpu --weights-dir /tmp/w --progress 2 2>&1 | tee "$OUT/train.txt" | grep -v "^Epoch\|step -" | tail -8
     $PY -m lstm_music.evaluate --checkpoint /tmp/w/gpu --data midi_ensembles --generate 10 --length 500 \
         --json "$OUT/evaluate.json" 2>&1 | tee "$OUT/evaluate.txt" | tail -40
     $PY generate_music.py --checkpoint /tmp/w/gpu --out "$OUT/quartet.mid" --seed 0 --png 2>&1 | tail -3
