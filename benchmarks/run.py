@@ -55,7 +55,7 @@ def bench_parse(data: Path) -> None:
     with tempfile.TemporaryDirectory() as cache:
         start = time.perf_counter()
         original = corpus_module.read_piece
-        corpus_module.read_piece = read_score  # the full converter.parse(forceSource=True) path
+        corpus_module.read_piece = lambda path, progress=None: read_score(path)  # full converter.parse path
         try:
             full = load_corpus(data, None, workers=1, progress=False)
         finally:
