@@ -9,6 +9,7 @@ plays its own program change, and channel 10 plays the drum kit.
 
 from __future__ import annotations
 
+import io
 import wave
 from pathlib import Path
 
@@ -99,25 +100,31 @@ def render(midi: Path, soundfont: bytes, sample_rate: int = SAMPLE_RATE) -> np.n
     synth.program_select(DRUM_CHANNEL, font, 0, 0, is_drums=True)  # a kit even without a program change
     tinysoundfont.Sequencer(synth).add(events)
     frames = int(round((end + RELEASE_SECONDS) * sample_rate))
-    samples = np.frombuffer(synth.generate(frames), dtype=np.float32).reshape(-1, 2).copy()
-    loudest = float(np.max(np.abs(samples)))
-    if loudest > 0:
-        samples *= PEAK / loudest
-    return samples
+    return peak_normalised(np.frombuffer(synth.generate(frames), dtype=np.float32).reshape(-1, 2))
+
+
+def peak_normalised(samples: np.ndarray) -> np.ndarray:
+    """`samples` scaled so that the loudest one sits at `PEAK` (silence stays silence)."""
+    loudest = float(np.max(np.abs(samples), initial=0.0))
+    return samples * (PEAK / loudest) if loudest > 0 else samples.copy()
+
+
+def wav_bytes(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """Float samples in [-1, 1] of shape (frames, channels) as the bytes of a 16-bit WAV file."""
+    pcm = np.clip(np.round(samples * 32767), -32768, 32767).astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(samples.shape[1])
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(pcm.tobytes())
+    return buffer.getvalue()
 
 
 def write_wav(samples: np.ndarray, path: Path, sample_rate: int = SAMPLE_RATE) -> Path:
-    """Write float samples in [-1, 1] of shape (frames, 2) as a 16-bit stereo WAV file, atomically."""
-    pcm = np.clip(np.round(samples * 32767), -32768, 32767).astype("<i2")
-
-    def write(temporary: Path) -> None:
-        with wave.open(str(temporary), "wb") as out:
-            out.setnchannels(2)
-            out.setsampwidth(2)
-            out.setframerate(sample_rate)
-            out.writeframes(pcm.tobytes())
-
-    return write_atomically(Path(path), write)
+    """Write float samples in [-1, 1] of shape (frames, channels) as a 16-bit WAV file, atomically."""
+    data = wav_bytes(samples, sample_rate)
+    return write_atomically(Path(path), lambda temporary: temporary.write_bytes(data))
 
 
 def midi_to_wav(midi: Path, path: Path, soundfont: bytes) -> Path:

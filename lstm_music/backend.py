@@ -27,7 +27,6 @@ NATIVE_LOG = re.compile(
 )
 _quiet = _USER_LEVEL is None
 _cpu_devices = 0  # `split_cpu`: logical CPU devices to make when the backend loads
-replicas = 1  # devices the model trains on at once (`data_parallel`); batches must divide among them
 
 
 def set_verbose(verbose: bool) -> None:
@@ -93,13 +92,14 @@ def import_keras() -> keras:
     return keras
 
 
-def data_parallel(enabled: bool) -> contextlib.AbstractContextManager:
-    """What to build and train the model in: with `enabled` and several local devices (GPUs, else
-    the logical CPUs of `split_cpu`), the backend's own data parallelism, `MirroredStrategy` under
-    TensorFlow or `keras.distribution.DataParallel` under JAX; else nothing. Prints what it uses."""
+def data_parallel(enabled: bool) -> tuple[contextlib.AbstractContextManager, int]:
+    """What to build and train the model in, and over how many devices (batches must divide among
+    them): with `enabled` and several local devices (GPUs, else the logical CPUs of `split_cpu`),
+    the backend's own data parallelism, `MirroredStrategy` under TensorFlow or
+    `keras.distribution.DataParallel` under JAX; else nothing and 1. Prints what it uses."""
     keras = import_keras()
     if not enabled:
-        return contextlib.nullcontext()
+        return contextlib.nullcontext(), 1
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -117,11 +117,9 @@ def data_parallel(enabled: bool) -> contextlib.AbstractContextManager:
         devices, strategy = [None], None
     if strategy is None:
         print(f"--distribute: one device found ({backend}): training on it alone")
-        return contextlib.nullcontext()
+        return contextlib.nullcontext(), 1
     print(f"--distribute: data parallel over {len(devices)} devices ({backend})")
-    global replicas
-    replicas = len(devices)
     if backend == "jax":
         keras.distribution.set_distribution(strategy)
-        return contextlib.nullcontext()
-    return strategy.scope()
+        return contextlib.nullcontext(), len(devices)
+    return strategy.scope(), len(devices)

@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .checkpoint import BEST, LATEST, save_checkpoint
+from .checkpoint import BEST, LATEST, copy_checkpoint, save_checkpoint
 from .repeats import fit_weights
 from .scoring import target_probabilities
 
@@ -53,7 +53,7 @@ class Checkpointer(keras.callbacks.Callback):
                 info["repeat_weights"] = self.repeat_weights
             name = f"epoch{epoch + 1:03d}-{self.monitor}{value:.4f}.weights.h5"
             path = save_checkpoint(self.model, self.run_dir / name, info)
-            save_checkpoint(self.model, self.run_dir / BEST, info)
+            copy_checkpoint(path, self.run_dir / BEST)  # the same file: built once
             self.best_path = path
         if self.repeat_weights:
             info["repeat_weights"] = self.repeat_weights

@@ -68,14 +68,16 @@ def save_checkpoint(
         except OSError as error:
             forget(error)
             raise CheckpointError(f"cannot build checkpoint {path} in {scratch}: {reason(error)}") from None
+        return copy_checkpoint(built, path)
 
-        def copy(temporary: Path) -> None:
-            shutil.copyfile(built, temporary)
 
-        try:
-            return write_atomically(Path(path), copy, suffix=".tmp.weights.h5")
-        except OSError as error:
-            raise CheckpointError(f"cannot write checkpoint {path}: {reason(error)}") from error
+def copy_checkpoint(source: Path | str, path: Path | str) -> Path:
+    """Copy the checkpoint file `source` to `path` atomically, with plain writes (never HDF5 on a
+    disk that may be full); `CheckpointError` naming `path` if it cannot be written."""
+    try:
+        return write_atomically(Path(path), lambda temporary: shutil.copyfile(source, temporary), ".tmp.weights.h5")
+    except OSError as error:
+        raise CheckpointError(f"cannot write checkpoint {path}: {reason(error)}") from error
 
 
 def restore_optimizer(model, path: Path | str) -> bool:

@@ -35,6 +35,7 @@ import math
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -403,15 +404,12 @@ class Loaded:
     vocabularies: dict[str, Vocabulary]
     train_rows: np.ndarray | None  # the encoded training split (None until `rebuild_split` if not stored)
 
-    @property
+    @cached_property
     def training(self) -> list[list[Event]]:
-        """The training split's pieces, chords whole (for copies and known chords)."""
-        if self._training is None:
-            rows = split_encoded(self.train_rows)
-            self._training = [with_chords(decode_events(r[1:], self.vocabularies)) for r in rows]
-        return self._training
-
-    _training: list | None = None
+        """The training split's pieces, chords whole (for copies and known chords); read once the
+        split is known."""
+        rows = split_encoded(self.train_rows)
+        return [with_chords(decode_events(r[1:], self.vocabularies)) for r in rows]
 
     @property
     def seen_as(self) -> tuple[str, bool]:
@@ -483,11 +481,11 @@ def read_held_out(args: argparse.Namespace, loaded: Loaded) -> tuple[list[Piece]
     return pieces, held_out
 
 
-def score_held_out(loaded: Loaded, seen: list[Piece], seed: int) -> dict:
-    """Per head and per note, the network's (with and without its repeat memory) and the n-gram's
-    scores of the held-out pieces `seen`; with styles, also told a wrong style."""
+def score_held_out(loaded: Loaded, seen: list[Piece], notes: int, seed: int) -> dict:
+    """Per head and per note (over the `notes` they sound), the network's (with and without its
+    repeat memory) and the n-gram's scores of the held-out pieces `seen`; with styles, also told a
+    wrong style."""
     arrays = [encode_piece(p, loaded.vocabularies) for p in seen]
-    notes = unknown_notes(seen, loaded.vocabularies)["notes"]
     events = sum(len(a) - 1 for a in arrays)
     styles = [style_index(loaded.styles, p.style) for p in seen] if loaded.styles else None
     probabilities, correct = target_probabilities(loaded.model, arrays, styles=styles)
@@ -603,8 +601,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         rebuild_split(loaded, pieces, Path(args.data))
     seen = prepare(held_out, representation, common_key, loaded.instruments)
     unknown = unknown_notes(seen, loaded.vocabularies)
-    scores = score_held_out(loaded, seen, args.seed)
     notes, events = unknown["notes"], sum(len(p.events) for p in seen)
+    scores = score_held_out(loaded, seen, notes, args.seed)
     result = {
         "checkpoint": str(loaded.path),
         "data": str(args.data),

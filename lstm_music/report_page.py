@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import base64
 import html
-import struct
 import tempfile
 from datetime import datetime
 from pathlib import Path
-
-import numpy as np
 
 from .files import write_atomically
 from .metrics import PIECE_METRICS
@@ -88,28 +85,20 @@ def music_table(report: dict) -> str:
 
 def piece_figure(events: list[Event], title: str, bpm: float, soundfont: bytes, folder: Path) -> str:
     """A piece's piano roll and an audio player of its first `AUDIO_SECONDS`."""
-    from .audio import PEAK, render
+    from .audio import peak_normalised, render, wav_bytes
     from .pictures import piano_roll
 
     stem = folder / title.replace(" ", "-")
     picture = piano_roll(events, stem.with_suffix(".png"), bpm, title).read_bytes()
     samples = render(write_midi(events, stem.with_suffix(".mid"), bpm=bpm), soundfont, AUDIO_RATE)
-    mono = samples[: AUDIO_SECONDS * AUDIO_RATE].mean(axis=1)
-    mono *= PEAK / max(float(np.max(np.abs(mono))), 1e-9)
-    pcm = np.round(mono * 32767).astype("<i2").tobytes()
-    header = _wav_header(len(pcm), AUDIO_RATE)
+    mono = peak_normalised(samples[: AUDIO_SECONDS * AUDIO_RATE].mean(axis=1, keepdims=True))
     seconds = min(AUDIO_SECONDS, len(mono) / AUDIO_RATE)
+    audio = _data_uri("audio/wav", wav_bytes(mono, AUDIO_RATE))
     return (
         f'<figure><img src="{_data_uri("image/png", picture)}" alt="piano roll of {html.escape(title)}">'
         f"<figcaption>{html.escape(title)}: the first {seconds:.0f} s</figcaption>"
-        f'<audio controls preload="metadata" src="{_data_uri("audio/wav", header + pcm)}"></audio></figure>'
+        f'<audio controls preload="metadata" src="{audio}"></audio></figure>'
     )
-
-
-def _wav_header(size: int, rate: int) -> bytes:
-    """The 44-byte RIFF header of `size` bytes of 16-bit mono PCM at `rate`."""
-    return struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + size, b"WAVE", b"fmt ", 16, 1, 1, rate, rate * 2, 2, 16,
-                       b"data", size)  # fmt: skip
 
 
 def write_report_page(

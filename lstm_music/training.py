@@ -273,21 +273,20 @@ def run_metadata(args: Namespace, corpus: Corpus, split: tuple, plan: Plan, conf
 
 
 def windows(
-    args: Namespace, arrays: list, styles: list[int], names: list[str], training: bool, weights=None, epoch: int = 0
+    args: Namespace, arrays: list, styles: list[int], names: list[str], replicas: int, weights=None, epoch=None
 ):
-    """The training (shuffled from the seed and `epoch`, with style dropout and weights) or
-    validation windows of `arrays`."""
-    from . import backend
+    """The training windows of `arrays` (given `epoch`: shuffled from the seed and it, with style
+    dropout and `weights`) or, without, the validation windows; batches padded to `replicas` rows."""
     from .dataset import WindowDataset
 
-    if training:
+    if epoch is not None:
         return WindowDataset(
             arrays, args.sequence_length, args.batch_size, args.stride or None, True, args.seed, names,
-            styles, args.style_dropout, weights, epoch, backend.replicas,
+            styles, args.style_dropout, weights, epoch, replicas,
         )  # fmt: skip
-    stride, multiple = args.stride or None, backend.replicas
+    stride = args.stride or None
     return WindowDataset(
-        arrays, args.sequence_length, args.batch_size, stride, False, names=names, styles=styles, multiple=multiple
+        arrays, args.sequence_length, args.batch_size, stride, False, names=names, styles=styles, multiple=replicas
     )
 
 
@@ -312,7 +311,8 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
 
     corpus = read_data(args)
     train_pieces, val_pieces = split_pieces(corpus.pieces, args.val_fraction, args.seed)
-    with data_parallel(args.distribute):  # the model and its optimizer are made where they will train
+    scope, replicas = data_parallel(args.distribute)
+    with scope:  # the model and its optimizer are made where they will train
         plan = plan_run(args, corpus)
         print(describe_instruments(corpus.pieces, plan.instruments))
         train_seen = prepare(train_pieces, plan.representation, plan.common_key, plan.instruments)
@@ -326,8 +326,8 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     val_styles = [style_index(plan.styles, p.style) for p in val_seen]
     names = input_names(model)
     weights = balance_weights(augmented, args.style_balance)
-    train_data = windows(args, train_arrays, train_styles, names, True, weights, plan.first_epoch)
-    val_data = windows(args, val_arrays, val_styles, names, False) if val_arrays else None
+    train_data = windows(args, train_arrays, train_styles, names, replicas, weights, plan.first_epoch)
+    val_data = windows(args, val_arrays, val_styles, names, replicas) if val_arrays else None
     monitor = "val_loss" if val_data is not None else "loss"
     if val_data is None:
         print("no validation pieces: checkpoints will have no repeat weights (generation uses the network alone)")
