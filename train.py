@@ -46,6 +46,9 @@ LOSS_WEIGHTS = [1.0, 1.0, 1.0, 1.0]  # weight of the note, offset, duration and 
 PATIENCE = 5  # stop after this many epochs without a better validation loss; 0 = never
 DISTRIBUTE = False  # train on every local accelerator at once (data parallel; --batch-size stays the global batch)
 CPU_DEVICES = 0  # split the CPU into this many logical devices (to try --distribute without a GPU); 0 = no split
+PROCESSES = 1  # with --distribute under JAX: processes (one per machine) that train one model together
+PROCESS_ID = 0  # this process's number among them; process 0 writes the run
+COORDINATOR = ""  # host:port where process 0 meets the others, e.g. 10.0.0.1:1234
 MAX_MINUTES = 0.0  # stop cleanly after this many minutes; 0 = no limit
 SEED = 0
 PROGRESS = None  # Keras progress: 0 none, 1 bar, 2 a line per epoch; None: a bar on a terminal, else lines
@@ -160,6 +163,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     fit.add_argument(
         "--cpu-devices", type=number(int, 0, 64), default=CPU_DEVICES, help="split the CPU into N logical devices"
     )
+    fit.add_argument("--processes", type=number(int, 1, 4096), default=PROCESSES, help="processes training together")
+    fit.add_argument("--process-id", type=number(int, 0, 4095), default=PROCESS_ID, help="this process's number")
+    fit.add_argument("--coordinator", default=COORDINATOR, help="host:port of process 0, with --processes")
     fit.add_argument(
         "--loss-weights",
         type=non_negative(float),
@@ -183,6 +189,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     add_verbose_flag(p)
     args = p.parse_args(argv)
+    if args.processes > 1 and not (args.distribute and args.coordinator):
+        p.error("--processes: several processes need --distribute and --coordinator HOST:PORT (process 0's)")
+    if args.process_id >= args.processes:
+        p.error(f"--process-id: must be below --processes ({args.processes}), got {args.process_id}")
     if len(args.loss_weights) not in (3, 4):
         p.error(
             f"--loss-weights: give 3 or 4 numbers (note, offset, duration, instrument), got {len(args.loss_weights)}"
@@ -204,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         from lstm_music.backend import split_cpu
 
         split_cpu(args.cpu_devices)
+    if args.processes > 1:
+        from lstm_music.backend import join_processes
+
+        join_processes(args.coordinator, args.processes, args.process_id)
 
     def run() -> None:
         if args.parse_only:

@@ -273,27 +273,68 @@ PEAK = (
 )
 
 
-def bench_memory(data: Path) -> None:
-    """Peak resident memory of `train.py` (default preset, 2 epochs) on half and all of the data."""
-    rows = []
-    files = sorted(data.rglob("*.mid"))
+def transposed_copies(data: Path, folder: Path, copies: int = 10) -> Path:
+    """`copies` copies of every MIDI file under `data` in `folder`, the k-th shifted by k - copies // 2
+    semitones (drums on channel 10 left alone): a collection `copies` times the size of `data`, laid
+    out in the same sub-folders."""
+    import mido
+
+    for k in range(copies):
+        shift = k - copies // 2
+        for source in sorted(data.rglob("*.mid")):
+            song = mido.MidiFile(source)
+            for track in song.tracks:
+                for i, message in enumerate(track):
+                    if message.type in ("note_on", "note_off") and message.channel != 9:
+                        track[i] = message.copy(note=min(127, max(0, message.note + shift)))
+            place = source.relative_to(data)  # in its own sub-folder: its style stays its composer's
+            target = folder / place.parent / f"{place.stem}{shift:+d}{place.suffix}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            song.save(target)
+    return folder
+
+
+def peak_memory(data: Path, weights: Path, name: str, minutes: float, cache: Path) -> tuple[int, float]:
+    """(events, peak RSS in MiB) of one fresh `train.py` run on `data` (default preset, one epoch cut
+    at `minutes` of training, then validated and saved as usual)."""
+    command = [sys.executable, "train.py", "--data", str(data), "--weights-dir", str(weights),
+               "--epochs", "1", "--max-minutes", str(minutes), "--progress", "0", "--run-name", name,
+               "--cache-dir", str(cache)]  # fmt: skip
+    # a fresh parent per run, so that its children's peak is this run's peak alone
+    result = subprocess.run([sys.executable, "-c", PEAK, *command], cwd=ROOT, capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(result.stderr[-2000:])
+    events = int(re.search(r"(\d+) events", result.stdout).group(1))
+    return events, int(result.stdout.strip().splitlines()[-1]) / 1024
+
+
+def parse_seconds(folder: Path, cache: Path) -> float:
+    """Wall seconds of `train.py --parse-only` on `folder` with the parse cache in `cache`."""
+    start = time.perf_counter()
+    command = [sys.executable, "train.py", "--data", str(folder), "--cache-dir", str(cache), "--parse-only"]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def bench_memory(data: Path, minutes: float = 1.0) -> None:
+    """Peak resident memory of `train.py` on the data and on ten transposed copies of it (target:
+    at most 10% more for ten times the music), each run cut after `minutes` of training; and the
+    seconds to parse both, cold and from the cache (target: linear in the files)."""
+    rows, parses = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for share in (0.5, 1.0):
-            folder = Path(tmp) / f"data{share}"
-            folder.mkdir()
-            for f in files[: int(len(files) * share)]:
-                (folder / f.name).symlink_to(f.resolve())
-            command = [sys.executable, "train.py", "--data", str(folder), "--weights-dir", str(Path(tmp) / "w"),
-                       "--epochs", "2", "--progress", "0", "--run-name", f"m{share}"]  # fmt: skip
-            # a fresh parent per run, so that its children's peak is this run's peak alone
-            result = subprocess.run([sys.executable, "-c", PEAK, *command], cwd=ROOT, capture_output=True, text=True)
-            if result.returncode:
-                raise RuntimeError(result.stderr[-2000:])
-            events = int(re.search(r"(\d+) events", result.stdout).group(1))
-            peak = int(result.stdout.strip().splitlines()[-1])
-            rows.append([f"{int(share * 100)}% of {data.name}/", events, peak / 1024])
-    table("Peak resident memory of train.py (default preset)", ["data", "events", "peak RSS (MiB)"], rows)
-    RESULTS["memory"] = rows
+        ten = transposed_copies(data, Path(tmp) / "ten")
+        for name, folder in ((f"{data.name}/", data), (f"{data.name}/ in 10 transpositions", ten)):
+            files = len(list(folder.rglob("*.mid")))
+            cache = Path(tmp) / f"cache{len(parses)}"
+            cold, cached = parse_seconds(folder, cache), parse_seconds(folder, cache)
+            parses.append([name, files, cold, cold / files, cached])
+            events, peak = peak_memory(folder, Path(tmp) / "w", f"m{len(rows)}", minutes, cache)
+            rows.append([name, events, round(peak)])
+    rows[1].append(f"{rows[1][2] / rows[0][2] - 1:+.1%}")
+    table("Peak resident memory of train.py (default preset)", ["data", "events", "peak RSS (MiB)", "growth"], rows)
+    header = ["data", "files", "cold parse (s)", "s per file", "from the cache (s)"]
+    table("train.py --parse-only, cold and cached (2 workers)", header, parses)
+    RESULTS["memory"] = {"peak": rows, "parse": parses}
 
 
 def palestrina_folder(folder: Path, every: int = 13) -> Path:

@@ -1,4 +1,5 @@
-"""Loading Keras and its backend once: quietly, on the devices asked for, data-parallel if asked.
+"""Loading Keras and its backend once: quietly, on the devices asked for, data-parallel if asked,
+in one process or as one of several that train together (`join_processes`, JAX only).
 
 TensorFlow 2.21 prints about seven lines (oneDNN, CUDA probing, `cuInit`) while it loads, some of
 them logged before absl::InitializeLog, where no `TF_CPP_MIN_LOG_LEVEL` reaches them
@@ -27,6 +28,7 @@ NATIVE_LOG = re.compile(
 )
 _quiet = _USER_LEVEL is None
 _cpu_devices = 0  # `split_cpu`: logical CPU devices to make when the backend loads
+_processes: tuple[str, int, int] | None = None  # `join_processes`: (coordinator, processes, this one's index)
 
 
 def set_verbose(verbose: bool) -> None:
@@ -74,6 +76,30 @@ def split_cpu(count: int) -> None:
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
 
 
+def join_processes(coordinator: str, processes: int, index: int) -> None:
+    """Make this process number `index` of `processes` that train one model together, meeting at
+    `coordinator` (host:port of process 0), when the backend loads. JAX only: Keras'
+    `keras.distribution.initialize` (`jax.distributed.initialize`), with gloo collectives on CPUs."""
+    global _processes
+    _processes = (coordinator, processes, index)
+
+
+def process_part() -> tuple[int, int]:
+    """(this process's index, the number of processes) of `join_processes`; (0, 1) alone."""
+    return (_processes[2], _processes[1]) if _processes else (0, 1)
+
+
+def agreed(flag: bool) -> bool:
+    """Process 0's `flag` in every process (each process alone: `flag`), so that decisions taken
+    on one clock, like the time limit, are taken by all processes at the same step."""
+    if not _processes:
+        return flag
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    return bool(multihost_utils.broadcast_one_to_all(np.asarray(flag)))
+
+
 def import_keras() -> keras:
     """Import Keras and open its backend's devices (the first time, quietly unless verbose)."""
     if "keras" in sys.modules:
@@ -88,6 +114,19 @@ def import_keras() -> keras:
 
             cpu = tf.config.list_physical_devices("CPU")[0]
             tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * _cpu_devices)
+        if _processes:  # before any computation: the processes meet here
+            if keras.backend.backend() != "jax":
+                from .cli import SettingError
+
+                raise SettingError(
+                    f"--processes {_processes[1]}: several processes train together under JAX only "
+                    "(KERAS_BACKEND=jax); Keras 3 does not train under TensorFlow's "
+                    "MultiWorkerMirroredStrategy (keras#20585)"
+                )
+            import jax
+
+            jax.config.update("jax_cpu_collectives_implementation", "gloo")
+            keras.distribution.initialize(*_processes)
         keras.ops.convert_to_tensor(0.0)  # device discovery happens here: its notices too
     return keras
 
@@ -111,14 +150,17 @@ def data_parallel(enabled: bool) -> tuple[contextlib.AbstractContextManager, int
     elif backend == "jax":
         import jax
 
-        devices = jax.devices()
-        strategy = keras.distribution.DataParallel(devices=devices) if len(devices) > 1 else None
+        devices = jax.devices()  # of every process, when there are several
+        strategy = None
+        if len(devices) > 1:  # several processes each feed their own share of every batch (`WindowDataset`)
+            strategy = keras.distribution.DataParallel(devices=devices, auto_shard_dataset=not _processes)
     else:
         devices, strategy = [None], None
     if strategy is None:
         print(f"--distribute: one device found ({backend}): training on it alone")
         return contextlib.nullcontext(), 1
-    print(f"--distribute: data parallel over {len(devices)} devices ({backend})")
+    among = f" in {_processes[1]} processes" if _processes else ""
+    print(f"--distribute: data parallel over {len(devices)} devices{among} ({backend})")
     if backend == "jax":
         keras.distribution.set_distribution(strategy)
         return contextlib.nullcontext(), len(devices)

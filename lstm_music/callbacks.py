@@ -7,6 +7,7 @@ start without it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -62,14 +63,15 @@ class Checkpointer(keras.callbacks.Callback):
 
 class TimeLimit(keras.callbacks.Callback):
     """Stop cleanly once `minutes` have passed, checked after every batch (the current epoch is
-    then validated and saved, so no work is lost)."""
+    then validated and saved, so no work is lost). With several processes, `agree` gives every
+    process process 0's decision, so that all stop at the same batch."""
 
-    def __init__(self, minutes: float) -> None:
+    def __init__(self, minutes: float, agree: Callable[[bool], bool] = bool) -> None:
         super().__init__()
-        self.minutes = minutes
+        self.minutes, self.agree = minutes, agree
         self.deadline = time.monotonic() + minutes * 60 if minutes > 0 else float("inf")
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if time.monotonic() > self.deadline and not self.model.stop_training:
+        if self.minutes > 0 and self.agree(time.monotonic() > self.deadline) and not self.model.stop_training:
             print(f"\ntime limit of {self.minutes} minutes reached: stopping")
             self.model.stop_training = True

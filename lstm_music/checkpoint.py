@@ -13,6 +13,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -132,25 +133,26 @@ def seen_as(metadata: dict) -> tuple[str, bool]:
     return metadata.get("representation", OLD_REPRESENTATION), bool(metadata.get("common_key", False))
 
 
-def fingerprint(rows: np.ndarray) -> str:
-    """A SHA-256 of encoded rows (shape and values), to tell a training split from any other."""
-    rows = np.ascontiguousarray(rows, dtype="<i4")
-    return hashlib.sha256(repr(rows.shape).encode() + rows.tobytes()).hexdigest()
+def fingerprint(rows: np.ndarray, chunk: int = 1 << 20) -> str:
+    """A SHA-256 of encoded rows (shape and values), to tell a training split from any other; read
+    `chunk` rows at a time, so that memory-mapped rows are never copied whole."""
+    digest = hashlib.sha256(repr(rows.shape).encode())
+    for start in range(0, len(rows), chunk):
+        digest.update(np.ascontiguousarray(rows[start : start + chunk], dtype="<i4").tobytes())
+    return digest.hexdigest()
 
 
-def save_train_rows(run_dir: Path, rows: np.ndarray) -> dict:
-    """Write the run's encoded training split once, beside its checkpoints (`TRAIN_ROWS`), so that
-    no checkpoint grows with the corpus; return what the checkpoints record of it."""
-
-    def write(temporary: Path) -> None:
-        with open(temporary, "wb") as handle:
-            np.save(handle, np.asarray(rows, dtype=np.int32))
-
+def save_train_rows(run_dir: Path, write: Callable[[Path], None]) -> tuple[np.ndarray, dict]:
+    """Write the run's encoded training split once, beside its checkpoints (`TRAIN_ROWS`), by
+    `write(path)` (`vocab.encode_to_file`), so that no checkpoint grows with the corpus; return the
+    rows memory-mapped from there and what the checkpoints record of them."""
+    path = Path(run_dir) / TRAIN_ROWS
     try:
-        write_atomically(Path(run_dir) / TRAIN_ROWS, write, suffix=".tmp.npy")
+        write_atomically(path, write, suffix=".tmp.npy")
+        rows = np.load(path, mmap_mode="r")
     except OSError as error:
-        raise CheckpointError(f"cannot write {Path(run_dir) / TRAIN_ROWS}: {reason(error)}") from error
-    return {"file": TRAIN_ROWS, "sha256": fingerprint(rows), "rows": int(len(rows))}
+        raise CheckpointError(f"cannot write {path}: {reason(error)}") from error
+    return rows, {"file": TRAIN_ROWS, "sha256": fingerprint(rows), "rows": int(len(rows))}
 
 
 def read_train_rows(path: Path | str) -> np.ndarray | None:

@@ -5,6 +5,10 @@ bytes and the parser settings, so unchanged files are never parsed twice (rename
 included), changed files are parsed again and removed files simply drop out. A file that cannot be
 used is cached with its reason, so it is reported again without being parsed again. A cache entry
 that cannot be read is ignored and rebuilt.
+
+Training reads a corpus with ``in_memory=False``: each piece then keeps only its event count and
+reads its events from its cache entry whenever they are used (`StoredEvents`), so a collection
+larger than memory can be read piece by piece.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +63,31 @@ def parser_difference(recorded: dict | None) -> str | None:
 
 class DataError(Exception):
     """The data cannot be used at all (missing folder, nothing usable); the run must stop."""
+
+
+class StoredEvents(Sequence[Event]):
+    """A piece's events kept in its cache entry, read from there each time they are used and not
+    kept: a piece of a corpus read with ``in_memory=False`` holds its event count alone."""
+
+    def __init__(self, entry: Path, count: int, drums: bool) -> None:
+        self.entry, self.count, self.drums = entry, count, drums
+
+    def load(self) -> list[Event]:
+        """The events (drums left out unless `drums`); `DataError` if the entry changed under the run."""
+        try:
+            events = list(map(Event._make, json.loads(self.entry.read_text())["events"]))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise DataError(f"cache entry {self.entry} was removed or changed during the run: run again") from error
+        return events if self.drums else without_drums(events)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index):
+        return self.load()[index]
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.load())
 
 
 @dataclass
@@ -154,11 +183,13 @@ def load_corpus(
     workers: int | None = None,
     progress: bool = True,
     drums: bool = False,
+    in_memory: bool = True,
 ) -> Corpus:
     """Read every usable piece under `folder`, using and filling the cache unless `cache_dir` is None.
 
     Percussion (the instrument ``"drums"``) is left out unless `drums`; the cache holds it either
     way. `workers` parser processes run at once (default: all cores; 1 parses in this process).
+    Without `in_memory`, a piece whose cache entry exists holds `StoredEvents` instead of its events.
     Skipped files are printed to stderr, one line each. Raises `DataError` if the folder does not
     exist or holds nothing usable.
     """
@@ -172,7 +203,7 @@ def load_corpus(
         raise DataError(f"no MIDI or score files in {folder} (looked for {', '.join(MIDI_SUFFIXES + SCORE_SUFFIXES)})")
     records: dict[Path, dict] = {}
     keys: dict[Path, str] = {}
-    cached = 0
+    corpus = Corpus(str(folder))
     for path in sources:
         try:
             keys[path] = cache_key(path.read_bytes())
@@ -180,41 +211,57 @@ def load_corpus(
             records[path] = {"error": f"cannot read: {reason(error)}"}
             continue
         if cache_dir is not None:
-            record = _read_cache(Path(cache_dir) / keys[path][:2] / f"{keys[path]}.json")
+            entry = _entry(cache_dir, keys[path])
+            record = _read_cache(entry)
             if record is not None:
-                records[path] = record
-                cached += 1
-    corpus = Corpus(str(folder), cached=cached)
+                records[path] = _kept(record, drums, None if in_memory else entry)
+                corpus.cached += 1
     todo = [path for path in sources if path not in records]
     corpus.parsed = len(todo)
-    for path, record in zip(todo, _parse_all(todo, workers, progress), strict=True):
-        records[path] = record
+    for path, record in _parse_all(todo, workers, progress):
+        entry = None
         if cache_dir is not None:
+            entry = _entry(cache_dir, keys[path])
             try:
-                _write_cache(Path(cache_dir) / keys[path][:2] / f"{keys[path]}.json", record)
-            except OSError as error:  # the parse is not lost: it goes on without the cache
+                _write_cache(entry, record)
+            except OSError as error:  # the parse is not lost: it goes on without the cache, in memory
                 print(f"cache {cache_dir} not written ({reason(error)}): going on without it", file=sys.stderr)
-                cache_dir = None
+                cache_dir = entry = None
+        records[path] = _kept(record, drums, None if in_memory else entry)
     for path in sources:
-        _collect(corpus, str(path.relative_to(folder)), records[path], drums, path)
+        _collect(corpus, str(path.relative_to(folder)), records[path], path)
     if not corpus.pieces:
         raise DataError(f"no usable music in {folder}: all {len(sources)} files were skipped")
     return corpus
 
 
-def _collect(corpus: Corpus, name: str, record: dict, drums: bool, path: Path) -> None:
-    """Add the piece of `record` to `corpus` (its drums left out unless `drums`), or list it as
-    skipped with its reason, printed on one line."""
-    events = list(map(Event._make, record.get("events", [])))
-    if not drums and events:
+def _entry(cache_dir: Path | str, key: str) -> Path:
+    """Where the cache keeps the record of the file whose key is `key`."""
+    return Path(cache_dir) / key[:2] / f"{key}.json"
+
+
+def _kept(record: dict, drums: bool, entry: Path | None) -> dict:
+    """What the corpus keeps of a file's `record`: its events (drums left out unless `drums`) or,
+    given its cache `entry`, `StoredEvents` that read them from there; or the reason it is skipped."""
+    if "error" in record:
+        return record
+    events = list(map(Event._make, record["events"]))
+    if not drums:
         events = without_drums(events)
         if not events:
-            record = {"error": "only drums, no pitched notes (train with --drums to learn them)"}
+            return {"error": "only drums, no pitched notes (train with --drums to learn them)"}
+    kept = events if entry is None else StoredEvents(entry, len(events), drums)
+    return {"events": kept, "bpm": record.get("bpm")}
+
+
+def _collect(corpus: Corpus, name: str, record: dict, path: Path) -> None:
+    """Add the piece of `record` (as `_kept` leaves it) to `corpus`, or list it as skipped with its
+    reason, printed on one line."""
     if "error" in record:
         corpus.skipped.append((name, record["error"]))
         print(f"skipped {path}: {record['error']}", file=sys.stderr)
     else:
-        corpus.pieces.append(Piece(name, events, record.get("bpm")))
+        corpus.pieces.append(Piece(name, record["events"], record.get("bpm")))
 
 
 def _start_worker(reports) -> None:
@@ -242,18 +289,21 @@ def _show(reports, bar) -> None:
         _move(bar, share)
 
 
-def _parse_all(paths: list[Path], workers: int | None, progress: bool) -> list[dict]:
-    """Parse `paths` in `workers` processes, in order, with a progress bar on stderr."""
+def _parse_all(paths: list[Path], workers: int | None, progress: bool) -> Iterator[tuple[Path, dict]]:
+    """Parse `paths` in `workers` processes, with a progress bar on stderr; yield each path with its
+    record as soon as it is parsed, so that the caller need not hold them all."""
     from tqdm import tqdm
 
     if not paths:
-        return []
+        return
     workers = min(workers or os.cpu_count() or 1, len(paths))
     shown = "{l_bar}{bar}| {n:.1f}/{total_fmt} files [{elapsed}<{remaining}]"  # tracks of a huge file move it
     bar = tqdm(total=len(paths), desc="parsing", bar_format=shown, disable=not progress, file=sys.stderr)
     try:
         if workers == 1:
-            return [_parse_file(path, lambda share: _move(bar, share)) for path in paths]
+            for path in paths:
+                yield path, _parse_file(path, lambda share: _move(bar, share))
+            return
         reports = multiprocessing.Queue()
         drain = threading.Thread(target=_show, args=(reports, bar), daemon=True)
         drain.start()
@@ -261,8 +311,9 @@ def _parse_all(paths: list[Path], workers: int | None, progress: bool) -> list[d
         largest_first = sorted(paths, key=lambda p: p.stat().st_size, reverse=True)
         try:
             with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(reports,)) as pool:
-                futures = {path: pool.submit(_parse_file, path) for path in largest_first}
-                return [futures[path].result() for path in paths]
+                futures = {pool.submit(_parse_file, path): path for path in largest_first}
+                for future in as_completed(futures):
+                    yield futures.pop(future), future.result()
         finally:
             reports.put(None)
             drain.join(timeout=5)

@@ -4,8 +4,9 @@ A window starting at row ``t`` of a piece feeds rows ``[t, t+L)`` and asks for r
 ``[t+1, t+L]``: a target at every position, so each window trains L predictions (a model with
 conditioned heads is also given rows ``[t+1, t+L]`` of the streams its later heads see). Windows never
 cross from one piece into the next. A piece shorter than a window is padded, and its padded
-positions carry sample weight 0. Only the integer arrays live in memory; each batch is sliced
-from them when Keras asks for it.
+positions carry sample weight 0. Only the integer arrays are read (training gives views of its
+memory-mapped `train_rows.npy`, so a corpus larger than memory stays on disk); each batch is
+sliced from them when Keras asks for it.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class WindowDataset(keras.utils.PyDataset):
         weights: list[float] | None = None,
         epoch: int = 0,
         multiple: int = 1,
+        part: tuple[int, int] = (0, 1),
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -79,6 +81,7 @@ class WindowDataset(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.order = self._order()
         self.multiple = multiple  # data-parallel replicas: a batch is padded to a multiple of them
+        self.part = part  # (index, count) of processes training together: each feeds its share of every batch
 
     def _order(self) -> np.ndarray:
         """The windows' order in this epoch: a permutation drawn from (seed, epoch) alone."""
@@ -118,6 +121,11 @@ class WindowDataset(keras.utils.PyDataset):
             styles = np.concatenate([styles, np.zeros(short, dtype=styles.dtype)])
             if registers is not None:
                 registers = np.concatenate([registers, np.full((short, 2), 60.0, dtype=registers.dtype)])
+        index, count = self.part
+        if count > 1:  # this process's rows of the global batch (a multiple of every process's devices)
+            share = slice(index * len(block) // count, (index + 1) * len(block) // count)
+            block, weight, styles = block[share], weight[share], styles[share]
+            registers = None if registers is None else registers[share]
         inputs = model_inputs(block, self.names, registers, styles)
         targets = {s: block[:, 1:, i] for i, s in enumerate(self.streams)}
         return inputs, targets, weight

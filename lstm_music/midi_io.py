@@ -23,7 +23,7 @@ music21 is imported lazily so that commands that only read the event cache start
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -70,10 +70,11 @@ Sound = tuple[Fraction, Fraction, tuple[int, ...], str]  # (onset, length, pitch
 @dataclass
 class Piece:
     """The events of one file, in time order, its first tempo mark (quarter notes per minute) and its
-    style (`styles`), if it has one."""
+    style (`styles`), if it has one. The events are a list, or `corpus.StoredEvents` that read
+    them from the parse cache when used."""
 
     path: str
-    events: list[Event] = field(default_factory=list)
+    events: Sequence[Event] = field(default_factory=list)
     bpm: float | None = None
     style: str | None = None
 

@@ -253,6 +253,24 @@ def build_step_model(model: keras.Model) -> keras.Model:
     return keras.Model(inputs=[inputs, states], outputs=[outputs, final, context], name="lstm_music_step")
 
 
+def build_segment_model(model: keras.Model) -> keras.Model:
+    """A model sharing `model`'s weights that reads a stretch of a piece from given LSTM states:
+    ([inputs, states]) -> [probs, states]. Its inputs are `model`'s plus the (h, c) pair of every
+    LSTM in `_Layers.recurrent` order, so a long piece is scored stretch by stretch with the memory
+    of one stretch, giving what `model` gives for the whole."""
+    parts: _Layers = model.music_layers
+    timed = [name for name in input_names(model) if name not in (REGISTER_KEY, STYLE_KEY)]
+    inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in timed}
+    inputs |= piece_inputs(parts)
+    states = []
+    for i, lstm in enumerate(parts.recurrent()):
+        states += [keras.Input(shape=(lstm.units,), name=f"state_{i}_{k}") for k in "hc"]
+    context, final = parts.trunk_context(inputs, states)
+    given = {s: inputs[given_key(s)] for s in parts.streams if given_key(s) in inputs}
+    outputs = {s: parts.head(s, context, given) for s in parts.streams}
+    return keras.Model(inputs=[inputs, states], outputs=[outputs, final], name="lstm_music_segment")
+
+
 def build_head_models(model: keras.Model) -> dict[str, keras.Model]:
     """For each conditioned head, a model sharing `model`'s weights: (context, given tokens) -> probs."""
     parts: _Layers = model.music_layers

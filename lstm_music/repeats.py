@@ -138,12 +138,11 @@ def _pooled(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Match lengths, copy probabilities and network probabilities of every true target, concatenated."""
     lengths, copies = [], []
-    for rows in arrays:
-        for length, probs in copy_probabilities(rows, together, order):
-            lengths.append(length)
-            copies.append(probs)
-    columns = arrays[0].shape[1]
-    return np.array(lengths, dtype=int), np.array(copies).reshape(-1, columns), np.concatenate(network)
+    for rows in arrays:  # one piece's pairs at a time, so that no list holds an array per event
+        pairs = copy_probabilities(rows, together, order)
+        lengths.append(np.array([length for length, _ in pairs], dtype=int))
+        copies.append(np.array([probs for _, probs in pairs]).reshape(-1, rows.shape[1]))
+    return np.concatenate(lengths), np.concatenate(copies), np.concatenate(network)
 
 
 def fit_weights(
@@ -164,8 +163,8 @@ def fit_weights(
             if not rows.any():
                 chosen.append(0.0)
                 continue
-            mixed = (1 - GRID[:, None]) * net[rows, i] + GRID[:, None] * copies[rows, i]
-            nats = -np.log(np.maximum(mixed, 1e-12)).sum(axis=1)
+            network, copied = net[rows, i], copies[rows, i]  # one weight at a time: memory of one column
+            nats = [-np.log(np.maximum((1 - g) * network + g * copied, 1e-12)).sum() for g in GRID]
             chosen.append(round(float(GRID[int(np.argmin(nats))]), 2))
         weights[s] = chosen
     return weights

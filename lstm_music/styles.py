@@ -97,16 +97,19 @@ def style_index(names: list[str], style: str | None) -> int:
     return names.index(style) + 1 if style in names else 0
 
 
-def balance_weights(pieces: list[Piece], power: float) -> list[float]:
-    """A loss weight per piece so that small styles are still learned: (mean events per style /
-    events of its style) ** `power` for labelled pieces (0: every piece alike), 1 for the others.
-    Events, not pieces, since every event is a target: 60 short chorales are fewer targets than 12
-    quartet movements."""
-    events = {style: n for style, (_, n) in style_counts(pieces).items()}
+def balance_weights(styles: list[str | None], sizes: list[int], power: float) -> list[float]:
+    """A loss weight per piece of style `styles[i]` and `sizes[i]` events so that small styles are
+    still learned: (mean events per style / events of its style) ** `power` for labelled pieces (0:
+    every piece alike), 1 for the others. Events, not pieces, since every event is a target: 60
+    short chorales are fewer targets than 12 quartet movements."""
+    events: Counter = Counter()
+    for style, size in zip(styles, sizes, strict=True):
+        if style is not None:
+            events[style] += size
     if not events or power == 0:
-        return [1.0] * len(pieces)
+        return [1.0] * len(styles)
     mean = sum(events.values()) / len(events)
-    return [1.0 if p.style is None else (mean / events[p.style]) ** power for p in pieces]
+    return [1.0 if style is None else (mean / events[style]) ** power for style in styles]
 
 
 def resolve_style(name: str, names: list[str], pieces: dict[str, int]) -> int:

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import os
+import shutil
 import statistics
 import sys
+import tempfile
 from argparse import Namespace
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .backend import data_parallel, import_keras, quiet
+from .backend import agreed, data_parallel, import_keras, process_part, quiet
 from .cli import SettingError
 from .corpus import PARSER_SETTINGS, Corpus, load_corpus, parser_difference
 from .files import reason, remove_stale
@@ -35,11 +39,16 @@ from .styles import (
     style_index,
 )
 from .vocab import (
+    Census,
     augment,
     build_vocabularies,
+    count_tokens,
     encode_piece,
+    encode_to_file,
     instruments_used,
     prepare,
+    prepared,
+    shifts,
     split_pieces,
     together_index,
     unknown_notes,
@@ -75,13 +84,14 @@ def jax_platforms() -> set[str]:
     return {device.platform for device in jax.devices()}
 
 
-def read_data(args: Namespace) -> Corpus:
-    """Parse (or read from the cache) every piece in `args.data`; print the one-line summary."""
+def read_data(args: Namespace, in_memory: bool = True) -> Corpus:
+    """Parse (or read from the cache) every piece in `args.data`; print the one-line summary.
+    Training reads it with `in_memory` False: its pieces' events stay in the cache until used."""
     if args.drums and args.instruments == "merge":
         raise SettingError("--drums needs an instrument stream: it cannot be used with --instruments merge")
     table = None if args.styles in ("folders", "none") else read_style_table(args.styles)
     cache = None if args.no_cache else args.cache_dir
-    corpus = load_corpus(args.data, cache, args.workers or None, drums=args.drums)
+    corpus = load_corpus(args.data, cache, args.workers or None, drums=args.drums, in_memory=in_memory)
     print(corpus.summary())
     if args.styles != "none":  # each piece's style, from its folder or the table
         corpus.pieces, dropped = keep_styles(label_pieces(corpus.pieces, args.data, table), args.min_style_pieces)
@@ -197,22 +207,22 @@ def plan_run(args: Namespace, corpus: Corpus) -> Plan:
     )  # fmt: skip
 
 
-def make_model(args: Namespace, plan: Plan, pieces: list[Piece]):
+def make_model(args: Namespace, plan: Plan, census: Census, pieces: Callable[[], Iterator[Piece]]):
     """The compiled model, its configuration and vocabularies: the resumed checkpoint's (saying how
-    many training notes it cannot represent), or new ones built on the training `pieces`."""
+    many of the training `pieces` notes it cannot represent), or new ones built on the training `census`."""
     from .model import ModelConfig, build_model, compile_model
 
     if plan.resumed:
         model, metadata, vocabularies = plan.resumed
         config = ModelConfig.from_dict(metadata["model"])
-        counts = unknown_notes(pieces, vocabularies)
+        counts = unknown_notes(pieces(), vocabularies)
         if counts["pitch"] or counts["rhythm"]:
             print(
                 f"resume: of {counts['notes']} training notes, {counts['pitch']} have a pitch or chord and "
                 f"{counts['rhythm']} a rhythm outside the checkpoint's vocabularies (encoded as <unk>)"
             )
     else:
-        vocabularies = build_vocabularies(pieces, args.min_count, plan.representation, plan.instruments)
+        vocabularies = build_vocabularies(census, args.min_count, plan.representation, plan.instruments)
         note_events = plan.representation == "note"
         config = replace(model_config(args), pitch_embedding=note_events, register=note_events and args.register)
         config = replace(config, styles=len(plan.styles) + 1 if plan.styles else 0)
@@ -276,30 +286,35 @@ def windows(
     args: Namespace, arrays: list, styles: list[int], names: list[str], replicas: int, weights=None, epoch=None
 ):
     """The training windows of `arrays` (given `epoch`: shuffled from the seed and it, with style
-    dropout and `weights`) or, without, the validation windows; batches padded to `replicas` rows."""
+    dropout and `weights`) or, without, the validation windows; batches padded to `replicas` rows,
+    of which this process feeds its share (`backend.process_part`)."""
     from .dataset import WindowDataset
 
     if epoch is not None:
         return WindowDataset(
             arrays, args.sequence_length, args.batch_size, args.stride or None, True, args.seed, names,
-            styles, args.style_dropout, weights, epoch, replicas,
+            styles, args.style_dropout, weights, epoch, replicas, process_part(),
         )  # fmt: skip
-    stride = args.stride or None
     return WindowDataset(
-        arrays, args.sequence_length, args.batch_size, stride, False, names=names, styles=styles, multiple=replicas
-    )
+        arrays, args.sequence_length, args.batch_size, args.stride or None, False, names=names, styles=styles,
+        multiple=replicas, part=process_part(),
+    )  # fmt: skip
 
 
-def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
-    """Train as `args` says; return the path of the best checkpoint."""
+def train(args: Namespace, extra_callbacks: list | None = None) -> Path | None:
+    """Train as `args` says; return the path of the best checkpoint (None in a process other than
+    process 0 of several, which trains the same model and writes nothing that stays)."""
     keras = import_keras()
 
     from .callbacks import Checkpointer
-    from .checkpoint import read_metadata, save_train_rows
+    from .checkpoint import read_metadata
     from .model import input_names
 
-    run_dir = Path(args.weights_dir) / run_name(args)
-    check_run_dir(Path(args.weights_dir), run_dir)
+    helper = process_part()[0]  # process 0 alone writes the run; another its own copy in a scratch folder
+    run_dir = Path(tempfile.mkdtemp(prefix=f"lstm-music-process{helper}-")) if helper else None
+    run_dir = run_dir or Path(args.weights_dir) / run_name(args)
+    if not helper:
+        check_run_dir(Path(args.weights_dir), run_dir)
     problem = precision_problem(args.precision, keras.backend.backend(), jax_platforms())
     if problem:
         raise SettingError(problem)
@@ -309,33 +324,38 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     with quiet():  # under JAX this is where TensorFlow loads, if installed, to be seeded too
         keras.utils.set_random_seed(args.seed)
 
-    corpus = read_data(args)
+    corpus = read_data(args, in_memory=False)
     train_pieces, val_pieces = split_pieces(corpus.pieces, args.val_fraction, args.seed)
     scope, replicas = data_parallel(args.distribute)
     with scope:  # the model and its optimizer are made where they will train
         plan = plan_run(args, corpus)
         print(describe_instruments(corpus.pieces, plan.instruments))
-        train_seen = prepare(train_pieces, plan.representation, plan.common_key, plan.instruments)
-        val_seen = prepare(val_pieces, plan.representation, plan.common_key, plan.instruments)
-        augmented = augment(train_seen, args.transpose)  # the pieces themselves first, then their transpositions
-        model, config, vocabularies = make_model(args, plan, augmented)
 
-    train_arrays = [encode_piece(p, vocabularies) for p in augmented]
-    val_arrays = [encode_piece(p, vocabularies) for p in val_seen]
-    train_styles = [style_index(plan.styles, p.style) for p in augmented]
-    val_styles = [style_index(plan.styles, p.style) for p in val_seen]
+        def seen(pieces: list[Piece], moves: list[int]) -> Iterator[Piece]:  # one at a time, as the model sees them
+            return prepared(pieces, plan.representation, plan.common_key, plan.instruments, moves)
+
+        moves = [0, *shifts(args.transpose)]  # the pieces themselves first, then their transpositions
+        census = count_tokens(seen(train_pieces, moves))
+        model, config, vocabularies = make_model(args, plan, census, lambda: seen(train_pieces, moves))
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    metadata = run_metadata(args, corpus, (train_pieces, val_pieces), plan, config, vocabularies)
+    ours = len(train_pieces)  # the pieces themselves come first in the census, then their transpositions
+    seen_arrays, metadata["train_rows"] = encode_training(
+        run_dir, seen(train_pieces, [0]), census.sizes[:ours], vocabularies
+    )
+    moved = seen(train_pieces, moves[1:])
+    train_arrays = seen_arrays + encode_transposed(run_dir, moved, census.sizes[ours:], vocabularies)
+    val_arrays = [encode_piece(p, vocabularies) for p in seen(val_pieces, [0])]
+    train_styles = [style_index(plan.styles, style) for style in census.styles]
+    val_styles = [style_index(plan.styles, p.style) for p in val_pieces]
     names = input_names(model)
-    weights = balance_weights(augmented, args.style_balance)
+    weights = balance_weights(census.styles, census.sizes, args.style_balance)
     train_data = windows(args, train_arrays, train_styles, names, replicas, weights, plan.first_epoch)
     val_data = windows(args, val_arrays, val_styles, names, replicas) if val_arrays else None
     monitor = "val_loss" if val_data is not None else "loss"
     if val_data is None:
         print("no validation pieces: checkpoints will have no repeat weights (generation uses the network alone)")
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    metadata = run_metadata(args, corpus, (train_pieces, val_pieces), plan, config, vocabularies)
-    seen_arrays = train_arrays[: len(train_seen)]
-    metadata["train_rows"] = save_train_rows(run_dir, np.concatenate(seen_arrays))  # once per run, for the n-gram
     if config.register:  # generation draws each piece's register from these
         metadata["registers"] = [piece_register(a).round(1).tolist() for a in seen_arrays]
         metadata["register_styles"] = train_styles[: len(seen_arrays)]  # a style's pieces lend it their registers
@@ -345,7 +365,52 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path:
     )
     together = together_index(vocabularies, plan.representation)
     checkpointer = Checkpointer(run_dir, metadata, monitor, val_arrays, val_styles, together)
-    return fit(model, args, plan.first_epoch, (train_data, val_data), checkpointer, extra_callbacks or [])
+    try:
+        best = fit(model, args, plan.first_epoch, (train_data, val_data), checkpointer, extra_callbacks or [])
+    finally:  # the memory-mapped transpositions stay readable until they are let go
+        moved_rows(run_dir).unlink(missing_ok=True)
+        if helper:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    return None if helper else best
+
+
+def split_rows(rows: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    """Views of `rows` (encoded pieces one after another, as `vocab.encode_to_file` writes them)
+    one per piece of `sizes` events, each with its ``<start>`` row."""
+    ends = np.cumsum(np.asarray(sizes, dtype=np.int64) + 1)
+    return [rows[end - size - 1 : end] for end, size in zip(ends.tolist(), sizes, strict=True)]
+
+
+def encode_training(run_dir: Path, pieces: Iterator[Piece], sizes: list[int], vocabularies: dict) -> tuple[list, dict]:
+    """The training split's `pieces` (of `sizes` events) encoded once into the run's `TRAIN_ROWS`,
+    one piece at a time: one memory-mapped view per piece, and what checkpoints record of the file."""
+    from .checkpoint import save_train_rows
+
+    rows, record = save_train_rows(run_dir, lambda path: encode_to_file(path, pieces, sizes, vocabularies))
+    return split_rows(rows, sizes), record
+
+
+def moved_rows(run_dir: Path) -> Path:
+    """Where this process keeps the encoded transpositions while it trains: a temporary file of
+    its own, which the next run in the folder removes if this one is killed (`files.remove_stale`)."""
+    return run_dir / f".transposed_rows.{os.getpid()}.tmp.npy"
+
+
+def encode_transposed(run_dir: Path, pieces: Iterator[Piece], sizes: list[int], vocabularies: dict) -> list:
+    """The training split's transpositions `pieces` (of `sizes` events) encoded into `moved_rows`
+    and memory-mapped from there, one view per piece; none without transpositions."""
+    if not sizes:
+        return []
+    from .checkpoint import CheckpointError
+
+    path = moved_rows(run_dir)
+    try:
+        encode_to_file(path, pieces, sizes, vocabularies)
+        rows = np.load(path, mmap_mode="r")
+    except OSError as error:
+        path.unlink(missing_ok=True)
+        raise CheckpointError(f"cannot write {path}: {reason(error)}") from error
+    return split_rows(rows, sizes)
 
 
 def fit(model, args: Namespace, first_epoch: int, data: tuple, checkpointer, extra_callbacks: list) -> Path:
@@ -359,7 +424,7 @@ def fit(model, args: Namespace, first_epoch: int, data: tuple, checkpointer, ext
     run_dir, monitor = checkpointer.run_dir, checkpointer.monitor
     callbacks = [
         checkpointer,
-        TimeLimit(args.max_minutes),
+        TimeLimit(args.max_minutes, agreed),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: draw_curves(run_dir)),  # after the CSV row
         *([keras.callbacks.EarlyStopping(monitor, patience=args.patience)] if args.patience > 0 else []),
@@ -386,6 +451,8 @@ def fit(model, args: Namespace, first_epoch: int, data: tuple, checkpointer, ext
         raise CheckpointError(f"training stopped before the first epoch ended: no checkpoint in {run_dir}")
     print(
         f"best checkpoint: {run_dir / BEST} ({monitor} {checkpointer.best:.4f}, saved as {checkpointer.best_path.name})"
+        if not process_part()[0]
+        else f"process {process_part()[0]}: done (process 0 wrote the checkpoints)"
     )
     return run_dir / BEST
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -57,9 +58,10 @@ class Vocabulary:
         self.index = {token: i for i, token in enumerate(self.tokens)}
 
     @classmethod
-    def build(cls, tokens: Iterable[str], min_count: int = 1) -> Vocabulary:
-        """Keep tokens seen at least `min_count` times, most frequent first (ties by token text)."""
-        counts = Counter(tokens)
+    def build(cls, tokens: Iterable[str] | Counter, min_count: int = 1) -> Vocabulary:
+        """Keep tokens seen at least `min_count` times, most frequent first (ties by token text);
+        `tokens` may be counted already."""
+        counts = tokens if isinstance(tokens, Counter) else Counter(tokens)
         kept = sorted(
             (t for t, c in counts.items() if c >= min_count and t not in SPECIALS), key=lambda t: (-counts[t], t)
         )
@@ -83,20 +85,40 @@ def pitch_vocabulary() -> Vocabulary:
     return Vocabulary([*SPECIALS, *(pitch_name(m) for m in range(128))])
 
 
+@dataclass
+class Census:
+    """What one pass over the training pieces (`count_tokens`) learns: how often each stream's tokens
+    occur, and each piece's events and style, so that a corpus need not be held to build vocabularies."""
+
+    counts: dict[str, Counter] = field(default_factory=lambda: {s: Counter() for s in ALL_STREAMS})
+    sizes: list[int] = field(default_factory=list)
+    styles: list[str | None] = field(default_factory=list)
+
+
+def count_tokens(pieces: Iterable[Piece]) -> Census:
+    """Count the tokens of `pieces`, reading each piece once (it may come from a generator)."""
+    census = Census()
+    for piece in pieces:
+        for event in piece.events:
+            for stream, token in zip(ALL_STREAMS, event, strict=True):
+                census.counts[stream][token] += 1
+        census.sizes.append(len(piece.events))
+        census.styles.append(piece.style)
+    return census
+
+
 def build_vocabularies(
-    pieces: list[Piece], min_count: int = 1, representation: str = "chord", instruments: bool = False
+    pieces: Iterable[Piece] | Census, min_count: int = 1, representation: str = "chord", instruments: bool = False
 ) -> dict[str, Vocabulary]:
-    """One vocabulary per stream from the events of `pieces` (the training split); with the note
-    representation the note vocabulary is `pitch_vocabulary`; with `instruments` a fourth holds every
-    instrument seen (however rarely: an instrument is never <unk> for lack of examples)."""
-    vocabularies = {
-        stream: Vocabulary.build((event[i] for piece in pieces for event in piece.events), min_count)
-        for i, stream in enumerate(STREAMS)
-    }
+    """One vocabulary per stream from the events of `pieces` (the training split) or their `Census`;
+    with the note representation the note vocabulary is `pitch_vocabulary`; with `instruments` a
+    fourth holds every instrument seen (however rarely: an instrument is never <unk> for lack of examples)."""
+    counts = (pieces if isinstance(pieces, Census) else count_tokens(pieces)).counts
+    vocabularies = {stream: Vocabulary.build(counts[stream], min_count) for stream in STREAMS}
     if representation == "note":
         vocabularies["note"] = pitch_vocabulary()
     if instruments:
-        vocabularies[INSTRUMENT] = Vocabulary.build(e.instrument for piece in pieces for e in piece.events)
+        vocabularies[INSTRUMENT] = Vocabulary.build(counts[INSTRUMENT])
     return vocabularies
 
 
@@ -129,6 +151,19 @@ def encode_piece(piece: Piece, vocabularies: dict[str, Vocabulary]) -> np.ndarra
     rows = [[START_INDEX] * len(streams)]
     rows += [[vocabularies[s].encode(event[i]) for i, s in enumerate(streams)] for event in piece.events]
     return np.asarray(rows, dtype=np.int32)
+
+
+def encode_to_file(path: Path, pieces: Iterable[Piece], sizes: list[int], vocabularies: dict[str, Vocabulary]) -> None:
+    """Write `pieces` (of `sizes` events each), encoded one after another, as one `.npy` array at
+    `path`, holding one piece at a time in memory: the rows of a corpus larger than memory."""
+    streams = len(streams_of(vocabularies))
+    rows = np.lib.format.open_memmap(path, mode="w+", dtype=np.int32, shape=(sum(sizes) + len(sizes), streams))
+    at = 0
+    for piece, size in zip(pieces, sizes, strict=True):
+        rows[at : at + size + 1] = encode_piece(piece, vocabularies)
+        at += size + 1
+    rows.flush()
+    del rows
 
 
 def split_encoded(rows: np.ndarray) -> list[np.ndarray]:
@@ -234,21 +269,41 @@ def to_common_key(piece: Piece) -> tuple[Piece, int]:
     return replace(piece, events=moved.events), shift
 
 
-def prepare(pieces: list[Piece], representation: str, common_key: bool, instruments: bool = False) -> list[Piece]:
-    """`pieces` as a model sees them: moved to C major or A minor if `common_key`, all on one
+def prepare_piece(piece: Piece, representation: str, common_key: bool, instruments: bool = False) -> Piece:
+    """`piece` as a model sees it: moved to C major or A minor if `common_key`, all on one
     instrument unless `instruments`, in `representation`'s events."""
-    out = []
-    for piece in pieces:
-        if not instruments:
-            piece = replace(piece, events=merge_instruments(piece.events))
-        out.append(represent(to_common_key(piece)[0] if common_key else piece, representation))
-    return out
+    if not instruments:
+        piece = replace(piece, events=merge_instruments(piece.events))
+    return represent(to_common_key(piece)[0] if common_key else piece, representation)
+
+
+def prepare(pieces: list[Piece], representation: str, common_key: bool, instruments: bool = False) -> list[Piece]:
+    """`prepare_piece` of each of `pieces`."""
+    return [prepare_piece(piece, representation, common_key, instruments) for piece in pieces]
+
+
+def shifts(transpose: int) -> list[int]:
+    """The shifts in semitones of the transpositions `augment` adds, in its order."""
+    return [shift for shift in range(-transpose, transpose + 1) if shift]
 
 
 def augment(pieces: list[Piece], transpose: int) -> list[Piece]:
     """`pieces` plus every transposition by -`transpose`..+`transpose` semitones that stays in range."""
     out = list(pieces)
-    for shift in range(-transpose, transpose + 1):
-        if shift:
-            out += [t for t in (transpose_piece(p, shift) for p in pieces) if t is not None]
+    for shift in shifts(transpose):
+        out += [t for t in (transpose_piece(p, shift) for p in pieces) if t is not None]
     return out
+
+
+def prepared(
+    pieces: list[Piece], representation: str, common_key: bool, instruments: bool, moves: Iterable[int] = (0,)
+) -> Iterator[Piece]:
+    """`pieces` prepared one at a time, for each shift of `moves` in turn, a transposition that would
+    leave MIDI's range left out: ``moves=[0, *shifts(t)]`` gives `augment(prepare(pieces), t)`'s pieces
+    without holding them."""
+    for shift in moves:
+        for piece in pieces:
+            seen = prepare_piece(piece, representation, common_key, instruments)
+            moved = transpose_piece(seen, shift) if shift else seen
+            if moved is not None:
+                yield moved

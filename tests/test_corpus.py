@@ -223,3 +223,25 @@ def test_a_file_reports_its_progress_track_by_track(known_midi: Path) -> None:
     deltas.clear()
     assert "error" in _parse_file(known_midi.with_name("missing.mid"), deltas.append)
     assert sum(deltas) == pytest.approx(1.0)  # a skipped file still counts as one
+
+
+def test_a_corpus_read_for_training_keeps_counts_and_reads_events_from_the_cache(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for song in sorted((ROOT / "midi_songs").rglob("*.mid"))[:3]:
+        shutil.copy(song, folder / song.name)
+    cache = tmp_path / "cache"
+    held = load_corpus(folder, cache, workers=1, progress=False)
+    stored = load_corpus(folder, cache, workers=1, progress=False, in_memory=False)
+    fresh = load_corpus(folder, tmp_path / "fresh", workers=2, progress=False, in_memory=False)  # parsed, not cached
+    for lean in (stored, fresh):
+        assert all(isinstance(p.events, corpus_module.StoredEvents) for p in lean.pieces)  # a count, not the events
+        assert [len(p.events) for p in lean.pieces] == [len(p.events) for p in held.pieces]
+        assert [list(p.events) for p in lean.pieces] == [p.events for p in held.pieces]
+        assert lean.pieces[0].events[5:9] == held.pieces[0].events[5:9]
+    assert stored.events == held.events > 300
+    assert isinstance(load_corpus(folder, None, progress=False, in_memory=False).pieces[0].events, list)  # no cache
+    entry = stored.pieces[1].events.entry
+    entry.unlink()  # the cache removed under a running training
+    with pytest.raises(DataError, match=f"^cache entry {entry} was removed or changed during the run: run again$"):
+        list(stored.pieces[1].events)

@@ -20,8 +20,13 @@ from lstm_music.vocab import (
     Vocabulary,
     augment,
     build_vocabularies,
+    count_tokens,
     encode_piece,
+    encode_to_file,
     pitch_vocabulary,
+    prepare,
+    prepared,
+    shifts,
     split_pieces,
     transpose_piece,
     vocabularies_from_json,
@@ -60,6 +65,29 @@ def test_split_is_by_piece_and_deterministic() -> None:
     assert [p.path for p in split_pieces(pieces, 0.1, seed=4)[1]] != [p.path for p in validation]
     assert len(split_pieces(pieces[:2], 0.1)[1]) == 1
     assert split_pieces(pieces[:1], 0.1)[1] == []
+
+
+def test_pieces_encoded_one_at_a_time_to_disk_equal_the_whole_corpus_encoded_in_memory(tmp_path) -> None:
+    from conftest import ROOT
+
+    from lstm_music.corpus import load_corpus
+    from lstm_music.training import split_rows
+
+    folder = ROOT / "midi_songs" / "bach"
+    pieces = load_corpus(folder, tmp_path / "cache", progress=False, in_memory=False).pieces[:6]
+    pieces[0].events = [Event("C4.E4.G9", "0", "1"), *pieces[0].events]  # G9 + 1 leaves MIDI: not transposed up
+    whole = augment(prepare(pieces, "note", False), 1)  # the pieces, then each moved down, then up
+    census = count_tokens(prepared(pieces, "note", False, False, [0, *shifts(1)]))  # shifts(1) == [-1, 1]
+    assert census.sizes == [len(p.events) for p in whole] and len(whole) == 6 * 3 - 1
+    vocabularies = build_vocabularies(census, 2, "note")
+    assert vocabularies_to_json(vocabularies) == vocabularies_to_json(build_vocabularies(whole, 2, "note"))
+    moves = [0, -1, 1]
+    encode_to_file(tmp_path / "rows.npy", prepared(pieces, "note", False, False, moves), census.sizes, vocabularies)
+    rows = np.load(tmp_path / "rows.npy", mmap_mode="r")
+    arrays = split_rows(rows, census.sizes)
+    assert len(arrays) == len(whole)
+    for array, piece in zip(arrays, whole, strict=True):
+        assert np.array_equal(array, encode_piece(piece, vocabularies))
 
 
 def test_transposition_shifts_pitches_and_stays_in_range() -> None:

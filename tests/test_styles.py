@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, train_args, write_tracks
 
-from lstm_music.midi_io import Event, Piece, read_piece, token_pitches
+from lstm_music.midi_io import Piece, read_piece, token_pitches
 from lstm_music.styles import StyleError, balance_weights, keep_styles, label_pieces, read_style_table, style_counts
 
 C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]
@@ -56,9 +56,7 @@ def test_styles_come_from_folders_or_a_table(two_styles: Path, tmp_path: Path) -
 
 
 def test_small_styles_weigh_more() -> None:
-    event = Event("C4", "1", "1")
-    pieces = [Piece("a", [event] * 4, style="big")] * 3 + [Piece("b", [event] * 2, style="small"), Piece("c", [event])]
-    weights = balance_weights(pieces, 0.5)  # 12 events against 2: the mean style has 7
+    weights = balance_weights(["big"] * 3 + ["small", None], [4, 4, 4, 2, 1], 0.5)  # 12 events against 2: mean 7
     assert weights[0] == pytest.approx((7 / 12) ** 0.5) and weights[3] == pytest.approx(3.5**0.5) and weights[4] == 1
 
 

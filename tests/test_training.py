@@ -284,15 +284,23 @@ def test_half_precision_is_refused_only_where_the_backend_cannot_run_it() -> Non
 
 
 def test_scoring_in_batches_of_any_size_gives_the_same_probabilities(tiny_run: Path, tiny_data: Path) -> None:
+    from lstm_music.model import input_names
     from lstm_music.scoring import target_probabilities
+    from lstm_music.streams import model_inputs
 
     model, _, vocabularies = load_checkpoint(tiny_run / BEST)
     arrays = [encode_piece(p, vocabularies) for p in load_corpus(tiny_data, None, workers=1, progress=False).pieces]
     together, _ = target_probabilities(model, arrays)
     alone, _ = target_probabilities(model, arrays, budget=1)  # one piece per batch
-    for a, b, rows in zip(together, alone, arrays, strict=True):
+    stretched, _ = target_probabilities(model, arrays, span=7)  # 7 events at a time, the LSTM states carried
+    for a, b, c, rows in zip(together, alone, stretched, arrays, strict=True):
         assert a.shape == (len(rows) - 1, len(STREAMS))
         np.testing.assert_allclose(a, b, atol=1e-5)
+        np.testing.assert_allclose(a, c, atol=1e-5)
+    whole = model.predict_on_batch(model_inputs(arrays[0][None], input_names(model)))  # the plain model, in one go
+    targets = arrays[0][1:]
+    expected = [np.take_along_axis(np.asarray(whole[s])[0], targets[:, [j]], -1)[:, 0] for j, s in enumerate(STREAMS)]
+    np.testing.assert_allclose(stretched[0], np.stack(expected, axis=1), atol=1e-5)
 
 
 def test_resume_from_latest_continues_the_run_exactly(tiny_data: Path, tmp_path: Path, capsys) -> None:
