@@ -22,7 +22,7 @@ def target_probabilities(
 
     Pieces go through the model in batches of similar length, `span` events at a time with the
     LSTMs' states carried from one stretch to the next (`model.build_segment_model`); a batch's
-    stretch has at most 16,384 positions and its softmax outputs at most `budget` numbers, and only
+    stretch has at most 4,096 positions and its softmax outputs at most `budget` numbers, and only
     the true tokens' probabilities are kept: memory stays flat however many and however long the
     pieces are. A conditioned head is given the true tokens of the heads before it in the same event.
     """
@@ -30,7 +30,7 @@ def target_probabilities(
 
     if not hasattr(model, "segment_model"):  # built once per model: each new model is traced again
         model.segment_model = build_segment_model(model)
-    positions = max(1, min(2**14, budget // max(int(output.shape[-1]) for output in model.outputs)))
+    positions = max(1, min(2**12, budget // max(int(output.shape[-1]) for output in model.outputs)))
     probabilities: list = [None] * len(arrays)
     correct: list = [None] * len(arrays)
     chunks: list[list[int]] = [[]]

@@ -167,6 +167,10 @@ class Plan:
     first_epoch: int = 0
     resumed: tuple | None = None  # (model, metadata, vocabularies) of --resume
 
+    def seen(self, pieces: list[Piece], moves: list[int]) -> Iterator[Piece]:
+        """`pieces` as the model sees them, one at a time, moved by each of `moves` in turn (`vocab.prepared`)."""
+        return prepared(pieces, self.representation, self.common_key, self.instruments, moves)
+
 
 def check_run_dir(weights_dir: Path, run_dir: Path) -> None:
     """Refuse a run folder that holds a finished or unfinished run (two runs must never mix their
@@ -301,71 +305,72 @@ def windows(
     )  # fmt: skip
 
 
-def train(args: Namespace, extra_callbacks: list | None = None) -> Path | None:
-    """Train as `args` says; return the path of the best checkpoint (None in a process other than
-    process 0 of several, which trains the same model and writes nothing that stays)."""
-    keras = import_keras()
+def set_up(args: Namespace) -> Namespace:
+    """Check the precision against the backend, then set it and the seed; return `args`, with a
+    resumed run's drums setting taken from its checkpoint (it reads its pieces as that run did)."""
+    import keras
 
-    from .callbacks import Checkpointer
     from .checkpoint import read_metadata
-    from .model import input_names
 
-    helper = process_part()[0]  # process 0 alone writes the run; another its own copy in a scratch folder
-    run_dir = Path(tempfile.mkdtemp(prefix=f"lstm-music-process{helper}-")) if helper else None
-    run_dir = run_dir or Path(args.weights_dir) / run_name(args)
-    if not helper:
-        check_run_dir(Path(args.weights_dir), run_dir)
     problem = precision_problem(args.precision, keras.backend.backend(), jax_platforms())
     if problem:
         raise SettingError(problem)
-    if args.resume:  # a resumed run reads its pieces as the checkpoint's did
+    if args.resume:
         args = Namespace(**{**vars(args), "drums": bool(read_metadata(args.resume).get("drums", False))})
     keras.mixed_precision.set_global_policy(args.precision)
     with quiet():  # under JAX this is where TensorFlow loads, if installed, to be seeded too
         keras.utils.set_random_seed(args.seed)
+    return args
 
+
+def train(args: Namespace, extra_callbacks: list | None = None) -> Path | None:
+    """Train as `args` says; return the path of the best checkpoint (None in a process other than
+    process 0 of several, which trains the same model and writes nothing that stays)."""
+    import_keras()
+
+    from .callbacks import Checkpointer
+    from .model import input_names
+
+    helper = process_part()[0]  # process 0 alone writes the run; another its own copy in a scratch folder
+    run_dir = Path(args.weights_dir) / run_name(args)
+    if not helper:
+        check_run_dir(Path(args.weights_dir), run_dir)
+    args = set_up(args)
     corpus = read_data(args, in_memory=False)
-    train_pieces, val_pieces = split_pieces(corpus.pieces, args.val_fraction, args.seed)
+    split = split_pieces(corpus.pieces, args.val_fraction, args.seed)
     scope, replicas = data_parallel(args.distribute)
     with scope:  # the model and its optimizer are made where they will train
         plan = plan_run(args, corpus)
         print(describe_instruments(corpus.pieces, plan.instruments))
-
-        def seen(pieces: list[Piece], moves: list[int]) -> Iterator[Piece]:  # one at a time, as the model sees them
-            return prepared(pieces, plan.representation, plan.common_key, plan.instruments, moves)
-
         moves = [0, *shifts(args.transpose)]  # the pieces themselves first, then their transpositions
-        census = count_tokens(seen(train_pieces, moves))
-        model, config, vocabularies = make_model(args, plan, census, lambda: seen(train_pieces, moves))
+        census = count_tokens(plan.seen(split[0], moves))
+        model, config, vocabularies = make_model(args, plan, census, lambda: plan.seen(split[0], moves))
 
+    run_dir = Path(tempfile.mkdtemp(prefix=f"lstm-music-process{helper}-")) if helper else run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
-    metadata = run_metadata(args, corpus, (train_pieces, val_pieces), plan, config, vocabularies)
-    ours = len(train_pieces)  # the pieces themselves come first in the census, then their transpositions
-    seen_arrays, metadata["train_rows"] = encode_training(
-        run_dir, seen(train_pieces, [0]), census.sizes[:ours], vocabularies
-    )
-    moved = seen(train_pieces, moves[1:])
-    train_arrays = seen_arrays + encode_transposed(run_dir, moved, census.sizes[ours:], vocabularies)
-    val_arrays = [encode_piece(p, vocabularies) for p in seen(val_pieces, [0])]
-    train_styles = [style_index(plan.styles, style) for style in census.styles]
-    val_styles = [style_index(plan.styles, p.style) for p in val_pieces]
-    names = input_names(model)
-    weights = balance_weights(census.styles, census.sizes, args.style_balance)
-    train_data = windows(args, train_arrays, train_styles, names, replicas, weights, plan.first_epoch)
-    val_data = windows(args, val_arrays, val_styles, names, replicas) if val_arrays else None
-    monitor = "val_loss" if val_data is not None else "loss"
-    if val_data is None:
-        print("no validation pieces: checkpoints will have no repeat weights (generation uses the network alone)")
-    if config.register:  # generation draws each piece's register from these
-        metadata["registers"] = [piece_register(a).round(1).tolist() for a in seen_arrays]
-        metadata["register_styles"] = train_styles[: len(seen_arrays)]  # a style's pieces lend it their registers
-    print(
-        f"model: preset {args.preset}, {model.count_params():,} parameters; "
-        f"{len(train_pieces)} train pieces ({train_data.targets:,} targets per epoch), {len(val_pieces)} validation"
-    )
-    together = together_index(vocabularies, plan.representation)
-    checkpointer = Checkpointer(run_dir, metadata, monitor, val_arrays, val_styles, together)
     try:
+        metadata = run_metadata(args, corpus, split, plan, config, vocabularies)
+        train_arrays, seen_arrays, val_arrays, metadata["train_rows"] = encode_split(
+            run_dir, plan, split, census, vocabularies, moves[1:]
+        )
+        train_styles = [style_index(plan.styles, style) for style in census.styles]
+        val_styles = [style_index(plan.styles, p.style) for p in split[1]]
+        names = input_names(model)
+        weights = balance_weights(census.styles, census.sizes, args.style_balance)
+        train_data = windows(args, train_arrays, train_styles, names, replicas, weights, plan.first_epoch)
+        val_data = windows(args, val_arrays, val_styles, names, replicas) if val_arrays else None
+        monitor = "val_loss" if val_data is not None else "loss"
+        if val_data is None:
+            print("no validation pieces: checkpoints will have no repeat weights (generation uses the network alone)")
+        if config.register:  # generation draws each piece's register from these
+            metadata["registers"] = [piece_register(a).round(1).tolist() for a in seen_arrays]
+            metadata["register_styles"] = train_styles[: len(seen_arrays)]  # a style's pieces lend it their registers
+        print(
+            f"model: preset {args.preset}, {model.count_params():,} parameters; {len(split[0])} train pieces "
+            f"({train_data.targets:,} targets per epoch), {len(split[1])} validation"
+        )
+        together = together_index(vocabularies, plan.representation)
+        checkpointer = Checkpointer(run_dir, metadata, monitor, val_arrays, val_styles, together)
         best = fit(model, args, plan.first_epoch, (train_data, val_data), checkpointer, extra_callbacks or [])
     finally:  # the memory-mapped transpositions stay readable until they are let go
         moved_rows(run_dir).unlink(missing_ok=True)
@@ -379,6 +384,19 @@ def split_rows(rows: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
     one per piece of `sizes` events, each with its ``<start>`` row."""
     ends = np.cumsum(np.asarray(sizes, dtype=np.int64) + 1)
     return [rows[end - size - 1 : end] for end, size in zip(ends.tolist(), sizes, strict=True)]
+
+
+def encode_split(run_dir: Path, plan: Plan, split: tuple, census: Census, vocabularies: dict, moves: list[int]):
+    """The training split encoded piece by piece into the run's files and memory-mapped from there
+    (its pieces, then their transpositions by `moves`), and the validation split in memory: the
+    training arrays, those of the pieces themselves, the validation arrays, and what checkpoints
+    record of the training split's file."""
+    train_pieces, val_pieces = split
+    ours = len(train_pieces)  # the pieces themselves come first in the census, then their transpositions
+    seen_arrays, record = encode_training(run_dir, plan.seen(train_pieces, [0]), census.sizes[:ours], vocabularies)
+    moved = encode_transposed(run_dir, plan.seen(train_pieces, moves), census.sizes[ours:], vocabularies)
+    val_arrays = [encode_piece(p, vocabularies) for p in plan.seen(val_pieces, [0])]
+    return seen_arrays + moved, seen_arrays, val_arrays, record
 
 
 def encode_training(run_dir: Path, pieces: Iterator[Piece], sizes: list[int], vocabularies: dict) -> tuple[list, dict]:
