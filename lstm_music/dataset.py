@@ -121,9 +121,9 @@ class WindowDataset(keras.utils.PyDataset):
             styles = np.concatenate([styles, np.zeros(short, dtype=styles.dtype)])
             if registers is not None:
                 registers = np.concatenate([registers, np.full((short, 2), 60.0, dtype=registers.dtype)])
-        index, count = self.part
+        process, count = self.part
         if count > 1:  # this process's rows of the global batch (a multiple of every process's devices)
-            share = slice(index * len(block) // count, (index + 1) * len(block) // count)
+            share = slice(process * len(block) // count, (process + 1) * len(block) // count)
             block, weight, styles = block[share], weight[share], styles[share]
             registers = None if registers is None else registers[share]
         inputs = model_inputs(block, self.names, registers, styles)

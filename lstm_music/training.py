@@ -49,6 +49,7 @@ from .vocab import (
     prepare,
     prepared,
     shifts,
+    split_encoded,
     split_pieces,
     together_index,
     unknown_notes,
@@ -379,13 +380,6 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path | None:
     return None if helper else best
 
 
-def split_rows(rows: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
-    """Views of `rows` (encoded pieces one after another, as `vocab.encode_to_file` writes them)
-    one per piece of `sizes` events, each with its ``<start>`` row."""
-    ends = np.cumsum(np.asarray(sizes, dtype=np.int64) + 1)
-    return [rows[end - size - 1 : end] for end, size in zip(ends.tolist(), sizes, strict=True)]
-
-
 def encode_split(run_dir: Path, plan: Plan, split: tuple, census: Census, vocabularies: dict, moves: list[int]):
     """The training split encoded piece by piece into the run's files and memory-mapped from there
     (its pieces, then their transpositions by `moves`), and the validation split in memory: the
@@ -405,7 +399,7 @@ def encode_training(run_dir: Path, pieces: Iterator[Piece], sizes: list[int], vo
     from .checkpoint import save_train_rows
 
     rows, record = save_train_rows(run_dir, lambda path: encode_to_file(path, pieces, sizes, vocabularies))
-    return split_rows(rows, sizes), record
+    return split_encoded(rows), record
 
 
 def moved_rows(run_dir: Path) -> Path:
@@ -428,7 +422,7 @@ def encode_transposed(run_dir: Path, pieces: Iterator[Piece], sizes: list[int], 
     except OSError as error:
         path.unlink(missing_ok=True)
         raise CheckpointError(f"cannot write {path}: {reason(error)}") from error
-    return split_rows(rows, sizes)
+    return split_encoded(rows)
 
 
 def fit(model, args: Namespace, first_epoch: int, data: tuple, checkpointer, extra_callbacks: list) -> Path:

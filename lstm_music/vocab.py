@@ -167,7 +167,8 @@ def encode_to_file(path: Path, pieces: Iterable[Piece], sizes: list[int], vocabu
 
 
 def split_encoded(rows: np.ndarray) -> list[np.ndarray]:
-    """Concatenated encoded pieces (as stored in checkpoints) split back into one array per piece."""
+    """Concatenated encoded pieces (as stored in checkpoints and `TRAIN_ROWS`) split back into one
+    array per piece: views, so memory-mapped rows stay on disk."""
     return np.split(rows, np.flatnonzero(rows[:, 0] == START_INDEX)[1:])
 
 

@@ -27,6 +27,7 @@ from lstm_music.vocab import (
     prepare,
     prepared,
     shifts,
+    split_encoded,
     split_pieces,
     transpose_piece,
     vocabularies_from_json,
@@ -71,7 +72,6 @@ def test_pieces_encoded_one_at_a_time_to_disk_equal_the_whole_corpus_encoded_in_
     from conftest import ROOT
 
     from lstm_music.corpus import load_corpus
-    from lstm_music.training import split_rows
 
     folder = ROOT / "midi_songs" / "bach"
     pieces = load_corpus(folder, tmp_path / "cache", progress=False, in_memory=False).pieces[:6]
@@ -84,7 +84,7 @@ def test_pieces_encoded_one_at_a_time_to_disk_equal_the_whole_corpus_encoded_in_
     moves = [0, -1, 1]
     encode_to_file(tmp_path / "rows.npy", prepared(pieces, "note", False, False, moves), census.sizes, vocabularies)
     rows = np.load(tmp_path / "rows.npy", mmap_mode="r")
-    arrays = split_rows(rows, census.sizes)
+    arrays = split_encoded(rows)
     assert len(arrays) == len(whole)
     for array, piece in zip(arrays, whole, strict=True):
         assert np.array_equal(array, encode_piece(piece, vocabularies))
