@@ -101,16 +101,22 @@ def model_flops(vocab: dict[str, int], config) -> float:
     return flops
 
 
+def best_of(times: int, work, *args, **kwargs) -> float:
+    """The fewest seconds `work(*args, **kwargs)` took in `times` runs: the run least disturbed by the
+    rest of the machine."""
+    best = float("inf")
+    for _ in range(times):
+        start = time.perf_counter()
+        work(*args, **kwargs)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def matmul_rate() -> float:
     """This machine's float32 matrix-multiply rate in FLOP/s (numpy, 2048 x 2048)."""
     a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
     a @ a
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        a @ a
-        best = min(best, time.perf_counter() - start)
-    return 2 * 2048**3 / best
+    return 2 * 2048**3 / best_of(5, np.matmul, a, a)
 
 
 def prepared(data: Path, representation: str = "chord") -> tuple[list[np.ndarray], dict[str, int], float]:
@@ -395,17 +401,13 @@ def bench_sampling(data: Path, events: int) -> None:
         for compiled in (False, True):
             how = "one compiled call per event" if compiled else "a Keras call per head (reference)"
             sampler.generate(events, count, settings, compiled=compiled)  # compile outside the timing
-            start = time.perf_counter()
-            sampler.generate(events, count, settings, seed=0, compiled=compiled)
-            ms = (time.perf_counter() - start) * 1000 / events
+            seconds = best_of(3, sampler.generate, events, count, settings, seed=0, compiled=compiled)
+            ms = seconds * 1000 / events
             rows.append([f"incremental, {how}, batch {count}", ms, ms / count])
     window = model_inputs(np.ones((1, 101, 3), dtype=np.int32), input_names(model))
     model.predict_on_batch(window)
     steps = max(20, events // 10)
-    start = time.perf_counter()
-    for _ in range(steps):
-        model.predict_on_batch(window)
-    baseline = (time.perf_counter() - start) * 1000 / steps
+    baseline = best_of(3, lambda: [model.predict_on_batch(window) for _ in range(steps)]) * 1000 / steps
     rows.insert(0, ["100-event window per event (baseline), batch 1", baseline, baseline])
     rows = [row + [baseline / row[2]] for row in rows]
     table("Sampling, default preset", ["method", "ms per step", "ms per event per piece", "speed-up"], rows)
@@ -448,12 +450,7 @@ def bench_start(data: Path, events: int = 500) -> None:
         }  # fmt: skip
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         for name, command in commands.items():
-            times = []
-            for _ in range(3):
-                start = time.perf_counter()
-                subprocess.run(command, cwd=ROOT, check=True, capture_output=True, env=env)
-                times.append(time.perf_counter() - start)
-            rows.append([name, min(times)])
+            rows.append([name, best_of(3, subprocess.run, command, cwd=ROOT, check=True, capture_output=True, env=env)])
     rows.append(["difference", rows[1][1] - rows[0][1]])
     table("Generation from the command to the file", ["process", "seconds (best of 3)"], rows)
     RESULTS["start"] = rows
@@ -480,12 +477,7 @@ def bench_writing(pieces: list, events: int = 1000) -> None:
         writers = {"direct (mido), today's writer": lambda path: write_midi(notes, path)}
         writers["through a music21 score (before)"] = through_music21
         for name, write in writers.items():
-            best = float("inf")
-            for i in range(3):
-                start = time.perf_counter()
-                write(Path(tmp) / f"{i}.mid")
-                best = min(best, time.perf_counter() - start)
-            rows.append([name, best * 1000])
+            rows.append([name, best_of(3, write, Path(tmp) / "x.mid") * 1000])
     table(f"Writing {len(notes)} note events as MIDI", ["writer", "ms (best of 3)"], rows)
     RESULTS["writing"] = rows
 

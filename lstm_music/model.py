@@ -137,6 +137,8 @@ class _Layers:
             layers.LSTM(units, return_sequences=True, return_state=True, name=f"trunk_lstm_{i}")
             for i, units in enumerate(config.trunk_units)
         ]
+        for lstm in self.recurrent():  # unique names, for the sampling step that calls the cells directly
+            lstm.cell.name = f"{lstm.name}_cell"
         # dropout between every recurrent stage (not inside the LSTMs, which would rule out cuDNN)
         stages = len(config.trunk_units) + 1
         self.dropouts = [layers.Dropout(config.dropout, name=f"dropout_{i}") for i in range(stages)]
@@ -167,26 +169,40 @@ class _Layers:
         """The LSTM layers in the order their states are passed to and from the step model."""
         return [self.branches[s] for s in self.streams] + self.trunk
 
-    def trunk_context(self, inputs: dict, states: list | None = None) -> tuple:
-        """The shared context every head reads, from `inputs`; also the LSTMs' final states."""
+    def trunk_context(self, inputs: dict, states: list | None = None, step: bool = False) -> tuple:
+        """The shared context every head reads, from `inputs`; also the LSTMs' final states.
+
+        `step`: the inputs are one event per piece without a time axis (tokens (batch,), context
+        (batch, dense)), and each LSTM is its cell called once, without the layer's loop over time:
+        the same arithmetic in fewer operations, for the compiled sampling step."""
         recurrent = self.recurrent()
         initial = (
             [None] * len(recurrent) if states is None else [states[2 * i : 2 * i + 2] for i in range(len(recurrent))]
         )
+
+        def run(lstm, x, state):
+            if step:
+                out, (h, c) = lstm.cell(x, state)
+                return out, h, c
+            return lstm(x, initial_state=state)
+
         final = []
         branches = []
         for i, s in enumerate(self.streams):
-            out, h, c = self.branches[s](self.embeddings[s](inputs[input_key(s)]), initial_state=initial[i])
+            out, h, c = run(self.branches[s], self.embeddings[s](inputs[input_key(s)]), initial[i])
             branches.append(out)
             final += [h, c]
+        # the sequence graph's operations stay exactly as they were: Keras names a checkpoint's layers
+        # by their order in the graph, so an old checkpoint would load into the wrong layers
         if self.register is not None:
             vector = self.register((inputs[REGISTER_KEY] - 60.0) / 12.0)
-            branches.append(ops.zeros_like(branches[0][..., :1]) + ops.expand_dims(vector, 1))
+            branches.append(vector if step else ops.zeros_like(branches[0][..., :1]) + ops.expand_dims(vector, 1))
         if self.style is not None:  # (batch, 1) -> (batch, 1, embedding), repeated along time
-            branches.append(ops.zeros_like(branches[0][..., :1]) + self.style(inputs[STYLE_KEY]))
+            vector = self.style(inputs[STYLE_KEY])
+            branches.append(vector[:, 0] if step else ops.zeros_like(branches[0][..., :1]) + vector)
         x = self.concat(branches)
         for j, lstm in enumerate(self.trunk):
-            x, h, c = lstm(self.dropouts[j](x), initial_state=initial[len(self.streams) + j])
+            x, h, c = run(lstm, self.dropouts[j](x), initial[len(self.streams) + j])
             final += [h, c]
         return self.dense(self.dropouts[-1](x)), final
 

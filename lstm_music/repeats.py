@@ -45,7 +45,7 @@ class PieceMemory:
     def add(self, row: Sequence[int]) -> None:
         """Append one event; record it as the follower of each stretch of up to `MAX_CONTEXT` events before it."""
         t = len(self.rows)
-        self.rows.append(tuple(int(x) for x in row))
+        self.rows.append(tuple(row.tolist() if isinstance(row, np.ndarray) else map(int, row)))
         if not self.onsets or self.rows[t][1] != self.together:
             self.onsets.append(t)
         for k in range(1, min(MAX_CONTEXT, t) + 1):

@@ -43,29 +43,31 @@ def choose(probs: np.ndarray, temperature: float, top_k: int, top_p: float, rng:
 
     Temperature 0 (or top-k 1) takes the most likely token; otherwise probabilities are raised to
     1/temperature, cut to the `top_k` most likely and to the smallest set whose mass reaches
-    `top_p`, renormalised and sampled.
+    `top_p`, renormalised and sampled: by rank when cut, else in the vocabulary's order (the same
+    distribution without a sort).
     """
     p = np.asarray(probs, dtype=np.float64).copy()
     p[:, : len(SPECIALS)] = 0.0
     if temperature == 0 or top_k == 1:
         return p.argmax(axis=1)
-    with np.errstate(divide="ignore"):
-        logits = np.log(p) / temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
-    order = np.argsort(-p, axis=1, kind="stable")
-    ranked = np.take_along_axis(p, order, axis=1)
-    keep = np.ones_like(ranked, dtype=bool)
-    if top_k > 0:
-        keep[:, top_k:] = False
-    if top_p < 1.0:
-        mass = np.cumsum(ranked, axis=1) / ranked.sum(axis=1, keepdims=True)
-        keep &= np.concatenate([np.ones((len(p), 1), bool), mass[:, :-1] < top_p], axis=1)
-    ranked = np.where(keep, ranked, 0.0)
-    ranked /= ranked.sum(axis=1, keepdims=True)
+    if temperature != 1:
+        with np.errstate(divide="ignore"):
+            logits = np.log(p) / temperature
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    order = np.broadcast_to(np.arange(p.shape[1]), p.shape)
+    if top_k > 0 or top_p < 1.0:
+        order = np.argsort(-p, axis=1, kind="stable")
+        p = np.take_along_axis(p, order, axis=1)
+        keep = np.arange(p.shape[1]) < (top_k or p.shape[1])
+        if top_p < 1.0:
+            mass = np.cumsum(p, axis=1) / p.sum(axis=1, keepdims=True)
+            keep = keep & np.concatenate([np.ones((len(p), 1), bool), mass[:, :-1] < top_p], axis=1)
+        p = np.where(keep, p, 0.0)
+    p /= p.sum(axis=1, keepdims=True)
     draws = rng.random(len(p))[:, None]
-    picks = (np.cumsum(ranked, axis=1) < draws).sum(axis=1)
-    picks = np.minimum(picks, keep.sum(axis=1) - 1)
+    picks = (np.cumsum(p, axis=1) < draws).sum(axis=1)
+    # a draw past the rounded total mass takes the last token that can be drawn
+    picks = np.minimum(picks, np.where(p > 0, np.arange(p.shape[1]), 0).max(axis=1))
     return np.take_along_axis(order, picks[:, None], axis=1)[:, 0]
 
 
@@ -78,20 +80,23 @@ def choose_ops(probs, temperature: float, top_k: int, top_p: float, uniform):
     p = ops.where(ops.arange(size) < len(SPECIALS), 0.0, ops.cast(probs, "float32"))
     if temperature == 0 or top_k == 1:
         return ops.cast(ops.argmax(p, axis=-1), "int32")
-    p = ops.exp((ops.log(p) - ops.log(ops.max(p, axis=-1, keepdims=True))) / temperature)
-    order = ops.argsort(-p, axis=-1)
-    ranked = ops.take_along_axis(p, order, axis=-1)
-    keep = ops.ones_like(ranked, dtype="bool")
-    if top_k > 0:
-        keep = ops.logical_and(keep, ops.arange(size) < top_k)
-    if top_p < 1.0:
-        mass = ops.cumsum(ranked, axis=-1) / ops.sum(ranked, axis=-1, keepdims=True)
-        below = ops.concatenate([ops.ones_like(mass[:, :1], dtype="bool"), mass[:, :-1] < top_p], axis=-1)
-        keep = ops.logical_and(keep, below)
-    ranked = ops.where(keep, ranked, 0.0)
-    ranked = ranked / ops.sum(ranked, axis=-1, keepdims=True)
-    picks = ops.sum(ops.cast(ops.cumsum(ranked, axis=-1) < ops.expand_dims(uniform, -1), "int32"), axis=-1)
-    picks = ops.minimum(picks, ops.sum(ops.cast(keep, "int32"), axis=-1) - 1)
+    if temperature != 1:
+        p = ops.exp((ops.log(p) - ops.log(ops.max(p, axis=-1, keepdims=True))) / temperature)
+    order = None
+    if top_k > 0 or top_p < 1.0:
+        order = ops.argsort(-p, axis=-1)
+        p = ops.take_along_axis(p, order, axis=-1)
+        keep = ops.arange(size) < (top_k or size)
+        if top_p < 1.0:
+            mass = ops.cumsum(p, axis=-1) / ops.sum(p, axis=-1, keepdims=True)
+            below = ops.concatenate([ops.ones_like(mass[:, :1], dtype="bool"), mass[:, :-1] < top_p], axis=-1)
+            keep = ops.logical_and(keep, below)
+        p = ops.where(keep, p, 0.0)
+    p = p / ops.sum(p, axis=-1, keepdims=True)
+    picks = ops.sum(ops.cast(ops.cumsum(p, axis=-1) < ops.expand_dims(uniform, -1), "int32"), axis=-1)
+    picks = ops.minimum(picks, ops.max(ops.where(p > 0, ops.arange(size), 0), axis=-1))
+    if order is None:
+        return ops.cast(picks, "int32")
     return ops.cast(ops.take_along_axis(order, ops.expand_dims(picks, -1), axis=-1)[:, 0], "int32")
 
 
@@ -136,11 +141,12 @@ def build_event_model(model, settings: SamplingSettings):
     uniforms = keras.Input(shape=(len(streams),), name="uniforms")
     followers = keras.Input(shape=(None, len(streams) + 1), dtype="int32", name="followers")
     mix = keras.Input(shape=(len(streams),), name="mix")
-    inputs = {input_key(s): previous[:, i : i + 1] for i, s in enumerate(streams)}
+    inputs = {input_key(s): previous[:, i] for i, s in enumerate(streams)}
     inputs |= {REGISTER_KEY: registers, STYLE_KEY: style}
     bounds = np.cumsum([0, *state_sizes(model)])
     states = [packed[:, a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    context, final = parts.trunk_context(inputs, states)
+    context, final = parts.trunk_context(inputs, states, step=True)
+    context = ops.expand_dims(context, 1)  # the heads were built on (batch, time, width)
     chosen: dict = {}  # column -> tokens, filled in the chain's order
     for s in parts.chain:
         i = streams.index(s)
@@ -172,9 +178,18 @@ def compiled_call(model):
     if backend == "tensorflow":
         import tensorflow as tf
 
-        signature = [tf.TensorSpec([None, *x.shape[1:]], x.dtype) for x in model.inputs]
-        graph = tf.function(lambda *x: model(list(x), training=False), input_signature=signature, jit_compile=False)
-        return graph.get_concrete_function()
+        graphs = {}  # by batch size: with every shape known, TensorFlow folds the shape arithmetic away
+
+        def call(*x):
+            batch = len(x[0])
+            if batch not in graphs:
+                signature = [tf.TensorSpec([batch, *t.shape[1:]], t.dtype) for t in model.inputs]
+                graph = tf.function(lambda *x: model(list(x), training=False), input_signature=signature)
+                graphs[batch] = graph.get_concrete_function()
+            # tensors made here cost a fifth of what the call's own conversion of numpy arrays costs
+            return graphs[batch](*[tf.constant(a) if isinstance(a, np.ndarray) else a for a in x])
+
+        return call
     return lambda *x: model.predict_on_batch(list(x))
 
 

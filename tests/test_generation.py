@@ -135,6 +135,32 @@ def test_choose_argmax_rules_and_never_special_tokens() -> None:
     assert set(nucleus[::2].tolist()) == {3} and set(nucleus[1::2].tolist()) == {4}
 
 
+class Draws:
+    """A stand-in generator that returns the given uniform numbers."""
+
+    def __init__(self, *values: float) -> None:
+        self.values = np.array(values)
+
+    def random(self, size: int) -> np.ndarray:
+        return self.values[:size]
+
+
+@pytest.mark.parametrize(("top_k", "top_p"), [(0, 1.0), (3, 1.0), (0, 0.99)])
+def test_a_draw_past_the_rounded_mass_takes_a_token_that_can_be_drawn(top_k: int, top_p: float) -> None:
+    from keras import ops
+
+    from lstm_music.sampling import choose_ops
+
+    # the last two tokens cannot be drawn; a draw past the cumulative sums' rounded total (here
+    # 1.5, to be sure) used to take the very last token
+    probs = np.array([[0.0, 0.0, 0.3, 0.7, 0.0, 0.0]])
+    drawn = choose(probs, 1.0, top_k, top_p, Draws(1.5)).tolist()
+    assert drawn in ([2], [3])
+    compiled = choose_ops(probs.astype(np.float32), 1.0, top_k, top_p, np.array([1.5], dtype=np.float32))
+    assert ops.convert_to_numpy(compiled).tolist() == drawn
+    assert choose(probs, 1.0, top_k, top_p, Draws(0.5)).tolist() == [3]  # in the vocabulary's order when not cut
+
+
 def test_temperature_zero_is_argmax_and_equals_top_k_one(tiny_run: Path, tmp_path: Path) -> None:
     # the seed still picks each piece's register (from the training pieces'), so both take seed 1
     zero = generate(tiny_run, tmp_path / "t0.mid", "--seed", "1", "--temperature", "0")
