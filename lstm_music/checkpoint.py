@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 from .backend import import_keras
-from .files import forget, reason, write_atomically
+from .files import forget, reason, scratch_prefix, write_atomically
 from .vocab import OLD_REPRESENTATION, Vocabulary, vocabularies_from_json
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def save_checkpoint(
     never meet a full disk, since h5py cannot close a file whose writes failed and the process then
     crashes (a segmentation fault) instead of reporting it."""
     needed = sum(int(np.prod(w.shape)) * 4 for w in model.weights) + (0 if train_rows is None else train_rows.nbytes)
-    with tempfile.TemporaryDirectory(prefix="lstm_music-checkpoint-") as scratch:
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix("lstm_music-checkpoint")) as scratch:
         built = Path(scratch) / "checkpoint.weights.h5"
         if shutil.disk_usage(scratch).free < 2 * needed + 2**20:
             raise CheckpointError(f"cannot build checkpoint {path}: not enough free space in {scratch}")

@@ -4,7 +4,8 @@ Every output of the toolkit (checkpoints, the event cache, MIDI and MusicXML fil
 reports) is written to a temporary name beside its final one and renamed into place; on any
 failure the temporary file is removed and the error goes on to the caller, which turns it into
 one line naming the path. Temporary files of processes that were killed before they could remove
-theirs are removed by the next write into the same folder (`remove_stale`).
+theirs are removed by the next write into the same folder (`remove_stale`), and their scratch
+folders by the next process that makes one (`scratch_prefix`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import contextlib
 import gc
 import os
 import re
+import shutil
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -54,6 +57,20 @@ def remove_stale(folder: Path) -> None:
         if found and not _running(int(found.group(1))):
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
+
+
+def scratch_prefix(name: str) -> str:
+    """The prefix for a scratch folder of this process in the system's temporary folder
+    (`tempfile.mkdtemp(prefix=...)`): `name`, then this process's id. The scratch folders of that
+    `name` that killed processes left behind are removed first."""
+    root = tempfile.gettempdir()
+    pattern = re.compile(rf"^{re.escape(name)}-(\d+)-")
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(root):
+            found = pattern.match(entry.name)
+            if found and entry.is_dir(follow_symlinks=False) and not _running(int(found.group(1))):
+                shutil.rmtree(entry.path, ignore_errors=True)
+    return f"{name}-{os.getpid()}-"
 
 
 def _running(pid: int) -> bool:

@@ -24,7 +24,7 @@ import numpy as np
 from .backend import agreed, data_parallel, import_keras, process_part, quiet
 from .cli import SettingError
 from .corpus import PARSER_SETTINGS, Corpus, load_corpus, parser_difference
-from .files import reason, remove_stale
+from .files import reason, remove_stale, scratch_prefix
 from .instruments import instrument_name
 from .midi_io import Piece
 from .streams import ALL_STREAMS, INSTRUMENT, piece_register
@@ -347,7 +347,7 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path | None:
         census = count_tokens(plan.seen(split[0], moves))
         model, config, vocabularies = make_model(args, plan, census, lambda: plan.seen(split[0], moves))
 
-    run_dir = Path(tempfile.mkdtemp(prefix=f"lstm-music-process{helper}-")) if helper else run_dir
+    run_dir = Path(tempfile.mkdtemp(prefix=scratch_prefix(f"lstm-music-process{helper}"))) if helper else run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         metadata = run_metadata(args, corpus, split, plan, config, vocabularies)

@@ -4,6 +4,7 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -115,10 +116,12 @@ def test_checkpoint_killed_while_saving_is_complete_or_absent(tmp_path: Path) ->
         "    print(n, flush=True)\n"
     )
     target = tmp_path / BEST
+    killed = []
     for delay in (0.0, 0.13, 0.29, 0.41):
         process = subprocess.Popen(
             [sys.executable, "-c", saver, str(target)], cwd=ROOT, stdout=subprocess.PIPE, text=True
         )
+        killed.append(process.pid)
         process.stdout.readline()  # the first save finished: the kill lands in a later one
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
@@ -130,6 +133,16 @@ def test_checkpoint_killed_while_saving_is_complete_or_absent(tmp_path: Path) ->
         with h5py.File(target, "r") as handle:
             assert "lstm_music" in handle and "layers" in handle
         assert read_train_rows(target).shape == (50000, 3)
+    # the scratch folders the killed savers were building checkpoints in go with the next one made
+    from lstm_music.files import scratch_prefix
+
+    def left() -> list[str]:
+        found = Path(tempfile.gettempdir()).glob("lstm_music-checkpoint-*-*")
+        return [p.name for p in found if p.name.split("-")[2] in map(str, killed)]
+
+    assert left()
+    scratch_prefix("lstm_music-checkpoint")
+    assert left() == []
 
 
 def test_resume_continues_epochs_from_saved_weights(
@@ -363,3 +376,23 @@ def test_checkpoints_do_not_carry_the_training_split_and_evaluation_finds_or_reb
         evaluate_main(["--checkpoint", str(alone), "--data", str(other), "--cache-dir", str(tmp_path / "cache")]) == 2
     )
     assert "give the training folder as --data" in capsys.readouterr().err
+
+
+def test_weights_saved_by_an_earlier_version_load_into_the_same_layers() -> None:
+    # Keras names a checkpoint's layers by their order in the graph (embedding, embedding_1, ...), so a
+    # change to the sequence graph's operations can send saved weights into the wrong layers, silently
+    # where the shapes agree. This file was saved by bf8d894 with every kind of layer the model has.
+    import keras
+
+    from lstm_music.model import ModelConfig, build_model
+
+    saved = ROOT / "tests" / "data" / "layers-bf8d894"
+    expected = json.loads(saved.with_suffix(".json").read_text())
+    keras.utils.set_random_seed(1)  # other initial weights than the saved ones
+    model = build_model(expected["vocabulary_sizes"], ModelConfig.from_dict(expected["model"]))
+    model.load_weights(saved.with_suffix(".weights.h5"))
+    sums = {layer.name: [round(float(np.sum(w)), 6) for w in layer.get_weights()] for layer in model.layers}
+    sums = {name: values for name, values in sums.items() if values}
+    assert sums.keys() == expected["weight_sums"].keys()
+    for name, values in expected["weight_sums"].items():
+        np.testing.assert_allclose(sums[name], values, atol=1e-5, err_msg=name)
