@@ -26,6 +26,7 @@ STYLES = "folders"  # folders: a piece's style is its first sub-folder under DAT
 MIN_STYLE_PIECES = 2  # styles with fewer pieces are trained as unlabelled
 STYLE_DROPOUT = 0.1  # share of training windows shown without their style, so "no style" is learned too
 STYLE_BALANCE = 0.5  # small styles weigh more: loss weight (mean events per style / the style's) ** this; 0 = off
+STYLE_OPENINGS = 0.1  # share of a style model's windows from inside a piece that read <start> first (0 = off)
 VAL_FRACTION = 0.1  # share of pieces held out for validation
 # Model
 PRESET = "default"  # small | default | seed
@@ -107,6 +108,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     data.add_argument(
         "--style-balance", type=number(float, 0, 4), default=STYLE_BALANCE, help="weight of small styles (0: off)"
+    )
+    data.add_argument(
+        "--style-openings",
+        type=fraction,
+        default=STYLE_OPENINGS,
+        help="share of windows from inside a piece that read <start> first, so each style learns to open (0: off)",
     )
     data.add_argument("--val-fraction", type=fraction, default=VAL_FRACTION, help="share of pieces for validation")
     model = p.add_argument_group("model")

@@ -16,7 +16,7 @@ import math
 import keras
 import numpy as np
 
-from .streams import REGISTER_KEY, STREAMS, input_key, model_inputs, piece_register, streams_of
+from .streams import REGISTER_KEY, START_INDEX, STREAMS, input_key, model_inputs, piece_register, streams_of
 
 
 def window_starts(rows: int, length: int, stride: int) -> list[int]:
@@ -39,7 +39,10 @@ class WindowDataset(keras.utils.PyDataset):
 
     `names` are the model's inputs (`model.input_names`); by default the three streams' inputs.
     A model with styles reads each piece's index in `styles`, replaced by 0 (none) in a share
-    `style_dropout` of the windows, so that the model also learns the unlabelled mix; `weights`
+    `style_dropout` of the windows, so that the model also learns the unlabelled mix. A share
+    `cold_starts` of the windows that start inside a piece read ``<start>`` as their first event, so
+    that how a piece of each style opens is learned from all of its windows, not from its few first
+    ones (in an uneven collection most openings belong to one style); `weights`
     scale each piece's loss (small styles weigh more: `styles.balance_weights`).
     """
 
@@ -54,6 +57,7 @@ class WindowDataset(keras.utils.PyDataset):
         names: list[str] | None = None,
         styles: list[int] | None = None,
         style_dropout: float = 0.0,
+        cold_starts: float = 0.0,
         weights: list[float] | None = None,
         epoch: int = 0,
         multiple: int = 1,
@@ -66,6 +70,7 @@ class WindowDataset(keras.utils.PyDataset):
         self.styles = np.asarray([styles[i] for i in usable] if styles else [0] * len(usable), dtype=np.int32)
         self.weights = np.asarray([weights[i] for i in usable] if weights else [1.0] * len(usable), dtype=np.float32)
         self.style_dropout = style_dropout
+        self.cold_starts = cold_starts
         self.seed = seed
         self.epoch = epoch  # a resumed run starts at its checkpoint's epoch, so it sees the batches it would have
         self.streams = streams_of(arrays[0].shape[1]) if arrays else STREAMS
@@ -109,6 +114,9 @@ class WindowDataset(keras.utils.PyDataset):
             part = self.arrays[piece][start : start + self.length + 1]
             block[row, : len(part)] = part
             weight[row, : len(part) - 1] = self.weights[piece]
+        if self.cold_starts:  # drawn apart from the style dropout's numbers, so that both stay as they were
+            drawn = np.random.default_rng([self.seed, self.epoch, index, 1]).random(len(chosen))
+            block[(chosen[:, 1] > 0) & (drawn < self.cold_starts), 0] = START_INDEX
         styles = self.styles[chosen[:, 0]]
         if self.style_dropout:  # the same windows lose their label whenever this batch is built in this epoch
             dropped = np.random.default_rng([self.seed, self.epoch, index]).random(len(chosen)) < self.style_dropout

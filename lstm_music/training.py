@@ -291,14 +291,15 @@ def windows(
     args: Namespace, arrays: list, styles: list[int], names: list[str], replicas: int, weights=None, epoch=None
 ):
     """The training windows of `arrays` (given `epoch`: shuffled from the seed and it, with style
-    dropout and `weights`) or, without, the validation windows; batches padded to `replicas` rows,
-    of which this process feeds its share (`backend.process_part`)."""
+    dropout, cold starts where there are styles, and `weights`) or, without, the validation windows;
+    batches padded to `replicas` rows, of which this process feeds its share (`backend.process_part`)."""
     from .dataset import WindowDataset
 
     if epoch is not None:
         return WindowDataset(
             arrays, args.sequence_length, args.batch_size, args.stride or None, True, args.seed, names,
-            styles, args.style_dropout, weights, epoch, replicas, process_part(),
+            styles, args.style_dropout, args.style_openings if any(styles) else 0.0, weights, epoch, replicas,
+            process_part(),
         )  # fmt: skip
     return WindowDataset(
         arrays, args.sequence_length, args.batch_size, args.stride or None, False, names=names, styles=styles,

@@ -127,6 +127,25 @@ def test_windows_targets_are_inputs_shifted_by_one() -> None:
     assert targets["note"][0, :4].tolist() == arrays[2][1:, 0].tolist()
 
 
+def test_cold_starts_read_start_first_and_keep_every_target() -> None:
+    rng = np.random.default_rng(3)
+    arrays = [rng.integers(2, 50, size=(n, 3)).astype(np.int32) for n in (40, 25)]
+    plain = WindowDataset(arrays, length=8, batch_size=100, shuffle=False, styles=[1, 2])
+    cold = WindowDataset(arrays, length=8, batch_size=100, shuffle=False, styles=[1, 2], cold_starts=1.0)
+    half = WindowDataset(arrays, length=8, batch_size=100, shuffle=False, styles=[1, 2], cold_starts=0.5)
+    (before, targets, weight), (after, cold_targets, cold_weight) = plain[0], cold[0]
+    inside = cold.windows[:, 1] > 0  # windows that start inside a piece
+    assert inside.sum() >= 6 and (~inside).sum() == 2
+    for s in STREAMS:
+        assert (after[input_key(s)][inside, 0] == START_INDEX).all()
+        assert np.array_equal(after[input_key(s)][~inside], before[input_key(s)][~inside])  # real openings stay
+        assert np.array_equal(after[input_key(s)][:, 1:], before[input_key(s)][:, 1:])
+        assert np.array_equal(cold_targets[s], targets[s])
+    assert np.array_equal(cold_weight, weight)
+    some = (half[0][0]["note_in"][inside, 0] == START_INDEX).mean()
+    assert 0.2 < some < 0.8
+
+
 def test_conditioned_inputs_are_given_the_targets_of_earlier_heads() -> None:
     rng = np.random.default_rng(2)
     arrays = [rng.integers(2, 50, size=(n, 3)).astype(np.int32) for n in (30, 12)]
