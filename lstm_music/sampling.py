@@ -54,7 +54,7 @@ def choose(probs: np.ndarray, temperature: float, top_k: int, top_p: float, rng:
         with np.errstate(divide="ignore"):
             logits = np.log(p) / temperature
         p = np.exp(logits - logits.max(axis=1, keepdims=True))
-    order = np.broadcast_to(np.arange(p.shape[1]), p.shape)
+    order = None
     if top_k > 0 or top_p < 1.0:
         order = np.argsort(-p, axis=1, kind="stable")
         p = np.take_along_axis(p, order, axis=1)
@@ -68,7 +68,7 @@ def choose(probs: np.ndarray, temperature: float, top_k: int, top_p: float, rng:
     picks = (np.cumsum(p, axis=1) < draws).sum(axis=1)
     # a draw past the rounded total mass takes the last token that can be drawn
     picks = np.minimum(picks, np.where(p > 0, np.arange(p.shape[1]), 0).max(axis=1))
-    return np.take_along_axis(order, picks[:, None], axis=1)[:, 0]
+    return picks if order is None else np.take_along_axis(order, picks[:, None], axis=1)[:, 0]
 
 
 def choose_ops(probs, temperature: float, top_k: int, top_p: float, uniform):
