@@ -81,6 +81,27 @@ PRESETS: dict[str, ModelConfig] = {
 }
 
 
+class TokenCounts(layers.Layer):
+    """Sums of `times` (batch, k) by the token each names in `tokens` (batch, k), as (batch, size):
+    how often the sampling step's repeat-memory followers name each token (`sampling.with_repeats_ops`).
+    One sum by cell over the whole batch, where a one-hot would be (batch, k, size); the counts are
+    whole numbers, so the sums are exact in any order."""
+
+    def __init__(self, size: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.size = size
+
+    def call(self, inputs):
+        tokens, times = inputs
+        batch = ops.shape(tokens)[0]
+        cells = tokens + ops.expand_dims(ops.arange(batch, dtype=tokens.dtype) * self.size, -1)
+        flat = ops.segment_sum(ops.reshape(times, (-1,)), ops.reshape(cells, (-1,)), batch * self.size)
+        return ops.reshape(flat, (batch, self.size))
+
+    def compute_output_shape(self, shapes):
+        return (shapes[0][0], self.size)
+
+
 class PitchEmbedding(layers.Layer):
     """Embeds indices of `vocab.pitch_vocabulary` (specials, then MIDI pitches 0-127) as the sum of a
     vector per pitch, per pitch class and per octave, so what is learned about C4 carries to every C

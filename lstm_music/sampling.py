@@ -107,12 +107,13 @@ def with_repeats_ops(probs, followers, chosen: list[tuple], stream: int, weight)
     about the stream in column `stream`."""
     from keras import ops
 
+    from .model import TokenCounts
+
     agree = followers[:, :, -1] > 0
     for column, token in chosen:
         agree = ops.logical_and(agree, ops.equal(followers[:, :, column], ops.expand_dims(token, -1)))
-    votes = ops.one_hot(ops.where(agree, followers[:, :, stream], 0), probs.shape[-1])  # (batch, k, vocabulary)
     times = ops.where(agree, ops.cast(followers[:, :, -1], "float32"), 0.0)
-    counts = ops.sum(votes * ops.expand_dims(times, -1), axis=1)
+    counts = TokenCounts(probs.shape[-1])([followers[:, :, stream], times])  # (batch, vocabulary)
     total = ops.sum(counts, axis=-1, keepdims=True)
     w = ops.where(total > 0, ops.expand_dims(weight, -1), 0.0)
     return (1.0 - w) * ops.cast(probs, "float32") + w * counts / ops.maximum(total, 1.0)
