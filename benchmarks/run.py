@@ -190,12 +190,14 @@ def targets_per_second(model, arrays: list[np.ndarray], batch: int, seconds: flo
 
 def bench_training(data: Path, seconds: float) -> None:
     """Target events and notes per second and achieved FLOP/s for each preset and representation,
-    beside the original design."""
+    beside the original design and the previous default preset on chord tokens."""
     import keras
 
-    from lstm_music.model import PRESETS, build_model, compile_model
+    from lstm_music.model import PRESETS, ModelConfig, build_model, compile_model
     from lstm_music.training import jax_platforms
 
+    # The default preset up to 2026-11-27, made for chord tokens (issue 9 measures the new one against it).
+    previous_default = ModelConfig(64, 128, [256, 256], 256, 128, True, 0.3, True)
     data_of = {r: prepared(data, r) for r in ("chord", "note")}
     arrays, vocab, _ = data_of["chord"]
     rate = matmul_rate()
@@ -203,18 +205,21 @@ def bench_training(data: Path, seconds: float) -> None:
     original = original_throughput(arrays, vocab, seconds)
     original_notes = original * data_of["chord"][2]
     rows.append(["original design (chord tokens, 1 target per 100-event window, batch 64)", original, original_notes])
-    rows[0] += [1.0, "-", "-"]
-    runs = [("chord", "default", 32, "float32"), ("note", "default", 32, "float32")]
-    runs += [("note", "default", 128, "float32")]
-    runs += [("chord", "small", 32, "float32"), ("note", "small", 32, "float32")]
-    runs += [("chord", "default", 32, "mixed_bfloat16"), ("note", "default", 32, "mixed_bfloat16")]
+    rows[0] += [1.0, "-", "-", "-"]
+    presets = {**PRESETS, "previous default": previous_default}
+    # The baseline of the default's speed: the previous default preset on chord events at batch 32.
+    runs = [("chord", "previous default", 32, "float32"), ("note", "default", 64, "float32")]
+    runs += [("chord", "default", 64, "float32"), ("note", "previous default", 32, "float32")]
+    runs += [("chord", "small", 64, "float32"), ("note", "small", 64, "float32")]
+    runs += [("chord", "default", 64, "mixed_bfloat16"), ("note", "default", 64, "mixed_bfloat16")]
     runs += [("chord", "seed", 256, "mixed_bfloat16"), ("note", "seed", 256, "mixed_bfloat16")]
     if "gpu" in jax_platforms():  # batch sizes that fill a GPU; half precision fails there (a row says so)
         runs += [("chord", "default", 256, "float32"), ("note", "default", 256, "float32")]
         runs += [("note", "default", 256, "mixed_float16"), ("note", "seed", 256, "float32")]
+    baseline = None
     for representation, preset, batch, precision in runs:
         arrays, vocab, notes_per_event = data_of[representation]
-        config = replace(PRESETS[preset], pitch_embedding=representation == "note", register=representation == "note")
+        config = replace(presets[preset], pitch_embedding=representation == "note", register=representation == "note")
         keras.mixed_precision.set_global_policy(precision)
         keras.utils.set_random_seed(0)
         model = compile_model(build_model(vocab, config))
@@ -223,16 +228,18 @@ def bench_training(data: Path, seconds: float) -> None:
             per_second = targets_per_second(model, arrays, batch, seconds)
         except Exception as error:  # a backend that lacks a kernel for this precision: say so, go on
             keras.mixed_precision.set_global_policy("float32")
-            rows.append([name, f"fails: {str(error).splitlines()[-1][:80]}", "-", "-", "-", "-"])
+            rows.append([name, f"fails: {str(error).splitlines()[-1][:80]}", "-", "-", "-", "-", "-"])
             continue
         achieved = 3 * model_flops(vocab, config) * per_second  # forward + backward = 3x forward
         keras.mixed_precision.set_global_policy("float32")
         notes = per_second * notes_per_event
+        baseline = baseline or notes
         flops = [f"{achieved / 1e9:.1f}", f"{achieved / rate:.0%}"]
-        rows.append([name, per_second, notes, notes / original_notes, *flops])
+        rows.append([name, per_second, notes, notes / original_notes, notes / baseline, *flops])
     table(
         f"Training throughput (float32 matmul rate here: {rate / 1e9:.1f} GFLOP/s)",
-        ["model", "target events/s", "target notes/s", "notes/s vs original", "model GFLOP/s", "of matmul rate"],
+        ["model", "target events/s", "target notes/s", "notes/s vs original", "notes/s vs previous default"]
+        + ["model GFLOP/s", "of matmul rate"],
         rows,
     )
     RESULTS["training"] = {"matmul_flops": rate, "rows": rows, "notes_per_event": data_of["chord"][2]}
