@@ -23,6 +23,7 @@ TEMPERATURE = DEFAULT_TEMPERATURE  # 1.0 scored closest to real music (docs/BENC
 TOP_K = 0  # sample only among the k most likely tokens per head; 0 = all
 TOP_P = 1.0  # sample only among the most likely tokens holding this much probability
 REPEATS = True  # let the piece repeat its own phrases (the checkpoint's repeat memory); False = network alone
+PITCH_WINDOW = True  # keep each piece's notes near its register, as far as real pieces reach past theirs
 SEED = None  # None: a new random seed each run (printed, so a piece can be made again)
 STYLE = ""  # a style of the checkpoint (--list-styles shows them); "" = the unlabelled mix
 INSTRUMENT = ""  # General MIDI program or name for every note; "" = each note's own (piano for one instrument)
@@ -45,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", help="write one piece to exactly this path")
     p.add_argument("--length", type=number(int, 1, 100_000), default=LENGTH, help="events (notes) per piece")
     p.add_argument("--count", type=number(int, 1, 1024), default=COUNT, help="pieces to generate (one batch)")
-    add_sampling_flags(p, TEMPERATURE, TOP_K, TOP_P, REPEATS)
+    add_sampling_flags(p, TEMPERATURE, TOP_K, TOP_P, REPEATS, PITCH_WINDOW)
     p.add_argument("--seed", type=int, default=SEED, help="random seed (default: new each run)")
     p.add_argument("--style", default=STYLE, help="generate this style of the checkpoint (default: the mix)")
     p.add_argument("--list-styles", action="store_true", help="print the checkpoint's styles and exit")

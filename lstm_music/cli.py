@@ -69,7 +69,7 @@ def non_negative(kind: type = int) -> Callable[[str], int | float]:
 
 
 def add_sampling_flags(
-    parser: argparse.ArgumentParser, temperature: float, top_k: int, top_p: float, repeats: bool
+    parser: argparse.ArgumentParser, temperature: float, top_k: int, top_p: float, repeats: bool, pitch_window: bool
 ) -> None:
     """The flags that say how each head is sampled, with these defaults."""
     parser.add_argument("--temperature", type=number(float, 0, 100), default=temperature, help="0 = argmax")
@@ -85,16 +85,26 @@ def add_sampling_flags(
         default=repeats,
         help="mix in the checkpoint's repeat memory so pieces repeat their own phrases (--no-repeats: network alone)",
     )
+    parser.add_argument(
+        "--pitch-window",
+        action=argparse.BooleanOptionalAction,
+        default=pitch_window,
+        help="keep each piece's notes within its register widened by as much as 90%% of the training pieces "
+        "reach past theirs (stored in the checkpoint; --no-pitch-window: any pitch)",
+    )
 
 
-def sampling_settings(args: argparse.Namespace, repeat_weights: dict | None = None) -> SamplingSettings:
-    """The `SamplingSettings` the sampling flags ask for, with the checkpoint's `repeat_weights`."""
+def sampling_settings(args: argparse.Namespace, metadata: dict) -> SamplingSettings:
+    """The `SamplingSettings` the sampling flags ask for, with the checkpoint's repeat weights and
+    register margins (`metadata`; a checkpoint without them samples without)."""
     temperatures = {s: getattr(args, f"{s}_temperature") for s in ALL_STREAMS}
+    margins = metadata.get("register_margins")
     return SamplingSettings(
         {s: args.temperature if t is None else t for s, t in temperatures.items()},
         args.top_k,
         args.top_p,
-        repeat_weights if args.repeats else None,
+        metadata.get("repeat_weights") if args.repeats else None,
+        tuple(margins) if margins and args.pitch_window else None,
     )
 
 

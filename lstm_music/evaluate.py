@@ -91,6 +91,7 @@ TEMPERATURE = DEFAULT_TEMPERATURE  # sampling as generate_music.py samples (the 
 TOP_K = 0
 TOP_P = 1.0
 REPEATS = True
+PITCH_WINDOW = True
 STYLES = "folders"  # held-out pieces' styles: their folders, or a path,style CSV
 JSON = ""  # also write every number here
 HTML = ""  # also write the report page here
@@ -520,7 +521,7 @@ def compare_music(
 
     representation, common_key = loaded.seen_as
     vocabularies, training = loaded.vocabularies, loaded.training
-    settings = sampling_settings(args, loaded.metadata.get("repeat_weights"))
+    settings = sampling_settings(args, loaded.metadata)
     registers = choose_registers(loaded.metadata.get("registers"), args.generate, args.seed)
     sampler = Sampler(loaded.model, together_index(vocabularies, representation))  # compiles its step once
     length = sampling_length(args.length, representation, training)
@@ -538,6 +539,7 @@ def compare_music(
         "top_k": args.top_k,
         "top_p": args.top_p,
         "repeat_weights": settings.repeat_weights,
+        "pitch_window": settings.pitch_window,
     }
     report["length"], report["compared_length"], report["seed"] = args.length, size, args.seed
     report["real_pieces"] = len(reference)
@@ -659,7 +661,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--length", type=number(int, 1, 100_000), default=LENGTH, help="notes and chords per generated piece"
     )
     p.add_argument("--seed", type=int, default=SEED, help="sampling seed")
-    add_sampling_flags(p, TEMPERATURE, TOP_K, TOP_P, REPEATS)
+    add_sampling_flags(p, TEMPERATURE, TOP_K, TOP_P, REPEATS, PITCH_WINDOW)
     p.add_argument("--styles", default=STYLES, help="held-out pieces' styles: folders, or a path,style CSV")
     p.add_argument("--json", default=JSON or None, help="also write every number to this JSON file")
     p.add_argument("--html", default=HTML or None, help="also write a self-contained report page to this file")

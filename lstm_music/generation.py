@@ -203,7 +203,7 @@ def generate(args: Namespace) -> list[Path]:
     sampler = Sampler(model, together_index(vocabularies, representation))
     known = metadata.get("registers")
     registers = choose_registers(known, args.count, seed, primer_rows, metadata.get("register_styles"), style)
-    settings = sampling_settings(args, metadata.get("repeat_weights"))
+    settings = sampling_settings(args, metadata)
     long = args.length * args.count >= 5000 and sys.stderr.isatty()  # a bar where the wait is noticeable
     sampled = sampler.generate(args.length, args.count, settings, seed, primer_rows, registers, style, progress=long)
 

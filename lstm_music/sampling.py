@@ -30,12 +30,34 @@ DEFAULT_TEMPERATURE = 1.0  # the one default of generate_music.py and evaluate: 
 @dataclass
 class SamplingSettings:
     """How each head turns probabilities into a choice; `repeat_weights` (from the checkpoint) mix in
-    the piece's repeat memory (`repeats`), None samples the network alone."""
+    the piece's repeat memory (`repeats`), None samples the network alone. `pitch_window` (semitones
+    below and above, from the checkpoint: `streams.register_margins`) keeps a note-event model's
+    notes within each piece's register widened by that much; None: any pitch."""
 
     temperature: dict[str, float] = field(default_factory=lambda: {s: DEFAULT_TEMPERATURE for s in ALL_STREAMS})
     top_k: int = 0
     top_p: float = 1.0
     repeat_weights: dict[str, list[float]] | None = None
+    pitch_window: tuple[float, float] | None = None
+
+
+def in_window(probs: np.ndarray, registers: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+    """`probs` (batch, pitch vocabulary) with the pitches outside each piece's register (batch, 2)
+    widened by `window` (below, above) set to 0; a row with no mass left inside stays as it was."""
+    pitches = np.arange(probs.shape[1]) - len(SPECIALS)
+    inside = (pitches >= registers[:, :1] - window[0]) & (pitches <= registers[:, 1:] + window[1])
+    kept = np.where(inside, probs, 0.0)
+    return np.where(kept.sum(axis=1, keepdims=True) > 0, kept, probs)
+
+
+def in_window_ops(probs, registers, window: tuple[float, float]):
+    """`in_window` in `keras.ops`, for the compiled event step."""
+    from keras import ops
+
+    pitches = ops.cast(ops.arange(probs.shape[-1]) - len(SPECIALS), "float32")
+    low, high = registers[:, :1] - window[0], registers[:, 1:] + window[1]
+    kept = ops.where(ops.logical_and(ops.greater_equal(pitches, low), ops.less_equal(pitches, high)), probs, 0.0)
+    return ops.where(ops.sum(kept, axis=-1, keepdims=True) > 0, kept, probs)
 
 
 def choose(probs: np.ndarray, temperature: float, top_k: int, top_p: float, rng: np.random.Generator) -> np.ndarray:
@@ -155,6 +177,8 @@ def build_event_model(model, settings: SamplingSettings):
         probs = parts.head(s, context, given)[:, 0]
         if settings.repeat_weights:
             probs = with_repeats_ops(probs, followers, list(chosen.items()), i, mix[:, i])
+        if settings.pitch_window and s == "note":
+            probs = in_window_ops(probs, registers, settings.pitch_window)
         chosen[i] = choose_ops(probs, settings.temperature[s], settings.top_k, settings.top_p, uniforms[:, i])
     outputs = [ops.stack([chosen[i] for i in range(len(streams))], axis=-1), ops.concatenate(final, axis=-1)]
     return keras.Model([previous, packed, registers, style, uniforms, followers, mix], outputs)
@@ -362,14 +386,16 @@ class Sampler:
             if settings.repeat_weights:
                 earlier = chosen[:, list(self.order[:k])]
                 p = self.with_repeats(p, matches, earlier, settings.repeat_weights[s], self.repeat_order)
+            if settings.pitch_window and s == "note":
+                p = in_window(p, self.registers, settings.pitch_window)
             chosen[:, i] = choose(p, settings.temperature[s], settings.top_k, settings.top_p, rng)
         return chosen, states
 
     def compiled_event(self, settings: SamplingSettings) -> Callable:
         """A function like `reference_event` that draws each event in one compiled call (built once
-        per temperature, top-k, top-p and use of the repeat memory)."""
+        per temperature, top-k, top-p, use of the repeat memory and pitch window)."""
         key = (tuple(settings.temperature[s] for s in self.streams), settings.top_k, settings.top_p)
-        key += (settings.repeat_weights is not None,)
+        key += (settings.repeat_weights is not None, settings.pitch_window)
         if key in self.events:
             return self.events[key]
         run = compiled_call(build_event_model(self.model, settings))

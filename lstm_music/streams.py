@@ -77,3 +77,21 @@ def piece_register(rows: np.ndarray) -> np.ndarray:
     if not len(pitches):
         return np.array([60.0, 60.0], dtype=np.float32)
     return np.percentile(pitches, [5, 95]).astype(np.float32)
+
+
+def register_margins(arrays: list[np.ndarray], share: float = 0.9) -> list[float]:
+    """How far the lowest pitch of an encoded piece lies below its register (`piece_register`) and
+    the highest above it, each the `share` quantile over `arrays`: the room that `share` of real
+    pieces take past their register. Generation keeps a piece's notes within its register widened
+    by these (`sampling.SamplingSettings.pitch_window`). Needs the pitch vocabulary."""
+    below, above = [], []
+    for rows in arrays:
+        notes = rows[:, 0]
+        pitches = notes[notes >= len(SPECIALS)] - len(SPECIALS)
+        if len(pitches):
+            low, high = piece_register(rows)
+            below.append(float(low) - pitches.min())
+            above.append(pitches.max() - float(high))
+    if not below:
+        return [0.0, 0.0]
+    return [round(float(np.quantile(below, share)), 1), round(float(np.quantile(above, share)), 1)]

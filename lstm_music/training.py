@@ -27,7 +27,7 @@ from .corpus import PARSER_SETTINGS, Corpus, load_corpus, parser_difference
 from .files import reason, remove_stale, scratch_prefix
 from .instruments import instrument_name
 from .midi_io import Piece
-from .streams import ALL_STREAMS, INSTRUMENT, piece_register
+from .streams import ALL_STREAMS, INSTRUMENT, piece_register, register_margins
 from .styles import (
     NONE,
     balance_weights,
@@ -367,6 +367,8 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path | None:
         if config.register:  # generation draws each piece's register from these
             metadata["registers"] = [piece_register(a).round(1).tolist() for a in seen_arrays]
             metadata["register_styles"] = train_styles[: len(seen_arrays)]  # a style's pieces lend it their registers
+            if not args.drums:  # a drum's number is a sound, not a pitch: no window
+                metadata["register_margins"] = register_margins(seen_arrays)
         print(
             f"model: preset {args.preset}, {model.count_params():,} parameters; {len(split[0])} train pieces "
             f"({train_data.targets:,} targets per epoch), {len(split[1])} validation"

@@ -16,8 +16,16 @@ from lstm_music.checkpoint import BEST, load_checkpoint
 from lstm_music.midi_io import parse_ql, playable, read_piece, token_pitches
 from lstm_music.model import input_names
 from lstm_music.sampling import Sampler, choose
-from lstm_music.streams import REGISTER_KEY, START_INDEX, STREAMS, model_inputs, piece_register
-from lstm_music.vocab import encode_piece, together_index
+from lstm_music.streams import (
+    REGISTER_KEY,
+    SPECIALS,
+    START_INDEX,
+    STREAMS,
+    model_inputs,
+    piece_register,
+    register_margins,
+)
+from lstm_music.vocab import build_vocabularies, encode_piece, prepare, together_index
 
 
 def generate(run: Path, out: Path, *flags: str) -> Path:
@@ -183,6 +191,7 @@ def test_temperature_zero_is_argmax_and_equals_top_k_one(tiny_run: Path, tmp_pat
         {},  # the defaults: temperature 1, the repeat memory
         {"temperature": {"note": 1.3, "offset": 0.0, "duration": 0.8}, "top_k": 6, "top_p": 0.9},
         {"temperature": {s: 0.0 for s in STREAMS}, "repeats": False},
+        {"pitch_window": (2.0, 3.0)},
     ],
 )
 def test_the_compiled_event_step_draws_what_the_reference_path_draws(tiny_run: Path, tiny_data: Path, flags) -> None:
@@ -195,6 +204,7 @@ def test_the_compiled_event_step_draws_what_the_reference_path_draws(tiny_run: P
         flags.get("top_k", 0),
         flags.get("top_p", 1.0),
         metadata["repeat_weights"] if flags.get("repeats", True) else None,
+        flags.get("pitch_window"),
     )
     primer = encode_piece(read_piece(sorted(tiny_data.iterdir())[2]), vocabularies)[1:30]
     sampler = Sampler(model, together_index(vocabularies, "note"))
@@ -205,6 +215,27 @@ def test_the_compiled_event_step_draws_what_the_reference_path_draws(tiny_run: P
     assert np.array_equal(compiled, reference)
     if settings.repeat_weights:  # sampled music, not argmax's loop
         assert len({tuple(row) for row in compiled.reshape(-1, 3).tolist()}) > 5
+    if settings.pitch_window:  # every note within its piece's register widened by the window, not without it
+        pitches = compiled[:, :, 0] - len(SPECIALS)
+        low, high = registers[:, :1] - settings.pitch_window[0], registers[:, 1:] + settings.pitch_window[1]
+        assert ((pitches >= low) & (pitches <= high)).all()
+        free = sampler.generate(150, 3, SamplingSettings(), seed=11, primer=primer, registers=registers)
+        assert not ((free[:, :, 0] - len(SPECIALS) >= low) & (free[:, :, 0] - len(SPECIALS) <= high)).all()
+
+
+def test_register_margins_are_how_far_real_pieces_reach_past_their_register(tiny_data: Path) -> None:
+    files = sorted(tiny_data.iterdir())
+    pieces = prepare([read_piece(f) for f in files], "note", False)
+    vocabularies = build_vocabularies(pieces, 1, "note")
+    arrays = [encode_piece(p, vocabularies) for p in pieces]
+    reach = []
+    for path in files:  # read independently of the encoding: every note-on of the MIDI file
+        pitches = [m.note for m in mido.MidiFile(path) if m.type == "note_on" and m.velocity > 0]
+        low, high = np.percentile(pitches, [5, 95])
+        reach.append((low - min(pitches), max(pitches) - high))
+    assert register_margins(arrays, share=1.0) == pytest.approx(np.max(reach, axis=0), abs=0.06)
+    assert register_margins(arrays[:1]) == pytest.approx(reach[0], abs=0.06)
+    assert max(register_margins(arrays)) > 0
 
 
 @pytest.mark.parametrize(
