@@ -401,8 +401,8 @@ def bench_sampling(data: Path, events: int) -> None:
     keras.utils.set_random_seed(0)
     model = build_model(vocab, replace(PRESETS["default"], pitch_embedding=True, register=True))
     sampler = Sampler(model)
-    # with the repeat memory mixed in, as generate_music.py samples a trained checkpoint
-    settings = SamplingSettings(repeat_weights={s: [0.5] * len(BUCKETS) for s in STREAMS})
+    # with the repeat memory mixed in and a pitch window, as generate_music.py samples a trained checkpoint
+    settings = SamplingSettings(repeat_weights={s: [0.5] * len(BUCKETS) for s in STREAMS}, pitch_window=(7.0, 7.0))
     rows = []
     for count in (1, 16):
         for compiled in (False, True):
