@@ -66,14 +66,20 @@ def model_inputs(
     return {name: columns[name] for name in names}
 
 
+def piece_pitches(rows: np.ndarray) -> np.ndarray:
+    """The MIDI pitches of an encoded piece of note events (its note column without the special
+    tokens). Needs the pitch vocabulary."""
+    notes = rows[:, 0]
+    return notes[notes >= len(SPECIALS)] - len(SPECIALS)
+
+
 def piece_register(rows: np.ndarray) -> np.ndarray:
     """The register of an encoded piece of note events: the 5th and 95th percentile of its MIDI
     pitches. A model conditioned on it keeps a piece in one tessitura instead of drifting through
     those of all its training pieces (docs/BENCHMARKS.md). Needs the pitch vocabulary. (With an
     instrument stream, drum notes count too: their numbers are sounds, but the register is read
     the same way in training and generation.)"""
-    notes = rows[:, 0]
-    pitches = notes[notes >= len(SPECIALS)] - len(SPECIALS)
+    pitches = piece_pitches(rows)
     if not len(pitches):
         return np.array([60.0, 60.0], dtype=np.float32)
     return np.percentile(pitches, [5, 95]).astype(np.float32)
@@ -86,8 +92,7 @@ def register_margins(arrays: list[np.ndarray], share: float = 0.9) -> list[float
     by these (`sampling.SamplingSettings.pitch_window`). Needs the pitch vocabulary."""
     below, above = [], []
     for rows in arrays:
-        notes = rows[:, 0]
-        pitches = notes[notes >= len(SPECIALS)] - len(SPECIALS)
+        pitches = piece_pitches(rows)
         if len(pitches):
             low, high = piece_register(rows)
             below.append(float(low) - pitches.min())
