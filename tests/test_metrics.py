@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from lstm_music.baseline import NGram
+from lstm_music.evaluate import copy_reference, music_report
 from lstm_music.evaluate import main as evaluate_main
-from lstm_music.evaluate import music_report
 from lstm_music.metrics import PIECE_METRICS, histogram, js_distance, longest_copy, loop_share, piece_metrics
 from lstm_music.midi_io import Event
 
@@ -78,6 +78,16 @@ def test_loops_copies_and_histograms_by_hand() -> None:
     # p = (1, 0), q = (1/2, 1/2): JS divergence = (log2(4/3) + (log2(2/3) + 1) / 2) / 2
     divergence = (math.log2(4 / 3) + (math.log2(2 / 3) + 1) / 2) / 2
     assert js_distance({"x": 4}, {"x": 1, "y": 1}) == pytest.approx(math.sqrt(divergence))
+
+
+def test_copy_reference_leaves_each_training_piece_out_of_its_own_search() -> None:
+    a, b, c, d, e = (Event(n, "1", "1") for n in ("A4", "B4", "C5", "D5", "E5"))
+    training = [[a, b, c, d], [a, b, c, e], [e, d, c], [a]]
+    held_out = [[d, c, b, a], [b, c, d, e, a]]
+    # held out, first 3 events: D C B shares only "D C" with [E D C]; B C D has all three in the first.
+    # Left out, the three training pieces of at least 3 events: A B C occurs in the other; of E D C
+    # only single events occur elsewhere; [A] is too short to count.
+    assert copy_reference(held_out, training, 3) == [2.0, 3.0, 3.0, 3.0, 1.0]
 
 
 def test_ngram_witten_bell_by_hand() -> None:
