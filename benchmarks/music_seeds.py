@@ -5,7 +5,8 @@ are judged on the mean of several (the numbers in docs/BENCHMARKS.md come from h
 
 Runs `python -m lstm_music.evaluate --generate 10 --seed S` for S = 0..seeds-1 (any further flags are
 passed on), then prints per metric the real range, the generated median of each seed and how many
-generated values fall outside the real 10-90% range, and per seed the share outside and the loops.
+generated values fall outside the real 10-90% range, the median of all seeds' pieces together, and
+per seed the share outside and the loops.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -58,8 +61,9 @@ def main() -> None:
             reports.append(json.loads(out.read_text()))
     music = [r["music"] for r in reports]
     print(f"\n### Music report over seeds 0-{own.seeds - 1}: {reports[0]['checkpoint']} on {reports[0]['data']}\n")
-    print("| metric | real p10 | real median | real p90 | generated median per seed | outside (all seeds) |")
-    print("|---|---|---|---|---|---|")
+    print("| metric | real p10 | real median | real p90 | generated median per seed | median of all | outside (all) |")
+    print("|---|---|---|---|---|---|---|")
+    pooled_inside, values = 0, []
     for name, first in music[0]["per_piece"].items():
         if "real_median" not in first:
             continue
@@ -68,16 +72,21 @@ def main() -> None:
             row = m["per_piece"][name]
             medians.append(f"{row['generated_median']:.2f}{'' if row['median_inside'] else '*'}")
         outside = sum(m["per_piece"][name]["generated_outside"] for m in music)
-        total = sum(len(m["per_piece"][name]["generated"]) for m in music)
+        values = [v for m in music for v in m["per_piece"][name]["generated"]]
+        pooled = float(np.median(values))
+        inside = first["real_p10"] <= pooled <= first["real_p90"]
+        pooled_inside += inside
         print(
             f"| {name} | {first['real_p10']:.2f} | {first['real_median']:.2f} | {first['real_p90']:.2f} | "
-            f"{', '.join(medians)} | {outside}/{total} |"
+            f"{', '.join(medians)} | {pooled:.2f}{'' if inside else '*'} | {outside}/{len(values)} |"
         )
     shares = [m["generated_outside_share"] for m in music]
     print(f"\nvalues outside the real range per seed: {', '.join(f'{s:.0%}' for s in shares)}; "
           f"mean {sum(shares) / len(shares):.0%} (real pieces: {music[0]['real_outside_share']:.0%})")  # fmt: skip
     inside = [sum(row.get("median_inside", True) for row in m["per_piece"].values()) for m in music]
     print(f"medians inside per seed: {', '.join(map(str, inside))} of {len(music[0]['per_piece'])}")
+    ranged = sum("real_median" in row for row in music[0]["per_piece"].values())
+    print(f"medians of all {len(values)} pieces inside seed 0's real range: {pooled_inside} of {ranged}")
     print(f"pieces stuck in loops per seed: {', '.join(str(len(m['loops'])) for m in music)}")
     if "instruments" in music[0]:
         print_instruments([m["instruments"] for m in music])
