@@ -38,7 +38,13 @@ class PieceMemory:
 
     def __init__(self, together: int | None = None) -> None:
         self.rows: list[tuple[int, ...]] = []
-        self.followers: dict[tuple, list[int]] = defaultdict(list)
+        # Every stretch seen is a small integer, read from its last event backwards: the stretch of k
+        # events is (the stretch of its last k - 1, the event before them). Equal stretches get the
+        # same number, so a lookup costs a pair, not a tuple of k events.
+        self.ids: list[int] = []  # each row's number; equal rows, equal numbers
+        self.row_ids: dict[tuple[int, ...], int] = {}
+        self.stretches: dict[tuple[int, int], int] = {}  # (a stretch, the row before it) -> the longer stretch
+        self.followers: dict[int, list[int]] = defaultdict(list)  # a stretch -> the indices of the rows after it
         self.together = together
         self.onsets: list[int] = []  # row index of the first event at each onset
 
@@ -46,10 +52,14 @@ class PieceMemory:
         """Append one event; record it as the follower of each stretch of up to `MAX_CONTEXT` events before it."""
         t = len(self.rows)
         self.rows.append(tuple(row.tolist() if isinstance(row, np.ndarray) else map(int, row)))
+        self.ids.append(self.row_ids.setdefault(self.rows[t], len(self.row_ids)))
         if not self.onsets or self.rows[t][1] != self.together:
             self.onsets.append(t)
+        ids, stretches, followers = self.ids, self.stretches, self.followers
+        stretch = -1  # the empty stretch
         for k in range(1, min(MAX_CONTEXT, t) + 1):
-            self.followers[tuple(self.rows[t - k : t])].append(t)
+            stretch = stretches.setdefault((stretch, ids[t - k]), len(stretches))
+            followers[stretch].append(t)
 
     def repeating(self) -> bool:
         """Whether the last two onsets sound the same events (the last one may still be growing)."""
@@ -69,11 +79,12 @@ class PieceMemory:
         length, found = 0, []
         if self.repeating():
             return length, found
+        stretch: int | None = -1
         for k in range(1, min(MAX_CONTEXT, t) + 1):
-            followers = self.followers.get(tuple(self.rows[t - k :]))
-            if not followers:
+            stretch = self.stretches.get((stretch, self.ids[t - k]))
+            if stretch is None:
                 break  # a longer stretch cannot occur if this one does not
-            length, found = k, followers
+            length, found = k, self.followers[stretch]
         return length, [self.rows[j] for j in found]
 
 
