@@ -186,8 +186,8 @@ def build_event_model(model, settings: SamplingSettings):
 
 def compiled_call(model):
     """`model` (of `build_event_model`) as a function of its seven numpy inputs, compiled whole by
-    the Keras backend: a `tf.function` graph under TensorFlow (not XLA, which compiled again for
-    every new number of followers and took 2.4 s to start), `jax.jit` under JAX, plain calls under
+    the Keras backend: a `tf.function` graph under TensorFlow (`_packed_graph_call`; not XLA, which
+    compiled again for every new number of followers and took 2.4 s to start), `jax.jit` under JAX, plain calls under
     torch; it returns the backend's tensors. One call per event instead of a Keras
     `predict_on_batch` per head: most of a step's time was the calls, not the arithmetic."""
     import keras
@@ -201,21 +201,53 @@ def compiled_call(model):
         trainable, fixed = model.trainable_variables, model.non_trainable_variables
         return lambda *x: step([v.value for v in trainable], [v.value for v in fixed], *x)
     if backend == "tensorflow":
-        import tensorflow as tf
-
-        graphs = {}  # by batch size: with every shape known, TensorFlow folds the shape arithmetic away
-
-        def call(*x):
-            batch = len(x[0])
-            if batch not in graphs:
-                signature = [tf.TensorSpec([batch, *t.shape[1:]], t.dtype) for t in model.inputs]
-                graph = tf.function(lambda *x: model(list(x), training=False), input_signature=signature)
-                graphs[batch] = graph.get_concrete_function()
-            # tensors made here cost a fifth of what the call's own conversion of numpy arrays costs
-            return graphs[batch](*[tf.constant(a) if isinstance(a, np.ndarray) else a for a in x])
-
-        return call
+        return _packed_graph_call(model)
     return lambda *x: model.predict_on_batch(list(x))
+
+
+def _packed_graph_call(model):
+    """`compiled_call` under TensorFlow: a graph per batch size (its shapes known, so TensorFlow folds
+    the shape arithmetic away) taking three tensors, the states, every other float input side by side
+    and every int input flattened side by side (the followers, whose width varies, last); the graph
+    cuts them apart. TensorFlow binds and converts each argument of a call in Python: three instead
+    of seven took 0.1-0.35 ms off a step of about 1 ms (docs/BENCHMARKS.md)."""
+    import tensorflow as tf
+
+    shapes = [tuple(t.shape[1:]) for t in model.inputs]
+    floats = [i for i, t in enumerate(model.inputs) if i != 1 and t.dtype == "float32"]
+    ints = sorted((i for i, t in enumerate(model.inputs) if t.dtype == "int32"), key=lambda i: None in shapes[i])
+    graphs = {}
+
+    def unpacked(batch: int):
+        def run(states, packed_floats, packed_ints):
+            x = [states] * len(shapes)
+            for group, packed in ((floats, packed_floats), (ints, packed_ints)):
+                at = 0
+                for i in group:
+                    if None in shapes[i]:
+                        x[i] = tf.reshape(packed[:, at:], (batch, -1, shapes[i][-1]))
+                    else:
+                        x[i] = packed[:, at : at + shapes[i][0]]
+                        at += shapes[i][0]
+            return model(x, training=False)
+
+        signature = [
+            tf.TensorSpec([batch, shapes[1][0]], tf.float32),
+            tf.TensorSpec([batch, sum(shapes[i][0] for i in floats)], tf.float32),
+            tf.TensorSpec([batch, None], tf.int32),
+        ]
+        return tf.function(run, input_signature=signature).get_concrete_function()
+
+    def call(*x):
+        batch = len(x[0])
+        if batch not in graphs:
+            graphs[batch] = unpacked(batch)
+        states = tf.constant(x[1]) if isinstance(x[1], np.ndarray) else x[1]
+        packed_floats = np.concatenate([x[i] for i in floats], axis=1, dtype=np.float32)
+        packed_ints = np.concatenate([x[i].reshape(batch, -1) for i in ints], axis=1, dtype=np.int32)
+        return graphs[batch](states, tf.constant(packed_floats), tf.constant(packed_ints))
+
+    return call
 
 
 FOLLOWER_SLOTS = 16  # fewest follower rows passed to the compiled step; more go in powers of two
