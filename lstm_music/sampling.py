@@ -222,13 +222,9 @@ def _packed_graph_call(model):
         def run(states, packed_floats, packed_ints):
             x = [states] * len(shapes)
             for group, packed in ((floats, packed_floats), (ints, packed_ints)):
-                at = 0
-                for i in group:
-                    if None in shapes[i]:
-                        x[i] = tf.reshape(packed[:, at:], (batch, -1, shapes[i][-1]))
-                    else:
-                        x[i] = packed[:, at : at + shapes[i][0]]
-                        at += shapes[i][0]
+                widths = [-1 if None in shapes[i] else shapes[i][0] for i in group]
+                for i, part in zip(group, tf.split(packed, widths, axis=1), strict=True):
+                    x[i] = tf.reshape(part, (batch, -1, shapes[i][-1])) if None in shapes[i] else part
             return model(x, training=False)
 
         signature = [
