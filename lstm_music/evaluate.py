@@ -216,13 +216,36 @@ STYLES_COMPARED = 3  # the largest styles (by training pieces) that the style re
 SEGMENTS = 4  # real segments per held-out piece at most
 
 
+def segment_features(events: list[Event], size: int) -> list[np.ndarray]:
+    """`metrics.style_features` of the first `SEGMENTS` stretches of `size` events of a piece (the
+    whole piece if shorter), so that long pieces do not outweigh short ones."""
+    cuts = range(0, max(1, len(events) - size + 1), size)
+    return [style_features(events[i : i + size]) for i in list(cuts)[:SEGMENTS]]
+
+
+def training_segments(loaded: Loaded, size: int) -> dict[str, list[np.ndarray]]:
+    """Per style, `segment_features` of the checkpoint's training pieces (events holding ``<unk>``
+    left out), labelled by the style index the checkpoint records for each; empty for a checkpoint
+    that records none."""
+    labels = loaded.metadata["training"].get("train_styles") or loaded.metadata.get("register_styles")
+    if not labels or loaded.train_rows is None:
+        return {}
+    out: dict[str, list[np.ndarray]] = {}
+    for rows, index in zip(split_encoded(loaded.train_rows), labels, strict=True):
+        if index:
+            events = [e for e in decode_events(rows[1:], loaded.vocabularies) if UNK not in e]
+            out.setdefault(loaded.styles[index - 1], []).extend(segment_features(events, size))
+    return out
+
+
 def style_report(
-    sampler, settings, args: argparse.Namespace, metadata: dict, vocabularies, seen, styles
+    sampler, settings, args: argparse.Namespace, loaded: Loaded, seen, styles
 ) -> tuple[dict, dict[str, list[list[Event]]]]:
     """Generate `args.generate` pieces of `args.length` events in each of the largest styles and say
     how often a classifier fitted on the real held-out pieces (`metrics.style_accuracy`) recognises
-    them, beside how often it recognises the real held-out pieces of the same style; also return
-    the generated pieces of each style."""
+    them, beside how often it recognises the real held-out pieces and the training pieces of the
+    same style; also return the generated pieces of each style."""
+    metadata, vocabularies = loaded.metadata, loaded.vocabularies
     names = metadata["styles"]["names"]
     pieces = metadata["styles"].get("pieces", {})
     largest = sorted(names, key=lambda n: -pieces.get(n, 0))[:STYLES_COMPARED]
@@ -230,8 +253,7 @@ def style_report(
     real: dict[str, list] = {name: [] for name in names}
     for piece, index in zip(seen, styles, strict=True):
         if index:
-            cuts = range(0, max(1, len(piece.events) - size + 1), size)
-            real[names[index - 1]].append([style_features(piece.events[i : i + size]) for i in list(cuts)[:SEGMENTS]])
+            real[names[index - 1]].append(segment_features(piece.events, size))
     generated, features = {}, {}
     for name in largest:
         index = style_index(names, name)
@@ -241,7 +263,7 @@ def style_report(
         rows = sampler.generate(size, args.generate, settings, args.seed, registers=registers, style=index)
         generated[name] = [decode_events(r, vocabularies) for r in rows]
         features[name] = [style_features(events) for events in generated[name]]
-    report = style_accuracy({n: real[n] for n in names if real[n]}, features)
+    report = style_accuracy({n: real[n] for n in names if real[n]}, features, training_segments(loaded, size))
     empty = {"real_segments": 0, "generated_pieces": args.generate}
     return {name: report.get(name, empty) for name in largest}, generated
 
@@ -269,18 +291,24 @@ def per_style_music(
 
 def format_styles(report: dict) -> str:
     """The style table: how often real held-out and generated pieces of each style are recognised."""
-    lines = [f"{'style':<20}{'real segments':>14}{'recognised':>12}{'generated':>11}{'recognised':>12}{'relative':>10}"]
+
+    def share(value: float | None, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    def line(name: str, *cells) -> str:  # the name left-aligned, each cell right-aligned in its column
+        widths = (14, 12, 11, 12, 10, 19, 12, 10)
+        return f"{name[:19]:<20}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True))
+
+    columns = ("real segments", "recognised", "generated", "recognised", "relative")
+    lines = [line("style", *columns, "training segments", "recognised", "relative")]
     for name, row in report.items():
-        real = row.get("real_accuracy")
-        made = row.get("generated_accuracy")
-        relative = row.get("relative")
-        lines.append(
-            f"{name[:19]:<20}{row['real_segments']:>14}{'-' if real is None else f'{real:.0%}':>12}"
-            f"{row['generated_pieces']:>11}{'-' if made is None else f'{made:.0%}':>12}"
-            f"{'-' if relative is None else f'{relative:.2f}':>10}"
-        )
+        real, made = share(row.get("real_accuracy"), ".0%"), share(row.get("generated_accuracy"), ".0%")
+        cells = (row["real_segments"], real, row["generated_pieces"], made, share(row.get("relative"), ".2f"))
+        shown = share(row.get("training_accuracy"), ".0%"), share(row.get("training_relative"), ".2f")
+        lines.append(line(name, *cells, row.get("training_segments", 0), *shown))
     lines.append("(a nearest-centroid classifier on pitch-class, interval, duration and offset histograms, fitted on")
-    lines.append(" the real held-out pieces only; real pieces are classified with their own piece left out)")
+    lines.append(" the real held-out pieces only; real pieces are classified with their own piece left out. The")
+    lines.append(" training pieces' relative share is what a model that wrote them again would score)")
     return "\n".join(lines)
 
 
@@ -557,7 +585,7 @@ def compare_music(
     report["real_pieces"] = len(reference)
     if loaded.styles:
         styles = [style_index(loaded.styles, p.style) for p in seen]
-        report["styles"], by_style = style_report(sampler, settings, args, loaded.metadata, vocabularies, seen, styles)
+        report["styles"], by_style = style_report(sampler, settings, args, loaded, seen, styles)
         report["styles_music"] = per_style_music(by_style, real_pieces, seen, training)
     if loaded.instruments:
         report["instruments"] = instrument_report([g[:size] for g in generated], reference)

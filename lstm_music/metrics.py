@@ -214,13 +214,20 @@ def nearest_style(features: np.ndarray, centroids: dict[str, np.ndarray]) -> str
     return min(centroids, key=lambda s: float(np.linalg.norm(features - centroids[s])), default=None)
 
 
-def style_accuracy(real: dict[str, list[list[np.ndarray]]], generated: dict[str, list[np.ndarray]]) -> dict:
+def style_accuracy(
+    real: dict[str, list[list[np.ndarray]]],
+    generated: dict[str, list[np.ndarray]],
+    training: dict[str, list[np.ndarray]] | None = None,
+) -> dict:
     """How often a nearest-centroid classifier fitted on real pieces only recognises each style.
 
     `real` holds, per style, each real piece's segment features; `generated` the features of the
-    pieces generated with each style. A real piece is classified by the centroids of all the other
-    real pieces (leave one piece out), a generated one by those of all real pieces. Per style:
-    both accuracies and the generated one relative to the real one."""
+    pieces generated with each style; `training` those of the segments of the pieces the model was
+    trained on, if known. A real piece is classified by the centroids of all the other real pieces
+    (leave one piece out), a generated or training one by those of all real pieces. Per style: the
+    accuracies, and the generated and training ones relative to the real one. The training pieces'
+    relative accuracy is what a model that wrote its training pieces again would score: where the
+    held-out pieces of a style differ from its training pieces, it lies below 1."""
 
     def centroids(leave_out: tuple[str, int] | None = None) -> dict[str, np.ndarray]:
         out = {}
@@ -237,11 +244,16 @@ def style_accuracy(real: dict[str, list[list[np.ndarray]]], generated: dict[str,
         made = generated.get(style, [])
         real_accuracy = sum(hits) / len(hits) if hits else float("nan")
         generated_accuracy = sum(nearest_style(f, everything) == style for f in made) / len(made) if made else None
+        shown = (training or {}).get(style, [])
+        training_accuracy = sum(nearest_style(f, everything) == style for f in shown) / len(shown) if shown else None
         report[style] = {
             "real_accuracy": real_accuracy,
             "real_segments": len(hits),
             "generated_accuracy": generated_accuracy,
             "generated_pieces": len(made),
             "relative": generated_accuracy / real_accuracy if made and real_accuracy else None,
+            "training_accuracy": training_accuracy,
+            "training_segments": len(shown),
+            "training_relative": training_accuracy / real_accuracy if shown and real_accuracy else None,
         }
     return report

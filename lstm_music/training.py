@@ -273,6 +273,7 @@ def run_metadata(args: Namespace, corpus: Corpus, split: tuple, plan: Plan, conf
             "data": str(args.data),
             "pieces": len(corpus.pieces),
             "train_pieces": [p.path for p in train_pieces],
+            "train_styles": indices,  # each training piece's style index, in the order of train_pieces
             "validation_pieces": [p.path for p in val_pieces],
             "events": corpus.events,
             "transpose": args.transpose,

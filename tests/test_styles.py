@@ -81,9 +81,14 @@ def generate(run: Path, *flags: str) -> subprocess.CompletedProcess:
 def test_the_styles_are_stored_and_listed(style_run: Path) -> None:
     from lstm_music.checkpoint import read_metadata
 
-    styles = read_metadata(style_run / "best.weights.h5")["styles"]
+    metadata = read_metadata(style_run / "best.weights.h5")
+    styles = metadata["styles"]
     assert sorted(styles["names"]) == ["fsharp", "scales"]
     assert sum(styles["pieces"].values()) == 6  # 7 pieces, 1 held out
+    # each training piece's style index, in the order of its path (0: none, else names' index + 1)
+    training = metadata["training"]
+    folders = [Path(path).parts[0] if "/" in path else None for path in training["train_pieces"]]
+    assert training["train_styles"] == [styles["names"].index(f) + 1 if f else 0 for f in folders]
     listed = generate(style_run, "--list-styles")
     assert listed.returncode == 0 and "fsharp\t" in listed.stdout and "scales\t" in listed.stdout
 
@@ -137,6 +142,9 @@ def test_the_mix_and_the_evaluation_of_a_style_model(style_run: Path, two_styles
     assert styles["true"] > 0 and styles["shuffled"] > 0 and styles["labelled_pieces"] in (0, 1)
     assert sorted(result["music"]["styles"]) == ["fsharp", "scales"]  # both generated and classified
     assert all(row["generated_pieces"] == 2 for row in result["music"]["styles"].values())
+    # the training pieces of the style held out, classified like the rest (1 piece held out: one style)
+    (row,) = [row for row in result["music"]["styles"].values() if row["real_segments"]]
+    assert row["training_segments"] >= 2 and 0 <= row["training_accuracy"] <= 1
     for name, music in result["music"]["styles_music"].items():  # each style against its own real pieces
         assert music["real_pieces"] == 3 and len(music["per_piece"]["pitch_range"]["generated"]) == 2, name
 
@@ -152,7 +160,11 @@ def test_the_style_classifier_tells_scales_from_chords(tmp_path: Path) -> None:
         "scales": [features(scales(tmp_path / f"s{k}.mid", k)) for k in range(3)],
         "fsharp": [features(chords(tmp_path / f"c{k}.mid", k)) for k in range(3)],
     }
-    report = style_accuracy(real, {"scales": real["fsharp"][0] + real["scales"][1]})
+    training = {"fsharp": features(chords(tmp_path / "t0.mid", 1)) + 2 * features(scales(tmp_path / "t1.mid", 2))}
+    report = style_accuracy(real, {"scales": real["fsharp"][0] + real["scales"][1]}, training)
     assert report["scales"]["real_accuracy"] == report["fsharp"]["real_accuracy"] == 1.0
     assert report["scales"]["generated_accuracy"] == 0.5 and report["scales"]["relative"] == 0.5
     assert report["fsharp"]["generated_accuracy"] is None  # nothing generated in that style
+    # one of the three fsharp training segments is fsharp-like: a third is the most a copy of them could score
+    assert report["fsharp"]["training_segments"] == 3 and report["fsharp"]["training_relative"] == pytest.approx(1 / 3)
+    assert report["scales"]["training_accuracy"] is None  # no training pieces given for it
