@@ -110,6 +110,23 @@ def held_out_pieces(pieces: list[Piece], data: Path, metadata: dict) -> list[Pie
     return [p for p in pieces if (data / p.path).resolve() not in trained]
 
 
+def without_training_copies(loaded: Loaded, held_out: list[Piece], seen: list[Piece], data: Path) -> tuple:
+    """`held_out` and the same pieces `seen` (as prepared for the model) less those whose encoded
+    events are a training piece's: a copy under another name or in another folder, which
+    `held_out_pieces` cannot tell by its path, and which would flatter every score."""
+    trained = {np.asarray(rows, dtype=np.int64).tobytes() for rows in split_encoded(loaded.train_rows)}
+    keep = [encode_piece(p, loaded.vocabularies).astype(np.int64).tobytes() not in trained for p in seen]
+    copies = [p.path for p, kept in zip(held_out, keep, strict=True) if not kept]
+    if copies and not any(keep):
+        raise DataError(f"every piece in {data} is a copy of one of the checkpoint's training pieces: nothing held out")
+    if copies:
+        print(
+            f"note: {data} holds {len(copies)} of the checkpoint's training pieces under other paths "
+            f"(such as {copies[0]}): they are not held out"
+        )
+    return [p for p, k in zip(held_out, keep, strict=True) if k], [p for p, k in zip(seen, keep, strict=True) if k]
+
+
 def score_ngram(train_rows: np.ndarray, arrays: list[np.ndarray], vocabularies: dict[str, Vocabulary]) -> dict:
     """The n-gram baseline's per-head accuracy and cross-entropy over the same pieces."""
     models = fit_baselines(train_rows, {s: len(v) for s, v in vocabularies.items()})
@@ -642,6 +659,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     if loaded.train_rows is None:
         rebuild_split(loaded, pieces, Path(args.data))
     seen = prepare(held_out, representation, common_key, loaded.instruments)
+    held_out, seen = without_training_copies(loaded, held_out, seen, Path(args.data))
     unknown = unknown_notes(seen, loaded.vocabularies)
     notes, events = unknown["notes"], sum(len(p.events) for p in seen)
     scores = score_held_out(loaded, seen, notes, args.seed)

@@ -115,6 +115,28 @@ def test_one_note_loop_is_flagged_and_outside_the_real_range() -> None:
     assert report["per_piece"]["longest_run"]["generated_outside"] == 1 and report["loops"] == []
 
 
+def test_a_training_piece_under_another_name_is_not_held_out(tiny_run: Path, tiny_data: Path, tmp_path: Path, capsys):
+    from lstm_music.checkpoint import read_metadata
+
+    training = read_metadata(tiny_run / "best.weights.h5")["training"]
+    (held,) = training["validation_pieces"]
+    data = tmp_path / "mixed"  # the held-out chorale, and a training chorale renamed into a sub-folder
+    (data / "copies").mkdir(parents=True)
+    (data / held).write_bytes((tiny_data / held).read_bytes())
+    (data / "copies" / "renamed.mid").write_bytes((tiny_data / training["train_pieces"][0]).read_bytes())
+    out = tmp_path / "report.json"
+    flags = ["--checkpoint", str(tiny_run), "--data", str(data), "--cache-dir", str(tmp_path / "cache")]
+    assert evaluate_main([*flags, "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["held_out_pieces"] == 1
+    assert (
+        f"{data} holds 1 of the checkpoint's training pieces under other paths (such as copies/renamed.mid)"
+        in capsys.readouterr().out
+    )
+    (data / held).unlink()  # nothing left to hold out: one line, exit 2
+    assert evaluate_main(flags) == 2
+    assert "is a copy of one of the checkpoint's training pieces: nothing held out" in capsys.readouterr().err
+
+
 def test_json_report_holds_every_number_of_the_table(tiny_run: Path, tiny_data: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "report.json"
     flags = ["--checkpoint", str(tiny_run), "--data", str(tiny_data), "--cache-dir", str(tmp_path / "cache")]
