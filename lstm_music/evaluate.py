@@ -114,8 +114,10 @@ def without_training_copies(loaded: Loaded, held_out: list[Piece], seen: list[Pi
     """`held_out` and the same pieces `seen` (as prepared for the model) less those whose encoded
     events are a training piece's: a copy under another name or in another folder, which
     `held_out_pieces` cannot tell by its path, and which would flatter every score."""
-    trained = {np.asarray(rows, dtype=np.int64).tobytes() for rows in split_encoded(loaded.train_rows)}
-    keep = [encode_piece(p, loaded.vocabularies).astype(np.int64).tobytes() not in trained for p in seen]
+    from .checkpoint import fingerprint
+
+    trained = {fingerprint(rows) for rows in split_encoded(loaded.train_rows)}  # digests: rows may be on disk
+    keep = [fingerprint(encode_piece(p, loaded.vocabularies)) not in trained for p in seen]
     copies = [p.path for p, kept in zip(held_out, keep, strict=True) if not kept]
     if copies and not any(keep):
         raise DataError(f"every piece in {data} is a copy of one of the checkpoint's training pieces: nothing held out")
