@@ -247,10 +247,11 @@ def training_segments(loaded: Loaded, size: int) -> dict[str, list[np.ndarray]]:
     left out), labelled by the style index the checkpoint records for each; empty for a checkpoint
     that records none."""
     labels = loaded.metadata["training"].get("train_styles") or loaded.metadata.get("register_styles")
-    if not labels or loaded.train_rows is None:
+    pieces = split_encoded(loaded.train_rows) if labels and loaded.train_rows is not None else []
+    if len(pieces) != len(labels or []):  # none recorded, or not one per piece: nothing to label them by
         return {}
     out: dict[str, list[np.ndarray]] = {}
-    for rows, index in zip(split_encoded(loaded.train_rows), labels, strict=True):
+    for rows, index in zip(pieces, labels, strict=True):
         if index:
             events = [e for e in decode_events(rows[1:], loaded.vocabularies) if UNK not in e]
             out.setdefault(loaded.styles[index - 1], []).extend(segment_features(events, size))
@@ -309,7 +310,7 @@ def per_style_music(
 
 
 def format_styles(report: dict) -> str:
-    """The style table: how often real held-out and generated pieces of each style are recognised."""
+    """The style table: how often real held-out, generated and training pieces of each style are recognised."""
 
     def share(value: float | None, spec: str) -> str:
         return "-" if value is None else format(value, spec)
