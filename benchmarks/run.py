@@ -4,6 +4,7 @@ how much of new music each note representation can read.
     python benchmarks/run.py                  # everything on midi_songs/
     python benchmarks/run.py --only sampling  # one part: parse, unknown, training, instruments, memory,
                                               # sampling, start
+    python benchmarks/run.py --only sampling --threads 1  # as generate_music.py runs a few pieces
 
 Each part prints a Markdown table (copied into docs/BENCHMARKS.md with the machine and date) and
 all numbers go to benchmarks/results/<date>.json. Baselines are measured here, on the same data:
@@ -498,12 +499,21 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=20.0, help="timed training seconds per model")
     parser.add_argument("--events", type=int, default=300, help="events sampled per measurement")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads per TensorFlow operation (0: one per core); generate_music.py uses 1 for up to 16 pieces",
+    )
     args = parser.parse_args()
-    import keras
+    from lstm_music.backend import import_keras, set_threads
+
+    set_threads(args.threads)
+    keras = import_keras()
 
     print(f"# {datetime.now():%Y-%m-%d %H:%M} on {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}, Keras {keras.__version__} "
-          f"({keras.backend.backend()} backend)")  # fmt: skip
+          f"({keras.backend.backend()} backend), threads per operation: {args.threads or 'one per core'}")  # fmt: skip
     parts = {
         "parse": bench_parse,
         "unknown": bench_unknown,

@@ -28,6 +28,7 @@ NATIVE_LOG = re.compile(
 )
 _quiet = _USER_LEVEL is None
 _cpu_devices = 0  # `split_cpu`: logical CPU devices to make when the backend loads
+_threads = 0  # `set_threads`: threads per TensorFlow operation (0: TensorFlow's choice, one per core)
 _processes: tuple[str, int, int] | None = None  # `join_processes`: (coordinator, processes, this one's index)
 
 
@@ -76,6 +77,15 @@ def split_cpu(count: int) -> None:
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
 
 
+def set_threads(count: int) -> None:
+    """Run each TensorFlow operation on `count` threads when Keras loads (no effect after; a user's own
+    `TF_NUM_INTRAOP_THREADS` wins). Generation sets 1 for small batches: its step is hundreds of tiny
+    operations, and handing each to a second core cost more than it saved (docs/BENCHMARKS.md)."""
+    global _threads
+    if "TF_NUM_INTRAOP_THREADS" not in os.environ:
+        _threads = count
+
+
 def join_processes(coordinator: str, processes: int, index: int) -> None:
     """Make this process number `index` of `processes` that train one model together, meeting at
     `coordinator` (host:port of process 0), when the backend loads. JAX only: Keras'
@@ -114,6 +124,10 @@ def import_keras() -> keras:
 
             cpu = tf.config.list_physical_devices("CPU")[0]
             tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * _cpu_devices)
+        if _threads and keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.threading.set_intra_op_parallelism_threads(_threads)
         if _processes:  # before any computation: the processes meet here
             if keras.backend.backend() != "jax":
                 from .cli import SettingError

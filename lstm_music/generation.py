@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .backend import set_threads
 from .cli import sampling_settings
 from .files import reason, write_atomically
 from .instruments import instrument_name
@@ -38,6 +39,11 @@ from .vocab import (
     unknown_notes,
     unknown_warning,
 )
+
+# Up to this many pieces at once, each TensorFlow operation of generation runs on one thread: 20-25%
+# faster per step at batch 1 and 15% at 16 on 2 cores, much more on a busy machine; about even at 64
+# pieces (docs/BENCHMARKS.md).
+ONE_THREAD_BATCH = 16
 
 
 class GenerationError(Exception):
@@ -187,6 +193,7 @@ def generate(args: Namespace) -> list[Path]:
     program = instrument_program(args.instrument)
     soundfont = audio_soundfont(args.soundfont) if args.wav or args.soundfont else None  # checked before sampling
     path = resolve_checkpoint(args.checkpoint, args.weights_dir)
+    set_threads(1 if args.count <= ONE_THREAD_BATCH else 0)
     styles = read_metadata(path).get("styles") or {}  # an unknown --style stops before Keras loads
     style = resolve_style(args.style, styles.get("names", []), styles.get("pieces", {})) if args.style else 0
     model, metadata, vocabularies = load_checkpoint(path)

@@ -1,6 +1,7 @@
 """generate_music.py: reproducible files, exact contents, incremental decoding, primers, sampling rules."""
 
 import json
+import os
 import subprocess
 import sys
 from fractions import Fraction
@@ -64,6 +65,25 @@ def test_same_seed_same_file_different_seed_different_file(tiny_run: Path, tmp_p
     c = generate(tiny_run, tmp_path / "c.mid", "--seed", "8")
     assert a.read_bytes() == b.read_bytes()
     assert a.read_bytes() != c.read_bytes()
+
+
+def test_a_few_pieces_are_generated_one_thread_per_operation(tiny_run: Path, tmp_path: Path) -> None:
+    """TensorFlow's threads per operation as generation leaves them: 1 for up to 16 pieces, TensorFlow's
+    own choice (0) for more, and never against a user's TF_NUM_INTRAOP_THREADS."""
+    code = (
+        "import sys, generate_music; status = generate_music.main(sys.argv[1:]); import tensorflow as tf; "
+        "print(tf.config.threading.get_intra_op_parallelism_threads()); sys.exit(status)"
+    )
+
+    def threads(*flags: str, **env: str) -> str:
+        command = [sys.executable, "-c", code, "--checkpoint", str(tiny_run), "--length", "20", "--seed", "1", *flags]
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **env})
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()[-1]
+
+    assert threads("--out", str(tmp_path / "one.mid")) == "1"
+    assert threads("--count", "17", "--output-dir", str(tmp_path / "many")) == "0"
+    assert threads("--out", str(tmp_path / "user.mid"), TF_NUM_INTRAOP_THREADS="2") == "0"
 
 
 def test_file_holds_the_sampled_events_with_tempo_and_instrument(tiny_run: Path, tmp_path: Path, monkeypatch) -> None:
