@@ -78,9 +78,10 @@ def split_cpu(count: int) -> None:
 
 
 def set_threads(count: int) -> None:
-    """Run each TensorFlow operation on `count` threads when Keras loads (no effect after; a user's own
-    `TF_NUM_INTRAOP_THREADS` wins). Generation sets 1 for small batches: its step is hundreds of tiny
-    operations, and handing each to a second core cost more than it saved (docs/BENCHMARKS.md)."""
+    """Run each TensorFlow operation on `count` threads when Keras loads (no effect once Keras or
+    TensorFlow, which imports Keras, has loaded; a user's own `TF_NUM_INTRAOP_THREADS` wins).
+    Generation sets 1 for small batches: its step is hundreds of tiny operations, and handing each to
+    a second core cost more than it saved (docs/BENCHMARKS.md)."""
     global _threads
     if "TF_NUM_INTRAOP_THREADS" not in os.environ:
         _threads = count
