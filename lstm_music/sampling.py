@@ -187,8 +187,8 @@ def build_event_model(model, settings: SamplingSettings):
 def compiled_call(model):
     """`model` (of `build_event_model`) as a function of its seven numpy inputs, compiled whole by
     the Keras backend: a `tf.function` graph under TensorFlow (`_packed_graph_call`; not XLA, which
-    compiled again for every new number of followers and took 2.4 s to start), `jax.jit` under JAX, plain calls under
-    torch; it returns the backend's tensors. One call per event instead of a Keras
+    compiled again for every new number of followers and took 2.4 s to start), `jax.jit` under JAX,
+    plain calls under torch; it returns the backend's tensors. One call per event instead of a Keras
     `predict_on_batch` per head: most of a step's time was the calls, not the arithmetic."""
     import keras
 
@@ -214,13 +214,14 @@ def _packed_graph_call(model):
     import tensorflow as tf
 
     shapes = [tuple(t.shape[1:]) for t in model.inputs]
-    floats = [i for i, t in enumerate(model.inputs) if i != 1 and t.dtype == "float32"]
+    states_at = [t.name for t in model.inputs].index("states")  # passed alone: it stays a tensor between calls
+    floats = [i for i, t in enumerate(model.inputs) if i != states_at and t.dtype == "float32"]
     ints = sorted((i for i, t in enumerate(model.inputs) if t.dtype == "int32"), key=lambda i: None in shapes[i])
     graphs = {}
 
     def unpacked(batch: int):
         def run(states, packed_floats, packed_ints):
-            x = [states] * len(shapes)
+            x = [states] * len(shapes)  # every other input is cut out of the packed two below
             for group, packed in ((floats, packed_floats), (ints, packed_ints)):
                 widths = [-1 if None in shapes[i] else shapes[i][0] for i in group]
                 for i, part in zip(group, tf.split(packed, widths, axis=1), strict=True):
@@ -228,7 +229,7 @@ def _packed_graph_call(model):
             return model(x, training=False)
 
         signature = [
-            tf.TensorSpec([batch, shapes[1][0]], tf.float32),
+            tf.TensorSpec([batch, shapes[states_at][0]], tf.float32),
             tf.TensorSpec([batch, sum(shapes[i][0] for i in floats)], tf.float32),
             tf.TensorSpec([batch, None], tf.int32),
         ]
@@ -238,7 +239,7 @@ def _packed_graph_call(model):
         batch = len(x[0])
         if batch not in graphs:
             graphs[batch] = unpacked(batch)
-        states = tf.constant(x[1]) if isinstance(x[1], np.ndarray) else x[1]
+        states = tf.constant(x[states_at]) if isinstance(x[states_at], np.ndarray) else x[states_at]
         packed_floats = np.concatenate([x[i] for i in floats], axis=1, dtype=np.float32)
         packed_ints = np.concatenate([x[i].reshape(batch, -1) for i in ints], axis=1, dtype=np.int32)
         return graphs[batch](states, tf.constant(packed_floats), tf.constant(packed_ints))
