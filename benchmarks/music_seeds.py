@@ -6,7 +6,9 @@ are judged on the mean of several (the numbers in docs/BENCHMARKS.md come from h
 Runs `python -m lstm_music.evaluate --generate 10 --seed S` for S = 0..seeds-1 (any further flags are
 passed on), then prints per metric the real range, the generated median of each seed and how many
 generated values fall outside the real 10-90% range, the median of all seeds' pieces together, and
-per seed the share outside and the loops.
+per seed the share outside and the loops. Beside them it says how often real pieces themselves would
+pass the median test, sample by sample and together (`real_music_passes`): a real range from 10-20 real
+pieces is itself a sample, so a 10-piece median can fall outside it by chance.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lstm_music.evaluate import evaluate, parse_args  # noqa: E402
+from lstm_music.evaluate import LOOP_METRICS, evaluate, parse_args  # noqa: E402
 
 
 def print_instruments(reports: list[dict]) -> None:
@@ -45,6 +47,42 @@ def print_instruments(reports: list[dict]) -> None:
             cells += [f"{first[name]['real_p10']:.2f}-{first[name]['real_p90']:.2f}", ", ".join(medians)]
         outside = ", ".join(f"{r.get(token, {}).get('notes_outside_range', 0):.1%}" for r in reports)
         print(f"| {token} | {' | '.join(cells)} | {outside} |")
+
+
+DRAWS = 2000  # bootstrap draws of `real_music_passes`
+
+
+def real_music_passes(per_piece: dict, samples: int, pieces: int = 10, draws: int = DRAWS) -> dict[str, float]:
+    """How often real music itself would pass the report's tests, where generated pieces were as
+    varied as the real ones: each draw takes a real range from as many real pieces and `samples`
+    samples of `pieces` pieces, all drawn with replacement from the real pieces (a bootstrap; one
+    piece's metrics stay together; the copy row, which has its own reference pieces, on its own).
+    Returns the share of draws with every sample's median inside (the real range drawn again, or
+    this collection's own), with no piece above the drawn real maximum of a loop metric (no loops),
+    with both, and with the median of all pieces together inside."""
+    rng = np.random.default_rng(0)
+    ranged = [name for name, row in per_piece.items() if "real" in row]
+    groups = [[n for n in ranged if n != "longest_copy"], [n for n in ranged if n == "longest_copy"]]
+    groups = [group for group in groups if group]
+    tables = [np.array([per_piece[n]["real"] for n in group], dtype=float).T for group in groups]
+    fixed = [np.percentile(x, [10, 90], axis=0) for x in tables]
+    passes = dict.fromkeys(("every sample", "every sample, this real range", "no loops", "every sample, no loops"), 0)
+    passes["all pieces together"] = 0
+    for _ in range(draws):
+        inside = this_range = no_loops = together = True
+        for group, x, (low, high) in zip(groups, tables, fixed, strict=True):
+            drawn = x[rng.integers(len(x), size=len(x))]
+            lo, hi = np.percentile(drawn, [10, 90], axis=0)
+            made = x[rng.integers(len(x), size=(samples, pieces))]
+            medians, pooled = np.median(made, axis=1), np.median(made.reshape(-1, x.shape[1]), axis=0)
+            inside &= bool(np.all((lo <= medians) & (medians <= hi)))
+            this_range &= bool(np.all((low <= medians) & (medians <= high)))
+            together &= bool(np.all((lo <= pooled) & (pooled <= hi)))
+            looped = [j for j, name in enumerate(group) if name in LOOP_METRICS]
+            no_loops &= not np.any(made[..., looped] > drawn[:, looped].max(axis=0))
+        for key, good in zip(passes, (inside, this_range, no_loops, inside and no_loops, together), strict=True):
+            passes[key] += good
+    return {key: count / draws for key, count in passes.items()}
 
 
 def main() -> None:
@@ -88,6 +126,16 @@ def main() -> None:
     ranged = sum("real_median" in row for row in music[0]["per_piece"].values())
     print(f"medians of all {len(values)} pieces inside seed 0's real range: {pooled_inside} of {ranged}")
     print(f"pieces stuck in loops per seed: {', '.join(str(len(m['loops'])) for m in music)}")
+    first = music[0]["per_piece"]
+    if any("real" in row for row in first.values()):
+        real = real_music_passes(first, len(music))
+        print(
+            f"real pieces in place of generated ones ({music[0]['real_pieces']} real pieces drawn with replacement, "
+            f"{DRAWS:,} draws): every median inside in all {len(music)} samples in {real['every sample']:.0%} of draws "
+            f"({real['every sample, this real range']:.0%} against this collection's own real range), no piece "
+            f"counted as a loop in {real['no loops']:.0%}, both in {real['every sample, no loops']:.0%}; every median "
+            f"of all {len(values)} pieces together in {real['all pieces together']:.0%}"
+        )
     if "instruments" in music[0]:
         print_instruments([m["instruments"] for m in music])
     if own.out:

@@ -181,6 +181,7 @@ def music_report(
             "real_p90": p90,
             "real_max": float(max(reference)),
             "real_pieces": len(reference),
+            "real": reference,  # in the order of `real` (the copy row: its own reference pieces)
             "generated": values,
             "generated_median": gen_median,
             "median_inside": p10 <= gen_median <= p90,

@@ -1,5 +1,6 @@
 """Music metrics against hand-computed values, loop detection, and the evaluate report's JSON."""
 
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -10,12 +11,21 @@ import pytest
 from lstm_music.baseline import NGram
 from lstm_music.evaluate import copy_reference, music_report
 from lstm_music.evaluate import main as evaluate_main
-from lstm_music.metrics import PIECE_METRICS, histogram, js_distance, longest_copy, loop_share, piece_metrics
+from lstm_music.metrics import (
+    PIECE_METRICS,
+    histogram,
+    js_distance,
+    longest_copy,
+    loop_share,
+    percentile_range,
+    piece_metrics,
+)
 from lstm_music.midi_io import Event
 
 E0, E1, E2 = Event("C4", "0", "1"), Event("E4.G4", "1", "1"), Event("C4", "1", "1")
 E3, E4, E5 = Event("C4", "1", "0.5"), Event("C4", "0.5", "0.5"), Event("G3", "0.5", "2")
 PIECE = [E0, E1, E2, E3, E4, E5]
+ROOT = Path(__file__).resolve().parents[1]
 PITCH_CLASSES = np.array([4, 0, 0, 0, 1, 0, 0, 2, 0, 0, 0, 0])  # of PIECE: C four times, E once, G twice
 KK = [  # Krumhansl-Kessler major and minor profiles, tonic first
     np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88]),
@@ -155,6 +165,8 @@ def test_json_report_holds_every_number_of_the_table(tiny_run: Path, tiny_data: 
     for name in PIECE_METRICS:
         row = music["per_piece"][name]
         assert len(row["generated"]) == 3
+        assert len(row["real"]) == row["real_pieces"]  # the real values behind the range, for music_seeds.py
+        assert percentile_range(row["real"]) == (row["real_p10"], row["real_median"], row["real_p90"])
         line = next(line for line in printed.splitlines() if line.startswith(name))
         for key in ("real_p10", "real_median", "real_p90", "generated_median"):
             assert f"{row[key]:.2f}" in line
@@ -193,3 +205,22 @@ def test_pieces_are_compared_at_equal_length() -> None:
     assert comparison_length(500, [100] * 20 + [600] * 12) == 500  # twelve real pieces reach 500 events
     assert comparison_length(500, [100] * 20 + [150] * 7 + [600] * 3) == 150  # the 10th longest sets the length
     assert comparison_length(500, [80, 90]) == 80  # with fewer pieces than 10, the shortest
+
+
+def test_real_music_passes_the_median_test_by_chance_only_as_often_as_its_spread_allows() -> None:
+    spec = importlib.util.spec_from_file_location("music_seeds", ROOT / "benchmarks" / "music_seeds.py")
+    music_seeds = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(music_seeds)
+    rng = np.random.default_rng(3)
+    names = ["loop_share", *(f"m{i}" for i in range(9))]
+    spread = {name: {"real": rng.normal(size=16).tolist()} for name in names}
+    same = {name: {"real": [2.0] * 16} for name in names}
+    passes = music_seeds.real_music_passes(spread, samples=5, draws=400)
+    assert music_seeds.real_music_passes(same, samples=5, draws=50) == dict.fromkeys(passes, 1.0)
+    # 50 medians of 10 pieces against ranges from 16 pieces: often one falls outside by chance
+    assert 0.05 < passes["every sample"] < 0.8
+    assert passes["every sample"] < passes["every sample, this real range"] <= 1.0
+    assert passes["all pieces together"] > 0.8
+    # one of 50 pieces above the largest of 16 real values ("a loop") is likely, not rare
+    assert 0.05 < passes["no loops"] < 0.9
+    assert passes["every sample, no loops"] <= min(passes["every sample"], passes["no loops"])
