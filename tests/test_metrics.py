@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from lstm_music.baseline import NGram
 from lstm_music.evaluate import copy_reference, music_report
@@ -25,7 +26,6 @@ from lstm_music.midi_io import Event
 E0, E1, E2 = Event("C4", "0", "1"), Event("E4.G4", "1", "1"), Event("C4", "1", "1")
 E3, E4, E5 = Event("C4", "1", "0.5"), Event("C4", "0.5", "0.5"), Event("G3", "0.5", "2")
 PIECE = [E0, E1, E2, E3, E4, E5]
-ROOT = Path(__file__).resolve().parents[1]
 PITCH_CLASSES = np.array([4, 0, 0, 0, 1, 0, 0, 2, 0, 0, 0, 0])  # of PIECE: C four times, E once, G twice
 KK = [  # Krumhansl-Kessler major and minor profiles, tonic first
     np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88]),
