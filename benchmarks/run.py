@@ -395,7 +395,7 @@ def bench_sampling(data: Path, events: int) -> None:
 
     from lstm_music.model import PRESETS, build_model, input_names
     from lstm_music.repeats import BUCKETS
-    from lstm_music.sampling import Sampler, SamplingSettings
+    from lstm_music.sampling import LOOP_CHUNK, Sampler, SamplingSettings
     from lstm_music.streams import STREAMS, model_inputs
 
     _, vocab, _ = prepared(data, "note")
@@ -407,7 +407,7 @@ def bench_sampling(data: Path, events: int) -> None:
     rows = []
     for count in (1, 16):
         for compiled in (False, True):
-            how = "one compiled call per event" if compiled else "a Keras call per head (reference)"
+            how = f"compiled loop, {LOOP_CHUNK} events per call" if compiled else "a Keras call per head (reference)"
             sampler.generate(events, count, settings, compiled=compiled)  # compile outside the timing
             seconds = best_of(3, sampler.generate, events, count, settings, seed=0, compiled=compiled)
             ms = seconds * 1000 / events

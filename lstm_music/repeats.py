@@ -88,6 +88,76 @@ class PieceMemory:
         return length, [self.rows[j] for j in found]
 
 
+def row_keys(rows: np.ndarray | object, sizes: Sequence[int]):
+    """One whole number per event of `rows` (..., streams) where the vocabulary `sizes` allow it
+    (their product below 2**31), else the rows as they are: (..., 1) or (..., streams), so that two
+    events are equal exactly when all their keys are. Works on numpy arrays and `keras.ops` tensors."""
+    if np.prod(sizes, dtype=np.float64) >= 2**31:
+        return rows
+    radix = np.cumprod([1, *sizes[:0:-1]])[::-1].astype(np.int32)  # mixed radix: the last stream varies fastest
+    return (rows * radix).sum(-1, keepdims=True) if isinstance(rows, np.ndarray) else _keyed(rows, radix)
+
+
+def _keyed(rows, radix: np.ndarray):
+    from keras import ops
+
+    return ops.sum(rows * radix, axis=-1, keepdims=True)
+
+
+def start_memory_ops(batch: int, capacity: int) -> tuple[np.ndarray, np.ndarray]:
+    """The state of `match_ops` and `remember_ops` for `batch` pieces whose first row is in place:
+    every suffix length 0 (batch, capacity), and the onsets (batch, 4): the onset before the last,
+    the last onset, the number of onsets, and whether the events since the last onset equal the
+    first ones of the onset before it; row 0 is the first onset."""
+    return np.zeros((batch, capacity), dtype=np.int32), np.tile(np.array([[0, 0, 1, 0]], dtype=np.int32), (batch, 1))
+
+
+def match_ops(lengths, onsets, end):
+    """`PieceMemory.match` for a batch in `keras.ops`, for the compiled generation loop, after `end`
+    events of each piece: `lengths` (batch, capacity) hold, for each earlier position j, how many
+    events before j equal the last ones before `end` (at most `MAX_CONTEXT`; `remember_ops` keeps
+    them and `onsets`). Returns the match length per piece (batch,) and which positions follow the
+    longest match (batch, capacity): the rows `match` returns, each once per occurrence."""
+    from keras import ops
+
+    found = ops.where(ops.expand_dims(ops.arange(ops.shape(lengths)[1], dtype="int32") < end, 0), lengths, 0)
+    before, last, count, alike = (onsets[:, i] for i in range(4))
+    repeating = ops.logical_and(ops.logical_and(count >= 2, alike > 0), ops.equal(end - last, last - before))
+    length = ops.where(repeating, 0, ops.max(found, axis=1))
+    longest = ops.expand_dims(length, -1)
+    return length, ops.logical_and(ops.equal(found, longest), longest > 0)
+
+
+def remember_ops(keys, lengths, onsets, end, onset):
+    """`PieceMemory.add` for a batch in `keras.ops`: the event at position `end`, whose `row_keys` are
+    already written into `keys` (batch, capacity, k), has just been added, and `onset` (batch,) says
+    whether it starts an onset of its own. Returns `lengths` and `onsets` (`match_ops`) for the events
+    up to and including it: a position j's length grows by one where the event before j equals the
+    new one, else drops to 0; whether the last onset repeats the one before grows one event at a time."""
+    from keras import ops
+
+    key = ops.take(keys, end, axis=1)  # (batch, k)
+    same = ops.all(ops.equal(keys, ops.expand_dims(key, 1)), axis=-1)  # position j holds the new event
+    follows = ops.concatenate([ops.zeros_like(same[:, :1]), same[:, :-1]], axis=1)  # the event before j does
+    grown = ops.minimum(ops.concatenate([ops.zeros_like(lengths[:, :1]), lengths[:, :-1]], axis=1) + 1, MAX_CONTEXT)
+    up_to = ops.expand_dims(ops.arange(ops.shape(keys)[1], dtype="int32") <= end, 0)
+    lengths = ops.where(ops.logical_and(follows, up_to), grown, 0)
+    before, last, count, alike = (onsets[:, i] for i in range(4))
+    along = end - last  # the new event's place after the last onset, when it starts none
+    compared = ops.where(onset, last, before + ops.minimum(along, last - before))  # the event it must equal
+    equal = ops.take_along_axis(same, ops.expand_dims(compared, -1), axis=1)[:, 0]
+    still = ops.logical_and(ops.logical_and(alike > 0, along < last - before), equal)
+    return lengths, ops.stack(
+        [
+            ops.where(onset, last, before),
+            ops.where(onset, end, last),
+            count + ops.cast(onset, "int32"),
+            ops.cast(ops.where(onset, equal, still), "int32"),
+        ],
+        axis=-1,
+    )
+
+
 def agreeing(
     followers: list[tuple[int, ...]], chosen: tuple[int, ...], order: Sequence[int] | None = None
 ) -> list[int]:

@@ -12,14 +12,13 @@ of the piece's memory). The same checkpoint, settings and seed give the same eve
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
-from .repeats import PieceMemory, copy_distribution, weight
+from .repeats import MAX_CONTEXT, PieceMemory, copy_distribution, row_keys, start_memory_ops, weight
 from .streams import ALL_STREAMS, REGISTER_KEY, SPECIALS, START_INDEX, STYLE_KEY, given_key, input_key, piece_register
 
 # Plain sampling from the model (with its repeat memory): of the settings tried in the music
@@ -122,19 +121,19 @@ def choose_ops(probs, temperature: float, top_k: int, top_p: float, uniform):
     return ops.cast(ops.take_along_axis(order, ops.expand_dims(picks, -1), axis=-1)[:, 0], "int32")
 
 
-def with_repeats_ops(probs, followers, chosen: list[tuple], stream: int, weight):
+def with_repeats_ops(probs, followers, counts, chosen: list[tuple], stream: int, weight):
     """`Sampler.with_repeats` in `keras.ops`: `probs` (batch, vocabulary) mixed at `weight` (batch,)
-    with what the `followers` (batch, k, a token index per stream and a count; count 0 pads) agreeing with
-    the tokens already `chosen` ((column, tokens) pairs of the streams before it in the chain) say
-    about the stream in column `stream`."""
+    with what the `followers` (batch, k, a token index per stream), each occurring `counts` (batch, k;
+    0: not a follower) times and agreeing with the tokens already `chosen` ((column, tokens) pairs
+    of the streams before it in the chain), say about the stream in column `stream`."""
     from keras import ops
 
     from .model import TokenCounts
 
-    agree = followers[:, :, -1] > 0
+    agree = counts > 0
     for column, token in chosen:
         agree = ops.logical_and(agree, ops.equal(followers[:, :, column], ops.expand_dims(token, -1)))
-    times = ops.where(agree, ops.cast(followers[:, :, -1], "float32"), 0.0)
+    times = ops.where(agree, ops.cast(counts, "float32"), 0.0)
     counts = TokenCounts(probs.shape[-1])([followers[:, :, stream], times])  # (batch, vocabulary)
     total = ops.sum(counts, axis=-1, keepdims=True)
     w = ops.where(total > 0, ops.expand_dims(weight, -1), 0.0)
@@ -143,11 +142,12 @@ def with_repeats_ops(probs, followers, chosen: list[tuple], stream: int, weight)
 
 def build_event_model(model, settings: SamplingSettings):
     """One step of generation as a model sharing `model`'s weights, to be compiled whole
-    (`compiled_call`). Seven inputs, with S the model's streams: the previous event (batch, S),
+    (`compiled_loop`). Eight inputs, with S the model's streams: the previous event (batch, S),
     every recurrent state side by side (batch, sum of `model.state_sizes`), each piece's
     register (batch, 2; read if the model is conditioned on it) and style (batch, 1; read if it
     has styles), a uniform draw per piece and head (batch, S), the repeat memory's followers
-    (batch, k, S + 1: `pack_matches`) and mixing weight per head (batch, S). Two outputs: the
+    (batch, k, S) with how often each follows the match (batch, k; `repeats.match_ops`), and the
+    mixing weight per head (batch, S). Two outputs: the
     chosen event (batch, S) and the new states, side by side. The same arithmetic as
     `Sampler.step`, `Sampler.head`, `Sampler.with_repeats` and `choose`, in float32."""
     import keras
@@ -162,7 +162,8 @@ def build_event_model(model, settings: SamplingSettings):
     registers = keras.Input(shape=(2,), name=REGISTER_KEY)
     style = keras.Input(shape=(1,), dtype="int32", name=STYLE_KEY)
     uniforms = keras.Input(shape=(len(streams),), name="uniforms")
-    followers = keras.Input(shape=(None, len(streams) + 1), dtype="int32", name="followers")
+    followers = keras.Input(shape=(None, len(streams)), dtype="int32", name="followers")
+    counts = keras.Input(shape=(None,), dtype="int32", name="counts")
     mix = keras.Input(shape=(len(streams),), name="mix")
     inputs = {input_key(s): previous[:, i] for i, s in enumerate(streams)}
     inputs |= {REGISTER_KEY: registers, STYLE_KEY: style}
@@ -176,97 +177,121 @@ def build_event_model(model, settings: SamplingSettings):
         given = {g: ops.expand_dims(chosen[streams.index(g)], -1) for g in parts.givens(s)}
         probs = parts.head(s, context, given)[:, 0]
         if settings.repeat_weights:
-            probs = with_repeats_ops(probs, followers, list(chosen.items()), i, mix[:, i])
+            probs = with_repeats_ops(probs, followers, counts, list(chosen.items()), i, mix[:, i])
         if settings.pitch_window and s == "note":
             probs = in_window_ops(probs, registers, settings.pitch_window)
         chosen[i] = choose_ops(probs, settings.temperature[s], settings.top_k, settings.top_p, uniforms[:, i])
     outputs = [ops.stack([chosen[i] for i in range(len(streams))], axis=-1), ops.concatenate(final, axis=-1)]
-    return keras.Model([previous, packed, registers, style, uniforms, followers, mix], outputs)
+    return keras.Model([previous, packed, registers, style, uniforms, followers, counts, mix], outputs)
 
 
-def compiled_call(model):
-    """`model` (of `build_event_model`) as a function of its seven numpy inputs, compiled whole by
-    the Keras backend: a `tf.function` graph under TensorFlow (`_packed_graph_call`; not XLA, which
-    compiled again for every new number of followers and took 2.4 s to start), `jax.jit` under JAX,
-    plain calls under torch; it returns the backend's tensors. One call per event instead of a Keras
-    `predict_on_batch` per head: most of a step's time was the calls, not the arithmetic."""
+LOOP_CHUNK = 256  # events per compiled call: between calls the progress bar moves and Ctrl-C is heard
+ROWS_BUCKET = 512  # the rows buffer grows in steps of this many events, so that JAX compiles for few shapes
+
+
+def mix_table(repeat_weights: dict[str, list[float]], streams: tuple[str, ...]) -> np.ndarray:
+    """Each head's repeat-memory mixing weight by match length, (`MAX_CONTEXT` + 1, streams): `weight`
+    as a table the compiled loop can index."""
+    return np.array([[weight(repeat_weights[s], n) for s in streams] for n in range(MAX_CONTEXT + 1)], np.float32)
+
+
+def loop_chunk(settings: SamplingSettings, sizes: list[int], together: int | None) -> Callable:
+    """A number of generation steps in `keras.ops`, one `keras.ops.fori_loop`, to be compiled whole
+    (`compiled_loop`), for a model of vocabularies `sizes`. The returned function takes `event`
+    (calls the model of `build_event_model`), the carry (rows (batch, capacity, streams) of every
+    piece so far, their `repeats.row_keys`, the repeat memory's lengths and onsets
+    (`repeats.match_ops`) and the states side by side), each piece's register and style, the
+    uniform draws (chunk, batch, streams) of steps `first` to `first + steps`, and `known`, the rows
+    given rather than drawn (``<start>`` and the primer); it returns the carry after those steps.
+    Step i feeds row i and writes row i + 1: the row drawn, or the given one while i + 1 < `known`."""
+    from keras import ops
+
+    from .repeats import match_ops, remember_ops, row_keys
+
+    table = mix_table(settings.repeat_weights, ALL_STREAMS[: len(sizes)]) if settings.repeat_weights else None
+
+    def chunk(event: Callable, carry, registers, style, uniforms, first, steps, known):
+        def body(i, carry):
+            rows, keys, lengths, onsets, states = carry
+            end = i + 1
+            if table is None:
+                followers, counts = rows[:, :1], ops.zeros_like(lengths[:, :1])
+                mix = ops.zeros((rows.shape[0], len(sizes)))
+            else:
+                length, after = match_ops(lengths, onsets, end)
+                followers, counts, mix = rows, ops.cast(after, "int32"), ops.take(table, length, axis=0)
+            drawn = ops.take(uniforms, i - first, axis=0)
+            inputs = [ops.take(rows, i, axis=1), states, registers, style, drawn, followers, counts, mix]
+            chosen, states = event(inputs)
+            row = ops.where(end < known, ops.take(rows, end, axis=1), chosen)
+            at = ops.reshape(ops.equal(ops.arange(ops.shape(rows)[1], dtype="int32"), end), (1, -1, 1))
+            rows = ops.where(at, ops.expand_dims(row, 1), rows)
+            if table is not None:
+                keys = ops.where(at, ops.expand_dims(row_keys(row, sizes), 1), keys)
+                onset = ops.not_equal(row[:, 1], -1 if together is None else together)
+                lengths, onsets = remember_ops(keys, lengths, onsets, end, onset)
+            return rows, keys, lengths, onsets, states
+
+        return ops.fori_loop(first, first + steps, body, carry)
+
+    return chunk
+
+
+def compiled_loop(model, settings: SamplingSettings, sizes: list[int], together: int | None) -> Callable:
+    """`loop_chunk` around `model` (of `build_event_model`) as a function of the carry and the other
+    inputs, compiled whole by the Keras backend: a `tf.function` graph per batch size under
+    TensorFlow, `jax.jit` under JAX, plain calls under torch. One call runs up to `LOOP_CHUNK` events:
+    one call per event cost more in the call itself (about 0.25 ms under TensorFlow) and in the
+    host's repeat memory than in the network (docs/BENCHMARKS.md)."""
     import keras
 
+    chunk = loop_chunk(settings, sizes, together)
+    streams = len(sizes)
     backend = keras.backend.backend()
     if backend == "jax":
         import jax
 
-        step = jax.jit(lambda t, f, *x: model.stateless_call(t, f, list(x), training=False)[0])
+        def stateless(trainable, fixed, *x):
+            return chunk(lambda inputs: model.stateless_call(trainable, fixed, inputs, training=False)[0], *x)
+
+        step = jax.jit(stateless)
         # the variables' current arrays at each call: Keras may replace them (and free the old ones)
         trainable, fixed = model.trainable_variables, model.non_trainable_variables
         return lambda *x: step([v.value for v in trainable], [v.value for v in fixed], *x)
-    if backend == "tensorflow":
-        return _packed_graph_call(model)
-    return lambda *x: model.predict_on_batch(list(x))
-
-
-def _packed_graph_call(model):
-    """`compiled_call` under TensorFlow: a graph per batch size (its shapes known, so TensorFlow folds
-    the shape arithmetic away) taking three tensors, the states, every other float input side by side
-    and every int input flattened side by side (the followers, whose width varies, last); the graph
-    cuts them apart. TensorFlow binds and converts each argument of a call in Python: three instead
-    of seven took 0.1-0.35 ms off a step of about 1 ms (docs/BENCHMARKS.md)."""
+    if backend != "tensorflow":
+        return lambda *x: chunk(lambda inputs: model(inputs, training=False), *x)
     import tensorflow as tf
 
-    shapes = [tuple(t.shape[1:]) for t in model.inputs]
-    states_at = [t.name for t in model.inputs].index("states")  # passed alone: it stays a tensor between calls
-    floats = [i for i, t in enumerate(model.inputs) if i != states_at and t.dtype == "float32"]
-    ints = sorted((i for i, t in enumerate(model.inputs) if t.dtype == "int32"), key=lambda i: None in shapes[i])
+    width = int(model.inputs[[t.name for t in model.inputs].index("states")].shape[-1])
     graphs = {}
 
-    def unpacked(batch: int):
-        def run(states, packed_floats, packed_ints):
-            x = [states] * len(shapes)  # every other input is cut out of the packed two below
-            for group, packed in ((floats, packed_floats), (ints, packed_ints)):
-                widths = [-1 if None in shapes[i] else shapes[i][0] for i in group]
-                for i, part in zip(group, tf.split(packed, widths, axis=1), strict=True):
-                    x[i] = tf.reshape(part, (batch, -1, shapes[i][-1])) if None in shapes[i] else part
-            return model(x, training=False)
+    def traced(batch: int):
+        def run(rows, keys, lengths, onsets, states, *x):
+            return chunk(lambda inputs: model(inputs, training=False), (rows, keys, lengths, onsets, states), *x)
 
+        scalar = tf.TensorSpec([], tf.int32)
         signature = [
-            tf.TensorSpec([batch, shapes[states_at][0]], tf.float32),
-            tf.TensorSpec([batch, sum(shapes[i][0] for i in floats)], tf.float32),
+            tf.TensorSpec([batch, None, streams], tf.int32),
+            tf.TensorSpec([batch, None, None], tf.int32),
             tf.TensorSpec([batch, None], tf.int32),
+            tf.TensorSpec([batch, 4], tf.int32),
+            tf.TensorSpec([batch, width], tf.float32),
+            tf.TensorSpec([batch, 2], tf.float32),
+            tf.TensorSpec([batch, 1], tf.int32),
+            tf.TensorSpec([LOOP_CHUNK, batch, streams], tf.float32),
+            scalar,
+            scalar,
+            scalar,
         ]
-        return tf.function(run, input_signature=signature).get_concrete_function()
+        return tf.function(run, input_signature=signature, autograph=False).get_concrete_function()
 
-    def call(*x):
+    def call(carry, *x):
         batch = len(x[0])
         if batch not in graphs:
-            graphs[batch] = unpacked(batch)
-        states = tf.constant(x[states_at]) if isinstance(x[states_at], np.ndarray) else x[states_at]
-        packed_floats = np.concatenate([x[i] for i in floats], axis=1, dtype=np.float32)
-        packed_ints = np.concatenate([x[i].reshape(batch, -1) for i in ints], axis=1, dtype=np.int32)
-        return graphs[batch](states, tf.constant(packed_floats), tf.constant(packed_ints))
+            graphs[batch] = traced(batch)
+        return tuple(graphs[batch](*carry, *x))
 
     return call
-
-
-FOLLOWER_SLOTS = 16  # fewest follower rows passed to the compiled step; more go in powers of two
-
-
-def pack_matches(
-    matches: list, batch: int, repeat_weights: dict | None, streams: tuple[str, ...]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each piece's repeat-memory match as arrays for `build_event_model`: its distinct followers
-    with how often each occurred (batch, k, a token index per stream of `streams` and a count; k at
-    least `FOLLOWER_SLOTS` and a power of two, so that the compiled step sees few shapes) and each
-    head's mixing weight (batch, streams)."""
-    distinct = [Counter(found) for _, found in matches]
-    most = max(map(len, distinct), default=0)
-    slots = max(FOLLOWER_SLOTS, 1 << max(most - 1, 0).bit_length())
-    followers = np.zeros((batch, slots, len(streams) + 1), dtype=np.int32)
-    mix = np.zeros((batch, len(streams)), dtype=np.float32)
-    for b, ((length, _), rows) in enumerate(zip(matches, distinct, strict=True)):
-        if rows:
-            followers[b, : len(rows)] = [(*row, n) for row, n in rows.items()]
-            mix[b] = [weight(repeat_weights[s], length) for s in streams]
-    return followers, mix
 
 
 def choose_registers(
@@ -303,11 +328,12 @@ class Sampler:
         self.order: tuple[int, ...] = model.music_layers.order  # the columns in the order heads are drawn
         self.repeat_order = None if self.order == tuple(range(len(self.order))) else self.order  # `repeats.agreeing`
         self.sizes = state_sizes(model)
+        self.vocabulary_sizes = [model.music_layers.heads[s][-1].units for s in self.streams]
         self.wants_register = REGISTER_KEY in input_names(model)
         self.registers: np.ndarray | None = None
         self.wants_style = STYLE_KEY in input_names(model)
         self.styles: np.ndarray | None = None
-        self.events: dict[tuple, Callable] = {}  # compiled event steps, by the settings compiled into them
+        self.loops: dict[tuple, Callable] = {}  # compiled generation loops, by the settings compiled into them
 
     @cached_property
     def step_model(self):
@@ -374,34 +400,60 @@ class Sampler:
 
         `primer` (events x streams indices) is fed after ``<start>`` and before sampling begins.
         `registers`: each piece's register, for a model conditioned on it; `style`: the style index,
-        for a model with styles (`start`). `compiled`
-        draws each event in one compiled call (`build_event_model`); False takes the reference path,
-        a Keras call per head and the sampling in numpy. Both take the same random numbers.
-        `progress` shows a progress bar on stderr.
+        for a model with styles (`start`). `compiled` runs the whole loop, the repeat memory included,
+        in compiled calls of `LOOP_CHUNK` events (`loop_chunk`); False takes the reference path, a
+        Keras call per head and the sampling and the repeat memory in numpy. Both take the same random
+        numbers. `progress` shows a progress bar on stderr.
         """
         from tqdm import tqdm
 
         settings = settings or SamplingSettings()
         rng = np.random.default_rng(seed)
         states = self.start(count, registers, style)
-        memories = [PieceMemory(self.together) for _ in range(count)]
         history = [np.full(len(self.streams), START_INDEX, dtype=np.int32), *(primer if primer is not None else [])]
-        advance = self.compiled_event(settings) if compiled else self.reference_event
-        for row in history[:-1]:  # fed, not drawn (the compiled step draws nothing without random numbers)
-            rows = np.repeat(row[None, :], count, axis=0)
-            states = advance(rows, states, [], settings, None)[1] if compiled else self.step(rows, states)[1]
-        for memory in memories:
-            for row in history:
-                memory.add(row)
-        out = np.zeros((count, length, len(self.streams)), dtype=np.int32)
-        previous = np.repeat(np.asarray(history[-1], dtype=np.int32)[None, :], count, axis=0)
-        for t in tqdm(range(length), desc="sampling", unit="event", disable=not progress, file=sys.stderr, leave=False):
-            matches = [memory.match() for memory in memories] if settings.repeat_weights else []
-            out[:, t], states = advance(previous, states, matches, settings, rng)
-            for memory, row in zip(memories, out[:, t], strict=True):
-                memory.add(row)
-            previous = out[:, t]
+        bar = tqdm(total=length, desc="sampling", unit="event", disable=not progress, file=sys.stderr, leave=False)
+        with bar:
+            if compiled:
+                return self.compiled_generate(length, settings, rng, np.asarray(history, dtype=np.int32), states, bar)
+            memories = [PieceMemory(self.together) for _ in range(count)]
+            for row in history[:-1]:  # fed, not drawn
+                states = self.step(np.repeat(row[None, :], count, axis=0), states)[1]
+            for memory in memories:
+                for row in history:
+                    memory.add(row)
+            out = np.zeros((count, length, len(self.streams)), dtype=np.int32)
+            previous = np.repeat(np.asarray(history[-1], dtype=np.int32)[None, :], count, axis=0)
+            for t in range(length):
+                matches = [memory.match() for memory in memories] if settings.repeat_weights else []
+                out[:, t], states = self.reference_event(previous, states, matches, settings, rng)
+                for memory, row in zip(memories, out[:, t], strict=True):
+                    memory.add(row)
+                previous = out[:, t]
+                bar.update()
         return out
+
+    def compiled_generate(
+        self, length: int, settings: SamplingSettings, rng: np.random.Generator, history: np.ndarray, states: list, bar
+    ) -> np.ndarray:
+        """`generate`'s compiled path: the `history` rows (``<start>`` and the primer) given, `length`
+        rows drawn after them in calls of `LOOP_CHUNK` steps, with the random numbers `choose` would
+        take from `rng` in the reference path, in its order (by event, then head, then piece)."""
+        batch, known, streams = len(states[0]), len(history), len(self.streams)
+        total = known + length
+        rows = np.zeros((batch, -(-total // ROWS_BUCKET) * ROWS_BUCKET, streams), dtype=np.int32)
+        rows[:, :known] = history
+        sampled = [i for i in self.order if settings.temperature[self.streams[i]] != 0 and settings.top_k != 1]
+        uniforms = np.zeros((total - 1 + LOOP_CHUNK, batch, streams), dtype=np.float32)
+        uniforms[known - 1 : total - 1, :, sampled] = rng.random((length, len(sampled), batch)).transpose(0, 2, 1)
+        run = self.compiled_loop(settings)
+        keys = row_keys(rows, self.vocabulary_sizes)
+        carry = (rows, keys, *start_memory_ops(batch, rows.shape[1]), np.concatenate(states, axis=1))
+        for first in range(0, total - 1, LOOP_CHUNK):
+            steps = min(LOOP_CHUNK, total - 1 - first)
+            chunk = uniforms[first : first + LOOP_CHUNK]
+            carry = run(carry, self.registers, self.styles, chunk, np.int32(first), np.int32(steps), np.int32(known))
+            bar.update(max(0, first + steps - max(first, known - 1)))
+        return np.asarray(carry[0])[:, known:total]
 
     def reference_event(
         self, previous: np.ndarray, states: list, matches: list, settings: SamplingSettings, rng: np.random.Generator
@@ -420,32 +472,16 @@ class Sampler:
             chosen[:, i] = choose(p, settings.temperature[s], settings.top_k, settings.top_p, rng)
         return chosen, states
 
-    def compiled_event(self, settings: SamplingSettings) -> Callable:
-        """A function like `reference_event` that draws each event in one compiled call (built once
-        per temperature, top-k, top-p, use of the repeat memory and pitch window)."""
+    def compiled_loop(self, settings: SamplingSettings) -> Callable:
+        """`compiled_loop` of the model for `settings` (built once per temperature, top-k, top-p, use of
+        the repeat memory and pitch window)."""
         key = (tuple(settings.temperature[s] for s in self.streams), settings.top_k, settings.top_p)
-        key += (settings.repeat_weights is not None, settings.pitch_window)
-        if key in self.events:
-            return self.events[key]
-        run = compiled_call(build_event_model(self.model, settings))
-        sampled = [settings.temperature[s] != 0 and settings.top_k != 1 for s in self.streams]  # heads that draw
-
-        def event(previous, states, matches, settings, rng):
-            batch = len(previous)
-            uniforms = np.zeros((batch, len(self.streams)), dtype=np.float32)
-            for i in self.order:
-                if sampled[i] and rng is not None:  # the numbers `choose` would take, in its order
-                    uniforms[:, i] = rng.random(batch)
-            followers, mix = pack_matches(matches, batch, settings.repeat_weights, self.streams)
-            if isinstance(states, list):  # `start`'s zeros; afterwards the states stay the backend's tensors
-                states = np.concatenate(states, axis=1)
-            chosen, states = run(
-                previous.astype(np.int32), states, self.registers, self.styles, uniforms, followers, mix
-            )
-            return np.asarray(chosen), states
-
-        self.events[key] = event
-        return event
+        weights = sorted((s, tuple(w)) for s, w in (settings.repeat_weights or {}).items())
+        key += (settings.repeat_weights is not None, tuple(weights), settings.pitch_window)
+        if key not in self.loops:
+            event = build_event_model(self.model, settings)
+            self.loops[key] = compiled_loop(event, settings, self.vocabulary_sizes, self.together)
+        return self.loops[key]
 
     @staticmethod
     def with_repeats(

@@ -4,6 +4,7 @@ import numpy as np
 
 from lstm_music.repeats import (
     BUCKETS,
+    MAX_CONTEXT,
     PieceMemory,
     copy_distribution,
     copy_probabilities,
@@ -95,3 +96,48 @@ def test_mixing_into_the_heads() -> None:
     mixed = Sampler.with_repeats(probs, matches, np.zeros((2, 0), dtype=int), [0.0, 0.5, 0.5, 0.5])
     np.testing.assert_allclose(mixed[0], 0.5 / 6 + 0.5 * np.array([0, 0, 0, 0, 0.5, 0.5]))
     np.testing.assert_allclose(mixed[1], probs[1])  # no match: the network alone
+
+
+def test_the_compiled_loops_memory_finds_what_piece_memory_finds() -> None:
+    """`match_ops` and `remember_ops` against `PieceMemory` event by event, on a shipped piece of note
+    events (its chords, `together` offsets) beside one built to repeat its onsets and one that plays a
+    phrase again and again, with each event as one key and, for vocabularies too large for that, as
+    its whole row."""
+    from collections import Counter
+
+    from conftest import shipped
+
+    from lstm_music.midi_io import read_piece
+    from lstm_music.repeats import match_ops, remember_ops, row_keys, start_memory_ops
+    from lstm_music.vocab import build_vocabularies, encode_piece, prepare, together_index
+
+    pieces = prepare([read_piece(shipped("bach_bwv10.7.mid"))], "note", False)
+    vocabularies = build_vocabularies(pieces, 1, "note")
+    together = together_index(vocabularies, "note")
+    real = encode_piece(pieces[0], vocabularies)[:240]
+    rng = np.random.default_rng(0)
+    chords = [[(10, 3, 4), (11, together, 4), (12, together, 4)], [(10, 3, 4)], [(13, 5, 4), (14, together, 4)]]
+    built = [row for k in rng.integers(0, 3, size=len(real)) for row in chords[k]][: len(real) - 1]
+    phrase = [tuple(row) for row in real[1:41]]  # a phrase of 40 events played three times: matches past 16
+    rows = np.stack([real, [real[0], *built], [real[0], *(phrase * 6)[: len(real) - 1]]]).astype(np.int32)
+    sizes = [len(vocabularies[s]) for s in STREAMS]
+    repeats_seen, longest = 0, 0
+    for key_sizes in (sizes, [2**11] * 3):  # 2**33 combinations: the rows are their own keys
+        keys = row_keys(rows, key_sizes)
+        assert keys.shape[-1] == (1 if key_sizes == sizes else 3)
+        lengths, onsets = start_memory_ops(len(rows), rows.shape[1])
+        memories = [PieceMemory(together) for _ in rows]
+        for memory, piece in zip(memories, rows, strict=True):
+            memory.add(piece[0])
+        for end in range(1, rows.shape[1]):
+            length, after = match_ops(lengths, onsets, end)
+            for b, memory in enumerate(memories):
+                expected, followers = memory.match()
+                repeats_seen += memory.repeating()
+                assert int(length[b]) == expected, (key_sizes, b, end)
+                longest = max(longest, expected)
+                assert Counter(map(tuple, rows[b][np.asarray(after[b])].tolist())) == Counter(followers)
+                memory.add(rows[b, end])
+            lengths, onsets = remember_ops(keys, lengths, onsets, end, rows[:, end, 1] != together)
+    assert repeats_seen > 20  # the built piece repeats its onsets often: the rule that stops copying was tried
+    assert longest == MAX_CONTEXT  # and the phrase is matched as far as the memory looks back
