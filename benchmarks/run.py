@@ -503,7 +503,7 @@ def main() -> None:
         "--threads",
         type=int,
         default=0,
-        help="threads per TensorFlow operation (0: one per core); generate_music.py uses 1 for up to 16 pieces",
+        help="threads per TensorFlow operation (0: one per core); generate_music.py uses 1 for up to 256 pieces",
     )
     args = parser.parse_args()
     from lstm_music.backend import import_keras, set_threads

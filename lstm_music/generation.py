@@ -40,10 +40,9 @@ from .vocab import (
     unknown_warning,
 )
 
-# Up to this many pieces at once, each TensorFlow operation of generation runs on one thread: 20-25%
-# faster per step at batch 1 and 15% at 16 on 2 cores, much more on a busy machine; about even at 64
-# pieces (docs/BENCHMARKS.md).
-ONE_THREAD_BATCH = 16
+# Up to this many pieces at once, each TensorFlow operation of generation runs on one thread: faster on
+# 2 cores for the compiled loop's small operations at 1 to 64 pieces, about even at 256 (docs/BENCHMARKS.md).
+ONE_THREAD_BATCH = 256
 
 
 class GenerationError(Exception):

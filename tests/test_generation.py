@@ -14,6 +14,7 @@ from conftest import ROOT, shipped
 
 from generate_music import main
 from lstm_music.checkpoint import BEST, load_checkpoint
+from lstm_music.generation import ONE_THREAD_BATCH
 from lstm_music.midi_io import parse_ql, playable, read_piece, token_pitches
 from lstm_music.model import input_names
 from lstm_music.sampling import Sampler, choose
@@ -68,7 +69,7 @@ def test_same_seed_same_file_different_seed_different_file(tiny_run: Path, tmp_p
 
 
 def test_a_few_pieces_are_generated_one_thread_per_operation(tiny_run: Path, tmp_path: Path) -> None:
-    """TensorFlow's threads per operation as generation leaves them: 1 for up to 16 pieces, TensorFlow's
+    """TensorFlow's threads per operation as generation leaves them: 1 for up to 256 pieces, TensorFlow's
     own choice (0) for more, and never against a user's TF_NUM_INTRAOP_THREADS."""
     code = (
         "import sys, generate_music; status = generate_music.main(sys.argv[1:]); import tensorflow as tf; "
@@ -82,7 +83,7 @@ def test_a_few_pieces_are_generated_one_thread_per_operation(tiny_run: Path, tmp
         return result.stdout.split()[-1]
 
     assert threads("--out", str(tmp_path / "one.mid")) == "1"
-    assert threads("--count", "17", "--output-dir", str(tmp_path / "many")) == "0"
+    assert threads("--count", str(ONE_THREAD_BATCH + 1), "--output-dir", str(tmp_path / "many")) == "0"
     assert threads("--out", str(tmp_path / "user.mid"), TF_NUM_INTRAOP_THREADS="2") == "0"
 
 
