@@ -247,27 +247,32 @@ def compiled_loop(model, settings: SamplingSettings, sizes: list[int], together:
 
     chunk = loop_chunk(settings, sizes, together)
     streams = len(sizes)
+    trainable, fixed = model.trainable_variables, model.non_trainable_variables
+
+    def stateless(trainable_values, fixed_values, *x):
+        """`chunk` with the weights given once, so that no step of the loop reads a variable again."""
+        return chunk(lambda inputs: model.stateless_call(trainable_values, fixed_values, inputs, training=False)[0], *x)
+
+    def values(read: Callable = lambda value: value) -> tuple[list, list]:
+        """The variables' current values, `read` at each call: Keras may replace them (and free the old ones)."""
+        return [read(v.value) for v in trainable], [read(v.value) for v in fixed]
+
     backend = keras.backend.backend()
     if backend == "jax":
         import jax
 
-        def stateless(trainable, fixed, *x):
-            return chunk(lambda inputs: model.stateless_call(trainable, fixed, inputs, training=False)[0], *x)
-
         step = jax.jit(stateless)
-        # the variables' current arrays at each call: Keras may replace them (and free the old ones)
-        trainable, fixed = model.trainable_variables, model.non_trainable_variables
-        return lambda *x: step([v.value for v in trainable], [v.value for v in fixed], *x)
+        return lambda *x: step(*values(), *x)
     if backend != "tensorflow":
-        return lambda *x: chunk(lambda inputs: model(inputs, training=False), *x)
+        return lambda *x: stateless(*values(), *x)
     import tensorflow as tf
 
     width = int(model.inputs[[t.name for t in model.inputs].index("states")].shape[-1])
     graphs = {}
 
     def traced(batch: int):
-        def run(rows, keys, lengths, onsets, states, *x):
-            return chunk(lambda inputs: model(inputs, training=False), (rows, keys, lengths, onsets, states), *x)
+        def run(rows, keys, lengths, onsets, states, *x):  # a variable's `value` is the variable: read it here
+            return stateless(*values(tf.convert_to_tensor), (rows, keys, lengths, onsets, states), *x)
 
         scalar = tf.TensorSpec([], tf.int32)
         signature = [
