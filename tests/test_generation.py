@@ -215,7 +215,7 @@ def test_temperature_zero_is_argmax_and_equals_top_k_one(tiny_run: Path, tmp_pat
         {"pitch_window": (2.0, 3.0)},
     ],
 )
-def test_the_compiled_event_step_draws_what_the_reference_path_draws(tiny_run: Path, tiny_data: Path, flags) -> None:
+def test_the_compiled_loop_draws_what_the_reference_path_draws(tiny_run: Path, tiny_data: Path, flags) -> None:
     from lstm_music.sampling import SamplingSettings
 
     model, metadata, vocabularies = load_checkpoint(tiny_run / BEST)

@@ -164,7 +164,7 @@ def trio_last_run(trios: Path, tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("run", ["trio_run", "trio_last_run"])
 @pytest.mark.parametrize("temperature", [1.0, 0.0])
-def test_the_compiled_step_draws_what_the_reference_path_draws_with_instruments(
+def test_the_compiled_loop_draws_what_the_reference_path_draws_with_instruments(
     run: str, temperature: float, trios: Path, request
 ) -> None:
     import numpy as np
