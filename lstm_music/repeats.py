@@ -95,10 +95,8 @@ def row_keys(rows: np.ndarray | object, sizes: Sequence[int]):
     if np.prod(sizes, dtype=np.float64) >= 2**31:
         return rows
     radix = np.cumprod([1, *sizes[:0:-1]])[::-1].astype(np.int32)  # mixed radix: the last stream varies fastest
-    return (rows * radix).sum(-1, keepdims=True) if isinstance(rows, np.ndarray) else _keyed(rows, radix)
-
-
-def _keyed(rows, radix: np.ndarray):
+    if isinstance(rows, np.ndarray):
+        return (rows * radix).sum(-1, keepdims=True)
     from keras import ops
 
     return ops.sum(rows * radix, axis=-1, keepdims=True)

@@ -18,7 +18,16 @@ from functools import cached_property
 
 import numpy as np
 
-from .repeats import MAX_CONTEXT, PieceMemory, copy_distribution, row_keys, start_memory_ops, weight
+from .repeats import (
+    MAX_CONTEXT,
+    PieceMemory,
+    copy_distribution,
+    match_ops,
+    remember_ops,
+    row_keys,
+    start_memory_ops,
+    weight,
+)
 from .streams import ALL_STREAMS, REGISTER_KEY, SPECIALS, START_INDEX, STYLE_KEY, given_key, input_key, piece_register
 
 # Plain sampling from the model (with its repeat memory): of the settings tried in the music
@@ -205,8 +214,6 @@ def loop_chunk(settings: SamplingSettings, sizes: list[int], together: int | Non
     given rather than drawn (``<start>`` and the primer); it returns the carry after those steps.
     Step i feeds row i and writes row i + 1: the row drawn, or the given one while i + 1 < `known`."""
     from keras import ops
-
-    from .repeats import match_ops, remember_ops, row_keys
 
     table = mix_table(settings.repeat_weights, ALL_STREAMS[: len(sizes)]) if settings.repeat_weights else None
 
@@ -478,11 +485,11 @@ class Sampler:
         return chosen, states
 
     def compiled_loop(self, settings: SamplingSettings) -> Callable:
-        """`compiled_loop` of the model for `settings` (built once per temperature, top-k, top-p, use of
-        the repeat memory and pitch window)."""
+        """`compiled_loop` of the model for `settings` (built once per temperature, top-k, top-p, repeat
+        weights and pitch window)."""
         key = (tuple(settings.temperature[s] for s in self.streams), settings.top_k, settings.top_p)
         weights = sorted((s, tuple(w)) for s, w in (settings.repeat_weights or {}).items())
-        key += (settings.repeat_weights is not None, tuple(weights), settings.pitch_window)
+        key += (tuple(weights), settings.pitch_window)
         if key not in self.loops:
             event = build_event_model(self.model, settings)
             self.loops[key] = compiled_loop(event, settings, self.vocabulary_sizes, self.together)
