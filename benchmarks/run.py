@@ -2,8 +2,8 @@
 how much of new music each note representation can read.
 
     python benchmarks/run.py                  # everything on midi_songs/
-    python benchmarks/run.py --only sampling  # one part: parse, unknown, training, instruments, memory,
-                                              # sampling, start
+    python benchmarks/run.py --only sampling  # one part: parse, warm, unknown, training, instruments,
+                                              # memory, sampling, start
     python benchmarks/run.py --only sampling --threads 1  # as generate_music.py runs a few pieces
 
 Each part prints a Markdown table (copied into docs/BENCHMARKS.md with the machine and date) and
@@ -330,6 +330,25 @@ def parse_seconds(folder: Path, cache: Path) -> float:
     return time.perf_counter() - start
 
 
+def bench_warm(data: Path, runs: int = 5) -> None:
+    """A warm start as a user sees it: whole `train.py --parse-only` processes, cold (an empty cache:
+    every file parsed) against warm (everything cached; the fewest seconds of `runs`), on the data
+    and on ten transposed copies of it (target: warm at least 20x faster than cold, and the warm
+    cost per note flat in the size of the collection)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        ten = transposed_copies(data, Path(tmp) / "ten")
+        for name, folder in ((f"{data.name}/", data), (f"{data.name}/ in 10 transpositions", ten)):
+            cache = Path(tmp) / f"cache{len(rows)}"
+            cold = parse_seconds(folder, cache)
+            warm = min(parse_seconds(folder, cache) for _ in range(runs))
+            notes = sum(len(p.events.notes) for p in load_corpus(folder, cache, progress=False).pieces)
+            rows.append([name, f"{notes:,}", cold, warm, f"{cold / warm:.1f}x", 1e6 * warm / notes])
+    header = ["data", "notes", "cold (s)", f"warm (s, best of {runs})", "cold / warm", "warm µs per note"]
+    table("train.py --parse-only as whole processes, cold and warm", header, rows)
+    RESULTS["warm"] = rows
+
+
 def bench_memory(data: Path, minutes: float = 1.0) -> None:
     """Peak resident memory of `train.py` on the data and on ten transposed copies of it (target:
     at most 10% more for ten times the music), each run cut after `minutes` of training; and the
@@ -495,7 +514,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "midi_songs")
     parser.add_argument(
-        "--only", choices=["parse", "unknown", "training", "instruments", "memory", "sampling", "start"]
+        "--only", choices=["parse", "warm", "unknown", "training", "instruments", "memory", "sampling", "start"]
     )
     parser.add_argument("--seconds", type=float, default=20.0, help="timed training seconds per model")
     parser.add_argument("--events", type=int, default=300, help="events sampled per measurement")
@@ -516,6 +535,7 @@ def main() -> None:
           f"({keras.backend.backend()} backend), threads per operation: {args.threads or 'one per core'}")  # fmt: skip
     parts = {
         "parse": bench_parse,
+        "warm": bench_warm,
         "unknown": bench_unknown,
         "training": bench_training,
         "instruments": bench_instruments,

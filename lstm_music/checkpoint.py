@@ -4,7 +4,8 @@ A checkpoint is a Keras ``.weights.h5`` file with one extra group, ``lstm_music`
 document (format tag, vocabularies, model configuration, sequence length, parser settings and a
 training summary) and the encoded training split (for the n-gram baseline). Generation and
 evaluation need nothing else. Files are written to a temporary name, flushed and renamed, so a
-checkpoint under its final name is always complete.
+checkpoint under its final name is always complete. h5py is imported when a file is opened, so
+that commands which only name a checkpoint's errors start without it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import h5py
 import numpy as np
 
 from .backend import import_keras
@@ -49,6 +49,8 @@ def save_checkpoint(
     The HDF5 file is built in a scratch folder and copied into place with plain writes: HDF5 must
     never meet a full disk, since h5py cannot close a file whose writes failed and the process then
     crashes (a segmentation fault) instead of reporting it."""
+    import h5py
+
     needed = sum(int(np.prod(w.shape)) * 4 for w in model.weights) + (0 if train_rows is None else train_rows.nbytes)
     with tempfile.TemporaryDirectory(prefix=scratch_prefix("lstm_music-checkpoint")) as scratch:
         built = Path(scratch) / "checkpoint.weights.h5"
@@ -85,6 +87,8 @@ def restore_optimizer(model, path: Path | str) -> bool:
     """Give `model`'s (compiled) optimizer the state stored in checkpoint `path`, in the order the
     optimizer lists its variables (layer names may differ between processes; shapes must not);
     False if it stores none (a best or epoch checkpoint: weights only) or one of another shape."""
+    import h5py
+
     with h5py.File(path, "r") as handle:
         if OPTIMIZER not in handle[GROUP]:
             return False
@@ -101,6 +105,8 @@ def restore_optimizer(model, path: Path | str) -> bool:
 
 def read_metadata(path: Path | str) -> dict:
     """The metadata stored in checkpoint `path`; `CheckpointError` if it is not one of ours."""
+    import h5py
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
@@ -159,6 +165,8 @@ def read_train_rows(path: Path | str) -> np.ndarray | None:
     """The encoded training split of checkpoint `path` (what the n-gram baseline is fitted on):
     stored in the checkpoint itself (checkpoints before the run-level file), or the run folder's
     `TRAIN_ROWS` when its fingerprint is the one the checkpoint records; None otherwise."""
+    import h5py
+
     with h5py.File(path, "r") as handle:
         if "train_rows" in handle[GROUP]:
             return handle[GROUP]["train_rows"][()]

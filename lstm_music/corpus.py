@@ -1,14 +1,16 @@
 """Turn a folder of MIDI and score files into pieces: parallel parsing with a content-hash cache.
 
-Each file's events are cached as JSON under the cache folder, keyed by the SHA-256 of the file's
-bytes and the parser settings, so unchanged files are never parsed twice (renamed or moved files
-included), changed files are parsed again and removed files simply drop out. A file that cannot be
-used is cached with its reason, so it is reported again without being parsed again. A cache entry
-that cannot be read is ignored and rebuilt.
+Each file's notes are cached as numbers (`notes.Notes`, one `.npz` file) under the cache folder,
+keyed by the SHA-256 of the file's bytes, the parser settings and the cache format, so unchanged
+files are never parsed twice (renamed or moved files included), changed files are parsed again and
+removed files simply drop out. A file that cannot be used is cached with its reason, so it is
+reported again without being parsed again. A cache entry that cannot be read is ignored and rebuilt.
+A piece's events are `notes.NoteEvents`: made as strings only when read, while training works on
+the numbers, so a warm start costs little more than reading the cache.
 
 Training reads a corpus with ``in_memory=False``: each piece then keeps only its event count and
-reads its events from its cache entry whenever they are used (`StoredEvents`), so a collection
-larger than memory can be read piece by piece.
+reads its notes from its cache entry whenever they are used, so a collection larger than memory can
+be read piece by piece.
 """
 
 from __future__ import annotations
@@ -16,27 +18,23 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import zipfile
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .files import reason, write_atomically
 from .instruments import PERCUSSION_CHANNEL
-from .midi_io import (
-    MIDI_SUFFIXES,
-    QUARTER_LENGTH_DIVISORS,
-    SCORE_SUFFIXES,
-    Event,
-    Piece,
-    UnreadableFile,
-    read_piece,
-    without_drums,
-)
+from .midi_io import MIDI_SUFFIXES, QUARTER_LENGTH_DIVISORS, SCORE_SUFFIXES, Piece, UnreadableFile, read_piece
+from .notes import NoteEvents, Notes
 
 # 2: implausible tempi (0, 60 million bpm) are ignored, not fatal or kept
 # 3: every note keeps its instrument; percussion is read as the instrument "drums", not dropped
@@ -46,6 +44,7 @@ PARSER_SETTINGS = {
     "quarter_length_divisors": list(QUARTER_LENGTH_DIVISORS),
     "percussion_channel": PERCUSSION_CHANNEL,
 }
+CACHE_FORMAT = 2  # 2: each file's notes as numbers in an .npz file (1: its events as JSON strings)
 
 
 def parser_difference(recorded: dict | None) -> str | None:
@@ -63,31 +62,6 @@ def parser_difference(recorded: dict | None) -> str | None:
 
 class DataError(Exception):
     """The data cannot be used at all (missing folder, nothing usable); the run must stop."""
-
-
-class StoredEvents(Sequence[Event]):
-    """A piece's events kept in its cache entry, read from there each time they are used and not
-    kept: a piece of a corpus read with ``in_memory=False`` holds its event count alone."""
-
-    def __init__(self, entry: Path, count: int, drums: bool) -> None:
-        self.entry, self.count, self.drums = entry, count, drums
-
-    def load(self) -> list[Event]:
-        """The events (drums left out unless `drums`); `DataError` if the entry changed under the run."""
-        try:
-            events = list(map(Event._make, json.loads(self.entry.read_text())["events"]))
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise DataError(f"cache entry {self.entry} was removed or changed during the run: run again") from error
-        return events if self.drums else without_drums(events)
-
-    def __len__(self) -> int:
-        return self.count
-
-    def __getitem__(self, index):
-        return self.load()[index]
-
-    def __iter__(self) -> Iterator[Event]:
-        return iter(self.load())
 
 
 @dataclass
@@ -121,7 +95,7 @@ def find_sources(folder: Path) -> list[Path]:
 
 def cache_key(data: bytes) -> str:
     """The cache key of a file's bytes under the current parser settings."""
-    digest = hashlib.sha256(json.dumps(PARSER_SETTINGS, sort_keys=True).encode())
+    digest = hashlib.sha256(json.dumps({**PARSER_SETTINGS, "cache": CACHE_FORMAT}, sort_keys=True).encode())
     digest.update(data)
     return digest.hexdigest()
 
@@ -149,32 +123,45 @@ def _parse_file(path: Path, progress: Callable[[float], None] | None = None) -> 
     finally:
         if progress:
             advance(1.0)
-    return {"events": [list(e) for e in piece.events], "bpm": piece.bpm}
+    return {"notes": Notes.from_events(piece.events), "bpm": piece.bpm}
 
 
 def _read_cache(entry: Path) -> dict | None:
     """The cached record at `entry`, or None if there is none or it is not one this parser writes
-    (truncated, foreign JSON, an empty piece): such an entry is parsed again."""
+    (truncated, foreign, an empty piece): such an entry is parsed again."""
     try:
-        record = json.loads(entry.read_text())
-    except (OSError, ValueError):
+        with np.load(entry) as arrays:
+            if "error" in arrays.files:
+                return {"error": str(arrays["error"])}
+            resolution, bpm = arrays["meta"].tolist()  # ticks per quarter, tempo (NaN: none)
+            notes = Notes.from_table(arrays["notes"], int(resolution))
+            return {"notes": notes, "bpm": None if math.isnan(bpm) else bpm}
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
         return None
-    if not isinstance(record, dict):
-        return None
-    if isinstance(record.get("error"), str):
-        return record
-    events, bpm = record.get("events"), record.get("bpm")
-    valid = isinstance(events, list) and bool(events) and (bpm is None or isinstance(bpm, int | float))
-    fields = len(Event._fields)
-    valid = valid and all(
-        isinstance(e, list) and len(e) == fields and all(isinstance(x, str) for x in e) for e in events
-    )
-    return record if valid else None
 
 
 def _write_cache(entry: Path, record: dict) -> None:
     """Write `record` atomically; on failure (read-only, disk full) leave nothing and raise `OSError`."""
-    write_atomically(entry, lambda temporary: temporary.write_text(json.dumps(record)))
+    if "error" in record:
+        arrays = {"error": np.array(record["error"])}
+    else:
+        notes, bpm = record["notes"], math.nan if record["bpm"] is None else record["bpm"]
+        arrays = {"notes": notes.table(), "meta": np.array([notes.resolution, bpm], dtype=np.float64)}
+
+    def write(temporary: Path) -> None:
+        with open(temporary, "wb") as handle:  # a handle: np.savez would add ".npz" to a name
+            np.savez(handle, **arrays)
+
+    write_atomically(entry, write)
+
+
+def _stored_notes(entry: Path, drums: bool) -> Notes:
+    """The notes of cache `entry` (drums left out unless `drums`), read while a training uses them;
+    `DataError` if the entry changed under the run."""
+    record = _read_cache(entry)
+    if record is None or "notes" not in record:
+        raise DataError(f"cache entry {entry} was removed or changed during the run: run again")
+    return record["notes"] if drums else record["notes"].without_drums()
 
 
 def load_corpus(
@@ -189,7 +176,7 @@ def load_corpus(
 
     Percussion (the instrument ``"drums"``) is left out unless `drums`; the cache holds it either
     way. `workers` parser processes run at once (default: all cores; 1 parses in this process).
-    Without `in_memory`, a piece whose cache entry exists holds `StoredEvents` instead of its events.
+    Without `in_memory`, a piece whose cache entry exists reads its notes from there when used.
     Skipped files are printed to stderr, one line each. Raises `DataError` if the folder does not
     exist or holds nothing usable.
     """
@@ -237,21 +224,20 @@ def load_corpus(
 
 def _entry(cache_dir: Path | str, key: str) -> Path:
     """Where the cache keeps the record of the file whose key is `key`."""
-    return Path(cache_dir) / key[:2] / f"{key}.json"
+    return Path(cache_dir) / key[:2] / f"{key}.npz"
 
 
 def _kept(record: dict, drums: bool, entry: Path | None) -> dict:
-    """What the corpus keeps of a file's `record`: its events (drums left out unless `drums`) or,
-    given its cache `entry`, `StoredEvents` that read them from there; or the reason it is skipped."""
+    """What the corpus keeps of a file's `record`: its events (drums left out unless `drums`) as
+    `NoteEvents`, which hold the notes or, given its cache `entry`, read them from there; or the
+    reason it is skipped."""
     if "error" in record:
         return record
-    events = list(map(Event._make, record["events"]))
-    if not drums:
-        events = without_drums(events)
-        if not events:
-            return {"error": "only drums, no pitched notes (train with --drums to learn them)"}
-    kept = events if entry is None else StoredEvents(entry, len(events), drums)
-    return {"events": kept, "bpm": record.get("bpm")}
+    notes = record["notes"] if drums else record["notes"].without_drums()
+    if not len(notes):
+        return {"error": "only drums, no pitched notes (train with --drums to learn them)"}
+    source = notes if entry is None else lambda: _stored_notes(entry, drums)
+    return {"events": NoteEvents(source, chords=True, size=notes.chord_count()), "bpm": record.get("bpm")}
 
 
 def _collect(corpus: Corpus, name: str, record: dict, path: Path) -> None:
@@ -265,14 +251,17 @@ def _collect(corpus: Corpus, name: str, record: dict, path: Path) -> None:
 
 
 def _start_worker(reports) -> None:
-    """Worker initializer: send progress to `reports`, and on Linux ask the kernel to end this
-    worker when the process that started it dies, so a killed `train.py` (even by SIGKILL) leaves
-    no parser processes behind."""
+    """Worker initializer: send progress to `reports`; leave Ctrl-C to the parent (which ends the
+    workers), so that it prints one line, not a traceback per worker; and on Linux ask the kernel to
+    end this worker when the process that started it dies, so a killed `train.py` (even by SIGKILL)
+    leaves no parser processes behind."""
+    import signal
+
     global _reports
     _reports = reports
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         import ctypes
-        import signal
 
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -292,10 +281,10 @@ def _show(reports, bar) -> None:
 def _parse_all(paths: list[Path], workers: int | None, progress: bool) -> Iterator[tuple[Path, dict]]:
     """Parse `paths` in `workers` processes, with a progress bar on stderr; yield each path with its
     record as soon as it is parsed, so that the caller need not hold them all."""
-    from tqdm import tqdm
-
     if not paths:
         return
+    from tqdm import tqdm
+
     workers = min(workers or os.cpu_count() or 1, len(paths))
     shown = "{l_bar}{bar}| {n:.1f}/{total_fmt} files [{elapsed}<{remaining}]"  # tracks of a huge file move it
     bar = tqdm(total=len(paths), desc="parsing", bar_format=shown, disable=not progress, file=sys.stderr)
@@ -312,8 +301,14 @@ def _parse_all(paths: list[Path], workers: int | None, progress: bool) -> Iterat
         try:
             with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(reports,)) as pool:
                 futures = {pool.submit(_parse_file, path): path for path in largest_first}
-                for future in as_completed(futures):
-                    yield futures.pop(future), future.result()
+                try:
+                    for future in as_completed(futures):
+                        yield futures.pop(future), future.result()
+                except BaseException:  # Ctrl-C or an error: the workers stop now, not after every file
+                    for process in list(getattr(pool, "_processes", {}).values()):  # no public way before 3.14
+                        process.terminate()
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
         finally:
             reports.put(None)
             drain.join(timeout=5)

@@ -488,6 +488,11 @@ class Loaded:
     def instruments(self) -> bool:
         return INSTRUMENT in self.vocabularies
 
+    @property
+    def plays_as(self) -> dict[str, str]:
+        """The instruments the model plays as another (too rare to learn: `instruments.instrument_plan`)."""
+        return self.metadata.get("plays_as") or {}
+
 
 def open_checkpoint(args: argparse.Namespace) -> Loaded:
     """Load the checkpoint `args` names with its training split (the n-gram needs it) where its
@@ -517,7 +522,7 @@ def rebuild_split(loaded: Loaded, pieces: list[Piece], data: Path) -> None:
             f"training pieces (such as {missing[0]}) to rebuild it from: give the training folder as --data"
         )
     representation, common_key = loaded.seen_as
-    seen = prepare([found[name] for name in names], representation, common_key, loaded.instruments)
+    seen = prepare([found[name] for name in names], representation, common_key, loaded.instruments, loaded.plays_as)
     loaded.train_rows = np.concatenate([encode_piece(p, loaded.vocabularies) for p in seen])
     same = fingerprint(loaded.train_rows) == (loaded.metadata.get("train_rows") or {}).get("sha256")
     how = (
@@ -589,7 +594,7 @@ def compare_music(
     sampled = sampler.generate(length, args.generate, settings, args.seed, registers=registers)
     generated = [join_chords(decode_events(rows, vocabularies))[: args.length] for rows in sampled]
     # real pieces as the model saw them (in the common key, if it was trained so), with chords whole
-    real_pieces = prepare(pieces, "chord", common_key, loaded.instruments)
+    real_pieces = prepare(pieces, "chord", common_key, loaded.instruments, loaded.plays_as)
     size = comparison_length(min(map(len, generated)), [len(p.events) for p in real_pieces])
     reference = [p.events[:size] for p in real_pieces if len(p.events) >= size]
     unseen = [p for p in seen if len(join_chords(p.events)) >= size] or seen
@@ -662,7 +667,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     pieces, held_out = read_held_out(args, loaded)
     if loaded.train_rows is None:
         rebuild_split(loaded, pieces, Path(args.data))
-    seen = prepare(held_out, representation, common_key, loaded.instruments)
+    seen = prepare(held_out, representation, common_key, loaded.instruments, loaded.plays_as)
     held_out, seen = without_training_copies(loaded, held_out, seen, Path(args.data))
     unknown = unknown_notes(seen, loaded.vocabularies)
     notes, events = unknown["notes"], sum(len(p.events) for p in seen)

@@ -13,7 +13,8 @@ import numpy as np
 from .backend import set_threads
 from .cli import sampling_settings
 from .files import reason, write_atomically
-from .instruments import instrument_name
+from .instruments import PIANO, instrument_name
+from .instruments import program as gm_program
 from .midi_io import (
     Event,
     Piece,
@@ -32,6 +33,7 @@ from .styles import NONE, resolve_style
 from .vocab import (
     decode_events,
     encode_piece,
+    prepare_piece,
     represent,
     to_common_key,
     together_index,
@@ -171,9 +173,9 @@ def read_primer(primer: str, metadata: dict, vocabularies: dict) -> tuple[list[E
         piece = Piece(piece.path, without_drums(piece.events), piece.bpm)
         if not piece.events:
             raise GenerationError(f"--primer {primer}: it holds only drums, which the checkpoint did not learn")
-    if INSTRUMENT not in vocabularies:
-        piece = Piece(piece.path, merge_instruments(piece.events), piece.bpm)
     events, shift = piece.events, 0  # a model trained in C major / A minor continues a primer in its own key
+    # on the model's instruments: all one without an instrument stream, a rare one played as another
+    piece = prepare_piece(piece, "chord", False, INSTRUMENT in vocabularies, metadata.get("plays_as"))
     representation, common_key = seen_as(metadata)
     if common_key:
         piece, shift = to_common_key(piece)
@@ -197,8 +199,8 @@ def generate(args: Namespace) -> list[Path]:
     style = resolve_style(args.style, styles.get("names", []), styles.get("pieces", {})) if args.style else 0
     model, metadata, vocabularies = load_checkpoint(path)
     representation = seen_as(metadata)[0]
-    if program is None and INSTRUMENT not in vocabularies:  # one instrument: piano unless told otherwise
-        program = 0
+    if program is None and INSTRUMENT not in vocabularies:  # one instrument: the training pieces' most common
+        program = gm_program(metadata.get("plays", PIANO))
     bpm = args.bpm or metadata.get("median_bpm") or 120.0
     seed = args.seed if args.seed is not None else random.randrange(2**31)
 

@@ -54,9 +54,35 @@ def instrument_name(token: str) -> str:
     return "Drums" if token == DRUMS else GM_NAMES[program(token)]
 
 
-def is_instrument(token: str) -> bool:
-    """Whether `token` is an instrument token (a program 0-127 or ``"drums"``)."""
-    return token == DRUMS or (token.isdigit() and int(token) < 128)
+def family(token: str) -> int:
+    """The General MIDI family of an instrument (0-15: pianos, chromatic percussion, organs, ...;
+    16 for drums): eight programs each."""
+    return 16 if token == DRUMS else program(token) // 8
+
+
+# An instrument is learned when it plays at least this share of a collection's notes. A part of a
+# quartet or a three-track song holds 10-40%; an arranger's second piano program, an occasional
+# doubling or a sound effect 0-2%, which a listener does not hear as another part and which would
+# only add a stream that the model has too few notes to learn.
+REAL_SHARE = 0.05
+
+
+def instrument_plan(counts: dict[str, int], mode: str, share: float = REAL_SHARE) -> tuple[bool, dict[str, str]]:
+    """Whether a model of music whose instruments play `counts` notes learns the instrument stream,
+    and which instruments play as another (``{from: to}``). ``"separate"``: always, each apart;
+    ``"merge"``: never; ``"auto"``: when at least two instruments each play `share` of the notes.
+    Then a rarer instrument plays as the most common learned one of its General MIDI family, or
+    else as the most common learned one. Drums, whose numbers are sounds, are learned whenever the
+    music has them (with the most common pitched instrument beside them)."""
+    if mode in ("separate", "merge"):
+        return mode == "separate", {}
+    total = sum(counts.values())
+    pitched = sorted((t for t in counts if t != DRUMS), key=lambda t: -counts[t])
+    kept = [t for t in pitched if counts[t] >= share * total] or pitched[:1]
+    if len(kept) + (DRUMS in counts) < 2:
+        return False, {}
+    heirs = {t: next((k for k in kept if family(k) == family(t)), kept[0]) for t in pitched if t not in kept}
+    return True, heirs
 
 
 def order(token: str) -> tuple[int, int]:

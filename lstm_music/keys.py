@@ -21,7 +21,8 @@ COMMON_TONIC = {"major": 0, "minor": 9}  # C major and A minor: no sharps or fla
 
 def pitch_class_counts(pitches: Iterable[int]) -> np.ndarray:
     """How many of `pitches` (MIDI numbers) fall on each of the 12 pitch classes, C first."""
-    return np.bincount(np.asarray(list(pitches), dtype=int) % 12, minlength=12).astype(float)
+    values = pitches if isinstance(pitches, np.ndarray) else list(pitches)
+    return np.bincount(np.asarray(values, dtype=int) % 12, minlength=12).astype(float)
 
 
 def key_correlations(counts: np.ndarray) -> np.ndarray:
@@ -45,7 +46,7 @@ def key_clarity(pitches: Iterable[int]) -> float:
     return estimate_key(pitches)[2]
 
 
-def shift_to_common_key(pitches: list[int]) -> int:
+def shift_to_common_key(pitches: list[int] | np.ndarray) -> int:
     """Semitones (-6..+5) that move the notes' estimated key to C major or A minor.
 
     The smallest such shift is chosen, so a piece moves at most half an octave; if that would take
@@ -53,6 +54,6 @@ def shift_to_common_key(pitches: list[int]) -> int:
     """
     tonic, mode, _ = estimate_key(pitches)
     shift = (COMMON_TONIC[mode] - tonic + 6) % 12 - 6
-    if pitches and (min(pitches) + shift < 0 or max(pitches) + shift > 127):
+    if len(pitches) and (min(pitches) + shift < 0 or max(pitches) + shift > 127):
         shift += 12 if shift < 0 else -12
     return shift

@@ -29,7 +29,8 @@ import numpy as np
 
 from .instruments import DRUMS
 from .keys import shift_to_common_key
-from .midi_io import Event, Piece, merge_instruments, note_token, pitch_name, split_chords
+from .midi_io import Event, Piece, join_chords, merge_instruments, note_token, pitch_name, split_chords
+from .notes import DRUMS_CODE, NoteEvents, Notes, held_notes, instrument_code
 from .streams import ALL_STREAMS, INSTRUMENT, SPECIALS, START_INDEX, STREAMS, UNK_INDEX, streams_of
 
 REPRESENTATIONS = ("note", "chord")
@@ -42,7 +43,8 @@ def represent(piece: Piece, representation: str) -> Piece:
         return piece
     if representation != "note":
         raise ValueError(f"unknown representation {representation!r}; expected one of {REPRESENTATIONS}")
-    return replace(piece, events=split_chords(piece.events))
+    notes = held_notes(piece.events, chords=True)
+    return replace(piece, events=split_chords(piece.events) if notes is None else NoteEvents(notes, chords=False))
 
 
 @dataclass
@@ -99,9 +101,14 @@ def count_tokens(pieces: Iterable[Piece]) -> Census:
     """Count the tokens of `pieces`, reading each piece once (it may come from a generator)."""
     census = Census()
     for piece in pieces:
-        for event in piece.events:
-            for stream, token in zip(ALL_STREAMS, event, strict=True):
-                census.counts[stream][token] += 1
+        notes = held_notes(piece.events, chords=False)
+        if notes is not None:  # counted on the numbers, each distinct token made once
+            for stream, counts in zip(ALL_STREAMS, notes.token_counts(), strict=True):
+                census.counts[stream].update(counts)
+        else:
+            for event in piece.events:
+                for stream, token in zip(ALL_STREAMS, event, strict=True):
+                    census.counts[stream][token] += 1
         census.sizes.append(len(piece.events))
         census.styles.append(piece.style)
     return census
@@ -123,8 +130,15 @@ def build_vocabularies(
 
 
 def instruments_used(pieces: list[Piece]) -> dict[str, int]:
-    """How many events each instrument plays in `pieces`, most first."""
-    counts = Counter(event.instrument for piece in pieces for event in piece.events)
+    """How many notes each instrument plays in `pieces`, most first."""
+    counts: Counter = Counter()
+    for piece in pieces:
+        notes = held_notes(piece.events, chords=True)
+        if notes is not None:
+            counts.update(notes.program_counts())
+        else:
+            for event in piece.events:
+                counts[event.instrument] += len(event.pitches)
     return dict(counts.most_common())
 
 
@@ -148,6 +162,10 @@ def vocabularies_from_json(text: str) -> dict[str, Vocabulary]:
 def encode_piece(piece: Piece, vocabularies: dict[str, Vocabulary]) -> np.ndarray:
     """A piece as an int32 array of shape (1 + events, streams): a ``<start>`` row, then one row per event."""
     streams = streams_of(vocabularies)
+    notes = held_notes(piece.events, chords=False)
+    if notes is not None:
+        encoded = notes.encoded([vocabularies[s].encode for s in streams])
+        return np.concatenate([np.full((1, len(streams)), START_INDEX, dtype=np.int32), encoded])
     rows = [[START_INDEX] * len(streams)]
     rows += [[vocabularies[s].encode(event[i]) for i, s in enumerate(streams)] for event in piece.events]
     return np.asarray(rows, dtype=np.int32)
@@ -188,6 +206,13 @@ def unknown_notes(pieces: list[Piece], vocabularies: dict[str, Vocabulary]) -> d
     all of them."""
     counts = {"pitch": 0, "rhythm": 0, "notes": 0}
     for piece in pieces:
+        notes = held_notes(piece.events, chords=False)
+        if notes is not None:  # one note per event
+            known = notes.encoded([vocabularies[s].encode for s in STREAMS]) != UNK_INDEX
+            counts["notes"] += len(notes)
+            counts["pitch"] += int((~known[:, 0]).sum())
+            counts["rhythm"] += int((~known[:, 1:].all(axis=1)).sum())
+            continue
         for event in piece.events:
             notes = len(event.pitches)
             counts["notes"] += notes
@@ -230,6 +255,11 @@ def split_pieces(pieces: list[Piece], val_fraction: float = 0.1, seed: int = 0) 
 def transpose_piece(piece: Piece, semitones: int) -> Piece | None:
     """`piece` shifted by `semitones`, or None if a pitch would leave the MIDI range 0-127; drums
     (whose note numbers are sounds, not pitches) stay as they are."""
+    path = f"{piece.path} ({semitones:+d})"
+    notes = held_notes(piece.events, chords=False)
+    if notes is not None:
+        moved = notes.transposed(semitones)
+        return None if moved is None else replace(piece, path=path, events=NoteEvents(moved, chords=False))
     events = []
     for event in piece.events:
         if event.instrument == DRUMS:
@@ -239,7 +269,7 @@ def transpose_piece(piece: Piece, semitones: int) -> Piece | None:
         if min(pitches) < 0 or max(pitches) > 127:
             return None
         events.append(event._replace(note=note_token(pitches)))
-    return replace(piece, path=f"{piece.path} ({semitones:+d})", events=events)
+    return replace(piece, path=path, events=events)
 
 
 def transpose_folded(events: list[Event], semitones: int) -> list[Event]:
@@ -270,17 +300,50 @@ def to_common_key(piece: Piece) -> tuple[Piece, int]:
     return replace(piece, events=moved.events), shift
 
 
-def prepare_piece(piece: Piece, representation: str, common_key: bool, instruments: bool = False) -> Piece:
+def notes_in_common_key(notes: Notes) -> Notes:
+    """`to_common_key` of notes: moved from their estimated key to C major or A minor, unless that
+    would take a pitch out of MIDI's range."""
+    shift = shift_to_common_key(notes.pitched())
+    moved = notes.transposed(shift, resort=True) if shift else None
+    return notes if moved is None else moved
+
+
+def instrument_table(instruments: bool, plays_as: dict[str, str] | None) -> np.ndarray:
+    """The instrument code each instrument code plays as (`notes.Notes.played_as`): the piano
+    for all without `instruments`, else itself or what `plays_as` says."""
+    if not instruments:
+        return np.zeros(DRUMS_CODE + 1, dtype=np.int16)
+    table = np.arange(DRUMS_CODE + 1, dtype=np.int16)
+    for played, heir in (plays_as or {}).items():
+        table[instrument_code(played)] = instrument_code(heir)
+    return table
+
+
+def prepare_piece(
+    piece: Piece, representation: str, common_key: bool, instruments: bool = False, plays_as: dict | None = None
+) -> Piece:
     """`piece` as a model sees it: moved to C major or A minor if `common_key`, all on one
-    instrument unless `instruments`, in `representation`'s events."""
+    instrument unless `instruments` (and then a rare instrument played as another, as `plays_as`
+    says: `instruments.instrument_plan`), in `representation`'s events. Pieces held as `Notes`
+    (read from the corpus) are prepared on the numbers, into the same events."""
+    notes = held_notes(piece.events, chords=True)
+    if notes is not None and representation == "note":
+        notes = notes.played_as(instrument_table(instruments, plays_as))
+        notes = notes_in_common_key(notes) if common_key else notes
+        return replace(piece, events=NoteEvents(notes, chords=False))
     if not instruments:
         piece = replace(piece, events=merge_instruments(piece.events))
+    elif plays_as:
+        moved = [event._replace(instrument=plays_as.get(event.instrument, event.instrument)) for event in piece.events]
+        piece = replace(piece, events=join_chords(moved))
     return represent(to_common_key(piece)[0] if common_key else piece, representation)
 
 
-def prepare(pieces: list[Piece], representation: str, common_key: bool, instruments: bool = False) -> list[Piece]:
+def prepare(
+    pieces: list[Piece], representation: str, common_key: bool, instruments: bool = False, plays_as: dict | None = None
+) -> list[Piece]:
     """`prepare_piece` of each of `pieces`."""
-    return [prepare_piece(piece, representation, common_key, instruments) for piece in pieces]
+    return [prepare_piece(piece, representation, common_key, instruments, plays_as) for piece in pieces]
 
 
 def shifts(transpose: int) -> list[int]:
@@ -297,14 +360,19 @@ def augment(pieces: list[Piece], transpose: int) -> list[Piece]:
 
 
 def prepared(
-    pieces: list[Piece], representation: str, common_key: bool, instruments: bool, moves: Iterable[int] = (0,)
+    pieces: list[Piece],
+    representation: str,
+    common_key: bool,
+    instruments: bool,
+    moves: Iterable[int] = (0,),
+    plays_as: dict | None = None,
 ) -> Iterator[Piece]:
     """`pieces` prepared one at a time, for each shift of `moves` in turn, a transposition that would
     leave MIDI's range left out: ``moves=[0, *shifts(t)]`` gives `augment(prepare(pieces), t)`'s pieces
     without holding them."""
     for shift in moves:
         for piece in pieces:
-            seen = prepare_piece(piece, representation, common_key, instruments)
+            seen = prepare_piece(piece, representation, common_key, instruments, plays_as)
             moved = transpose_piece(seen, shift) if shift else seen
             if moved is not None:
                 yield moved

@@ -245,3 +245,42 @@ def test_an_instrument_seen_once_is_still_an_instrument() -> None:
     vocabularies = build_vocabularies(pieces, min_count=2, representation="note", instruments=True)
     assert vocabularies[INSTRUMENT].tokens == ["<unk>", "<start>", "40", "71"]  # min-count is for rhythms
     assert encode_piece(pieces[1], vocabularies)[1].tolist() == [2 + 36, 2, 2, 3]  # C2 on the clarinet, not <unk>
+
+
+def test_auto_learns_the_instruments_that_hold_a_real_share_of_the_notes() -> None:
+    from lstm_music.instruments import instrument_plan
+
+    assert instrument_plan({"0": 990, "1": 10}, "auto") == (False, {})  # two pianos are one instrument to a listener
+    assert instrument_plan({"0": 990, "1": 10}, "separate") == (True, {})
+    assert instrument_plan({"40": 300, "41": 250, "42": 200}, "merge") == (False, {})
+    quartet = {"40": 520, "42": 210, "41": 200}  # two violins, cello and viola: one family, all three learned
+    assert instrument_plan(quartet, "auto") == (True, {})
+    game = {"0": 600, "48": 250, "33": 100, "1": 20, "4": 10, "49": 10, "73": 8, "81": 2}  # a piano arrangement
+    learned, plays_as = instrument_plan(game, "auto")
+    assert learned and plays_as == {"1": "0", "4": "0", "49": "48", "73": "0", "81": "0"}  # its family, else piano
+    assert instrument_plan({"0": 980, "drums": 20}, "auto") == (True, {})  # drums were asked for: they stay
+
+
+def test_a_folder_of_one_instrument_with_a_rare_second_trains_three_streams_on_the_first(tmp_path: Path) -> None:
+    from lstm_music.checkpoint import read_metadata
+    from lstm_music.streams import INSTRUMENT
+    from lstm_music.vocab import vocabularies_from_json
+    from train import main
+
+    data = tmp_path / "violin"
+    data.mkdir()
+    for k in range(4):  # a violin melody; one piece doubles one note on the viola (1% of the notes)
+        melody = [(start + 4 * r, length, pitch + k) for r in range(12) for start, length, pitch in MELODY]
+        write_ensemble(data / f"v{k}.mid", [(0, VIOLIN, melody), *([(1, 41, [(0, 1, 60)])] if k == 0 else [])])
+    flags = train_args(data, tmp_path / "w", tmp_path / "c", "violin", "--epochs", "1", "--val-fraction", "0.25")
+    assert main(flags) == 0
+    metadata = read_metadata(tmp_path / "w" / "violin" / "best.weights.h5")
+    assert INSTRUMENT not in vocabularies_from_json(metadata["vocabularies"]) and metadata["plays"] == "40"
+    out = tmp_path / "out.mid"
+    command = [sys.executable, "generate_music.py", "--checkpoint", str(tmp_path / "w" / "violin"), "--out", str(out)]
+    result = subprocess.run([*command, "--length", "20", "--seed", "1"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert {m.program for t in mido.MidiFile(out).tracks for m in t if m.type == "program_change"} == {VIOLIN}
+    summary = subprocess.run([sys.executable, "train.py", "--parse-only", "--data", str(data), "--cache-dir",
+                              str(tmp_path / "c")], cwd=ROOT, capture_output=True, text=True).stdout  # fmt: skip
+    assert "instruments (2, merged into one, played as Violin): Violin 99.7%, Viola 0.3%" in summary
