@@ -10,7 +10,7 @@ Edit the settings below or pass them as flags (`python generate_music.py --help`
 import argparse
 import sys
 
-from lstm_music.cli import add_sampling_flags, add_verbose_flag, exit_status, number
+from lstm_music.cli import EITHER, FILE, FOLDER, add_sampling_flags, add_verbose_flag, check_paths, exit_status, number
 from lstm_music.midi_io import BPM_RANGE
 from lstm_music.sampling import DEFAULT_TEMPERATURE
 
@@ -78,16 +78,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Generate as the flags say; exit status 2 on unusable checkpoints or settings."""
+    """Generate as the flags say; exit status 2 on unusable checkpoints, paths or settings."""
     args = parse_args(argv)
-    from lstm_music.backend import set_verbose
+
+    def run() -> None:
+        from lstm_music.backend import check_backend, set_verbose
+        from lstm_music.generation import generate, list_styles
+
+        inputs = {"--checkpoint": EITHER} if args.checkpoint else {"--weights-dir": FOLDER}
+        outputs = {"--out": FILE} if args.out else {"--output-dir": FOLDER}
+        check_paths(args, inputs | {"--primer": FILE, "--soundfont": FILE}, {} if args.list_styles else outputs)
+        set_verbose(args.verbose)
+        if not args.list_styles:
+            check_backend()
+        (list_styles if args.list_styles else generate)(args)
+
     from lstm_music.checkpoint import CheckpointError
-    from lstm_music.generation import GenerationError, generate, list_styles
+    from lstm_music.generation import GenerationError
     from lstm_music.styles import StyleError
 
-    set_verbose(args.verbose)
-    run = list_styles if args.list_styles else generate
-    return exit_status(lambda: run(args), (CheckpointError, GenerationError, StyleError))
+    return exit_status(run, (CheckpointError, GenerationError, StyleError))
 
 
 if __name__ == "__main__":

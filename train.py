@@ -10,7 +10,18 @@ Edit the settings below or pass them as flags (`python train.py --help`).
 import argparse
 import sys
 
-from lstm_music.cli import SettingError, add_verbose_flag, exit_status, fraction, non_negative, number, positive_int
+from lstm_music.cli import (
+    FILE,
+    FOLDER,
+    add_verbose_flag,
+    check_paths,
+    exit_status,
+    fraction,
+    given_flags,
+    non_negative,
+    number,
+    positive_int,
+)
 
 # Data
 DATA = "midi_songs"  # folder of .mid/.midi (and .mxl/.musicxml/.xml/.krn/.abc) files, searched recursively
@@ -38,6 +49,7 @@ HEADS = ""  # conditioned (offset sees the note, duration both) | independent; "
 # Training
 WEIGHTS_DIR = "weights"
 RUN_NAME = ""  # default: <date>-<time>-<preset>
+KEEP_ALL = False  # keep every improvement as epochNNN-val_lossX.weights.h5 (default: best and latest only)
 EPOCHS = 50
 BATCH_SIZE = 64  # windows per step; a GPU wants more (256 on an H100)
 LEARNING_RATE = 2e-3
@@ -151,6 +163,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     fit.add_argument("--weights-dir", default=WEIGHTS_DIR, help="checkpoints go to WEIGHTS_DIR/RUN_NAME/")
     fit.add_argument("--run-name", default=RUN_NAME, help="run folder name (default: date, time and preset)")
     fit.add_argument(
+        "--keep-all",
+        action=argparse.BooleanOptionalAction,
+        default=KEEP_ALL,
+        help="keep every improvement as its own epochNNN checkpoint (default: best.weights.h5 and latest.weights.h5)",
+    )
+    fit.add_argument(
         "--epochs", type=number(int, 1, 100_000), default=EPOCHS, help="epochs to train (after --resume's)"
     )
     fit.add_argument("--batch-size", type=number(int, 1, 65_536), default=BATCH_SIZE, help="windows per batch")
@@ -196,6 +214,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     add_verbose_flag(p)
     args = p.parse_args(argv)
+    args.given = given_flags(p, argv)  # the settings named on the command line (a resumed run refuses some)
     if args.processes > 1 and not (args.distribute and args.coordinator):
         p.error("--processes: several processes need --distribute and --coordinator HOST:PORT (process 0's)")
     if args.process_id >= args.processes:
@@ -208,33 +227,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse or train as the flags say; exit status 2 on unusable data or checkpoints."""
+    """Parse or train as the flags say; exit status 2 on unusable data, paths or checkpoints."""
     args = parse_args(argv)
-    from lstm_music.backend import set_verbose
-    from lstm_music.checkpoint import CheckpointError, read_metadata
-    from lstm_music.corpus import DataError
-    from lstm_music.styles import StyleError
-    from lstm_music.training import parse_only, train
-
-    set_verbose(args.verbose)
-    if args.cpu_devices:
-        from lstm_music.backend import split_cpu
-
-        split_cpu(args.cpu_devices)
-    if args.processes > 1:
-        from lstm_music.backend import join_processes
-
-        join_processes(args.coordinator, args.processes, args.process_id)
 
     def run() -> None:
+        from lstm_music.backend import check_backend, set_verbose
+
+        styles = {} if args.styles in ("folders", "none") else {"--styles": FILE}
+        outputs = {} if args.parse_only else {"--weights-dir": FOLDER}
+        check_paths(args, {"--data": FOLDER, "--resume": FILE, **styles}, outputs)
+        set_verbose(args.verbose)
+        from lstm_music.training import check_resume, parse_only, train
+
         if args.parse_only:
             parse_only(args)
             return
+        check_backend()
         if args.resume:
-            read_metadata(args.resume)  # a bad --resume file fails before any parsing
+            check_resume(args)  # a bad --resume file or a setting it cannot change fails before any parsing
+        if args.cpu_devices:
+            from lstm_music.backend import split_cpu
+
+            split_cpu(args.cpu_devices)
+        if args.processes > 1:
+            from lstm_music.backend import join_processes
+
+            join_processes(args.coordinator, args.processes, args.process_id)
         train(args)
 
-    return exit_status(run, (DataError, CheckpointError, SettingError, StyleError))
+    from lstm_music.checkpoint import CheckpointError
+    from lstm_music.corpus import DataError
+    from lstm_music.styles import StyleError
+
+    return exit_status(run, (DataError, CheckpointError, StyleError))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@ in one process or as one of several that train together (`join_processes`, JAX o
 
 TensorFlow 2.21 prints about seven lines (oneDNN, CUDA probing, `cuInit`) while it loads, some of
 them logged before absl::InitializeLog, where no `TF_CPP_MIN_LOG_LEVEL` reaches them
-(abseil-cpp#1957). `import_keras` hides exactly those lines, in glog's format, and passes
-everything else on. A user who sets `TF_CPP_MIN_LOG_LEVEL` or passes `--verbose` sees them all.
+(abseil-cpp#1957), so a user's `TF_CPP_MIN_LOG_LEVEL=3` does not hide them. `import_keras` hides
+exactly those lines, in glog's format, and passes everything else on, unless the user asks for
+them: `--verbose`, or `TF_CPP_MIN_LOG_LEVEL=0`.
 """
 
 from __future__ import annotations
@@ -26,24 +27,23 @@ NATIVE_LOG = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\] )"
 )
-_quiet = _USER_LEVEL is None
+_quiet = _USER_LEVEL != "0"  # unset, or 1-3 (the usual way to silence TensorFlow): the start-up lines are hidden
 _cpu_devices = 0  # `split_cpu`: logical CPU devices to make when the backend loads
 _threads = 0  # `set_threads`: threads per TensorFlow operation (0: TensorFlow's choice, one per core)
 _processes: tuple[str, int, int] | None = None  # `join_processes`: (coordinator, processes, this one's index)
 
 
 def set_verbose(verbose: bool) -> None:
-    """With `verbose`, show every C++ log line from here on (level 0 unless the user set one)."""
+    """With `verbose`, show every C++ log line from here on (level 0, whatever the user set)."""
     global _quiet
     if verbose:
         _quiet = False
-        if _USER_LEVEL is None:
-            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
 
 
 def quiet() -> contextlib.AbstractContextManager:
-    """Hide C++ log lines for the duration unless the user asked for them (`--verbose`, or a
-    `TF_CPP_MIN_LOG_LEVEL` of their own); what else goes to stderr is shown when it ends."""
+    """Hide C++ log lines for the duration unless the user asked for them (`--verbose`, or
+    `TF_CPP_MIN_LOG_LEVEL=0`); what else goes to stderr is shown when it ends."""
     return _native_logs_hidden() if _quiet else contextlib.nullcontext()
 
 
@@ -111,14 +111,43 @@ def agreed(flag: bool) -> bool:
     return bool(multihost_utils.broadcast_one_to_all(np.asarray(flag)))
 
 
+BACKENDS = ("tensorflow", "jax", "torch")  # the Keras backends this toolkit trains and generates with
+
+
+def check_backend() -> None:
+    """`SettingError` naming `KERAS_BACKEND` when it asks for a backend this toolkit cannot use or
+    that is not installed, before anything slow starts (Keras itself would end in a traceback)."""
+    import importlib.util
+
+    from .cli import SettingError
+
+    name = os.environ.get("KERAS_BACKEND")
+    if name is None:
+        return
+    if name not in BACKENDS:
+        raise SettingError(f"KERAS_BACKEND={name}: not a backend this toolkit runs on ({', '.join(BACKENDS)})")
+    if importlib.util.find_spec(name) is None:
+        raise SettingError(f"KERAS_BACKEND={name}: {name} is not installed (pip install {name}, or unset it)")
+
+
 def import_keras() -> keras:
-    """Import Keras and open its backend's devices (the first time, quietly unless verbose)."""
+    """Import Keras and open its backend's devices (the first time, quietly unless verbose);
+    `SettingError` naming the backend if it cannot be loaded."""
     if "keras" in sys.modules:
         import keras
 
         return keras
+    check_backend()
     with quiet():
-        import keras
+        try:
+            import keras
+        except (ImportError, ValueError) as error:
+            from .cli import SettingError
+
+            sys.modules.pop("keras", None)
+            name = os.environ.get("KERAS_BACKEND", "tensorflow")
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise SettingError(f"KERAS_BACKEND={name}: Keras cannot load it ({first})") from None
 
         if _cpu_devices and keras.backend.backend() == "tensorflow":
             import tensorflow as tf

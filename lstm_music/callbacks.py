@@ -19,10 +19,11 @@ from .scoring import target_probabilities
 
 
 class Checkpointer(keras.callbacks.Callback):
-    """Save a checkpoint (`epochNNN-<monitor><value>.weights.h5`, and `best.weights.h5`) whenever
-    the monitored loss improves, with the repeat memory's weights fitted on the validation pieces;
-    and after every epoch `latest.weights.h5` with the optimizer's state, which `--resume` continues
-    exactly (an interrupted run loses at most the epoch it was in)."""
+    """Save `best.weights.h5` whenever the monitored loss improves, with the repeat memory's weights
+    fitted on the validation pieces (with `keep_all`, also each improvement as
+    `epochNNN-<monitor><value>.weights.h5`); and after every epoch `latest.weights.h5` with the
+    optimizer's state, which `--resume` continues exactly (an interrupted run loses at most the
+    epoch it was in). A run folder thus holds two checkpoints, however long it trains."""
 
     def __init__(
         self,
@@ -32,12 +33,15 @@ class Checkpointer(keras.callbacks.Callback):
         val_arrays: list[np.ndarray],
         val_styles: list[int],
         together: dict,
+        keep_all: bool = False,
     ) -> None:
         super().__init__()
+        self.keep_all = keep_all
         self.run_dir, self.metadata, self.monitor = run_dir, metadata, monitor
         self.val_arrays, self.val_styles, self.together = val_arrays, val_styles, together
         self.best = float("inf")
         self.best_path: Path | None = None
+        self.best_epoch = 0
         self.repeat_weights: dict | None = None  # the best checkpoint's, kept in the latest too
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -52,10 +56,13 @@ class Checkpointer(keras.callbacks.Callback):
                 self.repeat_weights = fit_weights(self.val_arrays, probabilities, self.together, order)
             if self.repeat_weights:
                 info["repeat_weights"] = self.repeat_weights
-            name = f"epoch{epoch + 1:03d}-{self.monitor}{value:.4f}.weights.h5"
-            path = save_checkpoint(self.model, self.run_dir / name, info)
-            copy_checkpoint(path, self.run_dir / BEST)  # the same file: built once
-            self.best_path = path
+            if self.keep_all:
+                name = f"epoch{epoch + 1:03d}-{self.monitor}{value:.4f}.weights.h5"
+                path = save_checkpoint(self.model, self.run_dir / name, info)
+                copy_checkpoint(path, self.run_dir / BEST)  # the same file: built once
+            else:
+                path = save_checkpoint(self.model, self.run_dir / BEST, info)
+            self.best_path, self.best_epoch = path, epoch + 1
         if self.repeat_weights:
             info["repeat_weights"] = self.repeat_weights
         save_checkpoint(self.model, self.run_dir / LATEST, info, optimizer=True)

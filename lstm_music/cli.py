@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
+from .files import reason
 from .sampling import SamplingSettings
 from .streams import ALL_STREAMS
 
@@ -108,16 +111,88 @@ def sampling_settings(args: argparse.Namespace, metadata: dict) -> SamplingSetti
     )
 
 
+def given_flags(parser: argparse.ArgumentParser, argv: list[str] | None) -> set[str]:
+    """The settings (argument names) that `argv` names on the command line, whatever their value:
+    `parser` parsed once more with every default hidden."""
+    actions = parser._actions  # argparse keeps no record of what was given; its actions are the one list
+    defaults = [action.default for action in actions]
+    try:
+        for action in actions:
+            action.default = argparse.SUPPRESS
+        return set(vars(parser.parse_args(argv)))
+    finally:
+        for action, default in zip(actions, defaults, strict=True):
+            action.default = default
+
+
 def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
     """`--verbose`: show the backend's C++ start-up and log lines, hidden by default (`backend`)."""
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's C++ log lines")
 
 
-def exit_status(run: Callable[[], object], errors: tuple[type[Exception], ...]) -> int:
-    """Run `run`; on one of `errors` print its one-line message and return 2, else return 0."""
+def exit_status(run: Callable[[], object], errors: tuple[type[Exception], ...] = ()) -> int:
+    """Run `run`; on a `SettingError` or one of `errors` print its one-line message and return 2, on
+    Ctrl-C one line and 130 (what a shell reports for SIGINT), else return 0."""
     try:
         run()
-    except errors as error:
+    except (SettingError, *errors) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as interrupt:
+        print(f"\ninterrupted{f': {interrupt}' if str(interrupt) else ''}", file=sys.stderr)
+        return 130
     return 0
+
+
+FILE, FOLDER, EITHER = "file", "folder", "file or folder"
+
+
+def _what_is(path: Path) -> str:
+    return FOLDER if path.is_dir() else FILE
+
+
+def check_input(flag: str, path: str | Path, kind: str) -> None:
+    """`SettingError` naming `flag` unless `path` is an existing, readable `kind` (`FILE`, `FOLDER`
+    or `EITHER`)."""
+    path = Path(path)
+    if not path.exists() and path.is_symlink():  # a link to nowhere, or a loop of links
+        try:
+            path.stat()
+        except OSError as error:
+            raise SettingError(f"{flag} {path}: cannot read it: {reason(error)}") from None
+    if not path.exists():
+        missing = next((p for p in reversed(path.parents) if not p.exists()), path)
+        where = "" if missing == path else f" ({missing} does not exist)"
+        raise SettingError(f"{flag} {path}: does not exist{where}")
+    if kind != EITHER and _what_is(path) != kind:
+        raise SettingError(f"{flag} {path}: is a {_what_is(path)}, not a {kind}")
+    if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0)):
+        raise SettingError(f"{flag} {path}: no permission to read it")
+
+
+def check_output(flag: str, path: str | Path, kind: str) -> None:
+    """`SettingError` naming `flag` unless a `kind` (`FILE` or `FOLDER`) can be written at `path`:
+    what is there already is of that kind and writable, or the nearest folder above it that exists
+    is a folder this process may write in (missing folders between are made when writing)."""
+    path = Path(path)
+    if path.exists():
+        if _what_is(path) != kind:
+            raise SettingError(f"{flag} {path}: is a {_what_is(path)}, not a {kind}")
+        if not os.access(path, os.W_OK | (os.X_OK if kind == FOLDER else 0)):
+            raise SettingError(f"{flag} {path}: no permission to write {'in ' * (kind == FOLDER)}it")
+        return
+    above = next(p for p in path.absolute().parents if p.exists())
+    if not above.is_dir():
+        raise SettingError(f"{flag} {path}: {above} is a file, not a folder")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise SettingError(f"{flag} {path}: no permission to write in {above}")
+
+
+def check_paths(args: argparse.Namespace, inputs: dict[str, str], outputs: dict[str, str]) -> None:
+    """`check_input` of each flag of `inputs` and `check_output` of each of `outputs` (flag -> kind)
+    that `args` sets, before anything slow starts."""
+    for flags, check in ((inputs, check_input), (outputs, check_output)):
+        for flag, kind in flags.items():
+            value = getattr(args, flag.lstrip("-").replace("-", "_"))
+            if value:
+                check(flag, value, kind)

@@ -42,9 +42,19 @@ from typing import Any
 import numpy as np
 
 from .audio import AudioError, load_soundfont
-from .backend import set_verbose
+from .backend import check_backend, set_verbose
 from .baseline import fit_baselines, score_baseline
-from .cli import add_sampling_flags, add_verbose_flag, exit_status, number, sampling_settings
+from .cli import (
+    EITHER,
+    FILE,
+    FOLDER,
+    add_sampling_flags,
+    add_verbose_flag,
+    check_paths,
+    exit_status,
+    number,
+    sampling_settings,
+)
 from .corpus import DataError, load_corpus, parser_difference
 from .files import reason, write_atomically
 from .instruments import instrument_name
@@ -65,7 +75,7 @@ from .repeats import mixed_cross_entropy
 from .sampling import DEFAULT_TEMPERATURE, choose_registers
 from .scoring import score_model, target_probabilities
 from .streams import INSTRUMENT, STREAMS, UNK, streams_of
-from .styles import StyleError, label_pieces, read_style_table, style_index
+from .styles import StyleError, label_pieces, read_style_table, style_index, unmatched_warning
 from .vocab import (
     Vocabulary,
     build_vocabularies,
@@ -541,6 +551,9 @@ def read_held_out(args: argparse.Namespace, loaded: Loaded) -> tuple[list[Piece]
     pieces = load_corpus(data, args.cache_dir, args.workers or None, progress=False, drums=drums).pieces
     if loaded.styles:  # each piece's style, read as training read it (or from --styles)
         table = read_style_table(args.styles) if args.styles != "folders" else None
+        warning = None if table is None else unmatched_warning(table, pieces, data, args.styles)
+        if warning:
+            print(warning, file=sys.stderr)
         pieces = label_pieces(pieces, data, table)
     held_out = held_out_pieces(pieces, data, loaded.metadata)
     if not held_out:
@@ -742,8 +755,16 @@ def main(argv: list[str] | None = None) -> int:
     from .checkpoint import CheckpointError
 
     args = parse_args(argv)
-    set_verbose(args.verbose)
-    return exit_status(lambda: evaluate(args), (AudioError, CheckpointError, DataError, StyleError))
+
+    def run() -> None:
+        inputs = {"--checkpoint": EITHER} if args.checkpoint else {"--weights-dir": FOLDER}
+        styles = {} if args.styles == "folders" else {"--styles": FILE}
+        check_paths(args, inputs | styles | {"--data": FOLDER, "--soundfont": FILE}, {"--json": FILE, "--html": FILE})
+        set_verbose(args.verbose)
+        check_backend()
+        evaluate(args)
+
+    return exit_status(run, (AudioError, CheckpointError, DataError, StyleError))
 
 
 if __name__ == "__main__":

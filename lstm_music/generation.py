@@ -108,8 +108,8 @@ def write_music(
             from .pictures import piano_roll
 
             shown = events if program is None else merge_instruments(events, str(program))
-            target = piano_roll(shown, path.with_suffix(".png"), bpm)
-            print(f"piano roll: {target}")
+            target = path.with_suffix(".png")
+            print(f"piano roll: {piano_roll(shown, target, bpm)}")
     except OSError as error:
         raise GenerationError(f"cannot write {target}: {reason(error)}") from error
 
@@ -157,7 +157,8 @@ def audio_soundfont(path: str) -> bytes:
 
 def read_primer(primer: str, metadata: dict, vocabularies: dict) -> tuple[list[Event], np.ndarray, int]:
     """The `--primer` file's events as read, its encoded rows as the checkpoint sees them (drums
-    left out unless learned, instruments merged for a one-instrument model, moved to the common key
+    left out unless learned, instruments merged for a one-instrument model or played as the model's,
+    moved to the common key
     and represented like the training pieces) and the shift to that key (0 without one)."""
     from .checkpoint import seen_as
 

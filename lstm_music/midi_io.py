@@ -157,13 +157,17 @@ def plausible_bpm(bpm: float) -> float | None:
 
 
 def _check_readable(path: Path) -> None:
-    """Raise `UnreadableFile` for an empty file or a `.mid` file without a MIDI header."""
+    """Raise `UnreadableFile` for an empty file, a `.mid` file without a MIDI header, or one of MIDI
+    format 2 (each track a song of its own, with no common time line), which music21 cannot read."""
     with open(path, "rb") as handle:
-        head = handle.read(4)
+        head = handle.read(10)
     if not head:
         raise UnreadableFile("empty file")
-    if path.suffix.lower() in MIDI_SUFFIXES and head != b"MThd":
-        raise UnreadableFile("not a MIDI file (no MThd header)")
+    if path.suffix.lower() in MIDI_SUFFIXES:
+        if head[:4] != b"MThd":
+            raise UnreadableFile("not a MIDI file (no MThd header)")
+        if int.from_bytes(head[8:10], "big") == 2:
+            raise UnreadableFile("MIDI format 2 (a song per track) is not supported: save it as format 1")
 
 
 def _finish(path: Path, onsets: list, bpm: float | None) -> Piece:

@@ -79,10 +79,15 @@ def choose(probs: np.ndarray, temperature: float, top_k: int, top_p: float, rng:
     p = np.asarray(probs, dtype=np.float64).copy()
     p[:, : len(SPECIALS)] = 0.0
     if temperature == 0 or top_k == 1:
-        return p.argmax(axis=1)
+        return np.maximum(p.argmax(axis=1), len(SPECIALS))
+    with np.errstate(divide="ignore", invalid="ignore"):  # a row without mass: NaN, and a token drawn all the same
+        return _drawn(p, temperature, top_k, top_p, rng)
+
+
+def _drawn(p: np.ndarray, temperature: float, top_k: int, top_p: float, rng: np.random.Generator) -> np.ndarray:
+    """`choose`'s draw from `p`, the specials already taken out."""
     if temperature != 1:
-        with np.errstate(divide="ignore"):
-            logits = np.log(p) / temperature
+        logits = np.log(p) / temperature
         p = np.exp(logits - logits.max(axis=1, keepdims=True))
     order = None
     if top_k > 0 or top_p < 1.0:
@@ -95,10 +100,11 @@ def choose(probs: np.ndarray, temperature: float, top_k: int, top_p: float, rng:
         p = np.where(keep, p, 0.0)
     p /= p.sum(axis=1, keepdims=True)
     draws = rng.random(len(p))[:, None]
-    picks = (np.cumsum(p, axis=1) < draws).sum(axis=1)
+    picks = (np.cumsum(p, axis=1) <= draws).sum(axis=1)  # the first token whose cumulative mass passes the draw
     # a draw past the rounded total mass takes the last token that can be drawn
     picks = np.minimum(picks, np.where(p > 0, np.arange(p.shape[1]), 0).max(axis=1))
-    return picks if order is None else np.take_along_axis(order, picks[:, None], axis=1)[:, 0]
+    picks = picks if order is None else np.take_along_axis(order, picks[:, None], axis=1)[:, 0]
+    return np.maximum(picks, len(SPECIALS))  # a row with no mass at all still never gives a special token
 
 
 def choose_ops(probs, temperature: float, top_k: int, top_p: float, uniform):
@@ -109,9 +115,10 @@ def choose_ops(probs, temperature: float, top_k: int, top_p: float, uniform):
     size = probs.shape[-1]
     p = ops.where(ops.arange(size) < len(SPECIALS), 0.0, ops.cast(probs, "float32"))
     if temperature == 0 or top_k == 1:
-        return ops.cast(ops.argmax(p, axis=-1), "int32")
-    if temperature != 1:
-        p = ops.exp((ops.log(p) - ops.log(ops.max(p, axis=-1, keepdims=True))) / temperature)
+        return ops.maximum(ops.cast(ops.argmax(p, axis=-1), "int32"), len(SPECIALS))
+    if temperature != 1:  # the most likely token gets exactly exp(0): the row keeps some mass at any temperature
+        logits = ops.log(p) / temperature
+        p = ops.exp(logits - ops.max(logits, axis=-1, keepdims=True))
     order = None
     if top_k > 0 or top_p < 1.0:
         order = ops.argsort(-p, axis=-1)
@@ -123,11 +130,11 @@ def choose_ops(probs, temperature: float, top_k: int, top_p: float, uniform):
             keep = ops.logical_and(keep, below)
         p = ops.where(keep, p, 0.0)
     p = p / ops.sum(p, axis=-1, keepdims=True)
-    picks = ops.sum(ops.cast(ops.cumsum(p, axis=-1) < ops.expand_dims(uniform, -1), "int32"), axis=-1)
+    picks = ops.sum(ops.cast(ops.cumsum(p, axis=-1) <= ops.expand_dims(uniform, -1), "int32"), axis=-1)
     picks = ops.minimum(picks, ops.max(ops.where(p > 0, ops.arange(size), 0), axis=-1))
-    if order is None:
-        return ops.cast(picks, "int32")
-    return ops.cast(ops.take_along_axis(order, ops.expand_dims(picks, -1), axis=-1)[:, 0], "int32")
+    if order is not None:
+        picks = ops.take_along_axis(order, ops.expand_dims(picks, -1), axis=-1)[:, 0]
+    return ops.maximum(ops.cast(picks, "int32"), len(SPECIALS))  # never a special token, whatever the row holds
 
 
 def with_repeats_ops(probs, followers, counts, chosen: list[tuple], stream: int, weight):

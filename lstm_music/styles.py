@@ -60,6 +60,24 @@ def label_pieces(pieces: list[Piece], folder: Path | str, table: dict[str, str] 
     return [replace(p, style=resolved.get(str((Path(folder) / p.path).resolve()))) for p in pieces]
 
 
+def unmatched_rows(table: dict[str, str], pieces: list[Piece], folder: Path | str) -> list[str]:
+    """The paths of style `table` rows that name none of `pieces` (paths relative to `folder`): a
+    file outside the folder, misspelt or missing, or one that was skipped."""
+    found = {str((Path(folder) / p.path).resolve()) for p in pieces}
+    return [key for key in table if str((Path(folder) / key).resolve()) not in found]
+
+
+def unmatched_warning(table: dict[str, str], pieces: list[Piece], folder: Path | str, source: str) -> str | None:
+    """A one-line warning when rows of the style table read from `source` name no piece, or None."""
+    missing = unmatched_rows(table, pieces, folder)
+    if not missing:
+        return None
+    return (
+        f"warning: --styles {source}: {len(missing)} of {len(table)} rows name no piece under {folder} "
+        f"(such as {missing[0]!r}): they label nothing"
+    )
+
+
 def style_counts(pieces: list[Piece]) -> dict[str, tuple[int, int]]:
     """(pieces, events) per style of `pieces`, most pieces first; unlabelled pieces are left out."""
     counts: Counter = Counter()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import fcntl
+import itertools
 import os
 import shutil
 import statistics
@@ -14,10 +16,10 @@ import sys
 import tempfile
 from argparse import Namespace
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
@@ -25,7 +27,7 @@ from .backend import agreed, data_parallel, import_keras, process_part, quiet
 from .cli import SettingError
 from .corpus import PARSER_SETTINGS, Corpus, load_corpus, parser_difference
 from .files import reason, remove_stale, scratch_prefix
-from .instruments import instrument_name
+from .instruments import PIANO, REAL_SHARE, instrument_name, instrument_plan
 from .midi_io import Piece
 from .streams import ALL_STREAMS, INSTRUMENT, piece_register, register_margins
 from .styles import (
@@ -37,6 +39,7 @@ from .styles import (
     read_style_table,
     style_counts,
     style_index,
+    unmatched_warning,
 )
 from .vocab import (
     Census,
@@ -94,26 +97,36 @@ def read_data(args: Namespace, in_memory: bool = True) -> Corpus:
     cache = None if args.no_cache else args.cache_dir
     corpus = load_corpus(args.data, cache, args.workers or None, drums=args.drums, in_memory=in_memory)
     print(corpus.summary())
+    if table is not None:
+        warning = unmatched_warning(table, corpus.pieces, args.data, args.styles)
+        if warning:
+            print(warning, file=sys.stderr)
     if args.styles != "none":  # each piece's style, from its folder or the table
         corpus.pieces, dropped = keep_styles(label_pieces(corpus.pieces, args.data, table), args.min_style_pieces)
         print(describe_styles(corpus.pieces, dropped))
     return corpus
 
 
-def learns_instruments(mode: str, pieces: list[Piece]) -> bool:
-    """Whether a model for `pieces` gets an instrument stream: always with ``"separate"``, never with
-    ``"merge"``, and with ``"auto"`` when the pieces use more than one instrument."""
-    return mode == "separate" or (mode == "auto" and len(instruments_used(pieces)) > 1)
-
-
-def describe_instruments(pieces: list[Piece], learned: bool) -> str:
-    """One line: the instruments of `pieces` with their share of events, and whether they are learned."""
-    counts = instruments_used(pieces)
+def describe_instruments(counts: dict[str, int], learned: bool, plays_as: dict[str, str]) -> str:
+    """One line: the instruments that play `counts` notes (`vocab.instruments_used`) with their share,
+    whether they are learned, and which play as another (`instruments.instrument_plan`)."""
     total = max(1, sum(counts.values()))
-    listed = ", ".join(f"{instrument_name(t)} {n / total:.0%}" for t, n in list(counts.items())[:12])
+
+    def share(token: str) -> str:  # a tenth of a percent where whole ones would say 0% or 100%
+        value = counts[token] / total
+        return f"{value:{'.1%' if value < 0.01 or value > 0.99 else '.0%'}}"
+
+    listed = ", ".join(f"{instrument_name(t)} {share(t)}" for t in list(counts)[:12])
     more = f" and {len(counts) - 12} more" if len(counts) > 12 else ""
-    how = "learned as a fourth stream" if learned else "merged into one"
-    return f"instruments ({len(counts)}, {how}): {listed}{more}"
+    if learned:
+        how = f"{len(counts) - len(plays_as)} learned as a fourth stream"
+    else:
+        how = f"merged into one, played as {instrument_name(next(iter(counts), PIANO))}"
+    line = f"instruments ({len(counts)}, {how}): {listed}{more}"
+    if plays_as:
+        moved = ", ".join(f"{instrument_name(a)} -> {instrument_name(b)}" for a, b in plays_as.items())
+        line += f"; played as another (each under {REAL_SHARE:.0%} of the notes): {moved}"
+    return line
 
 
 def parse_only(args: Namespace) -> None:
@@ -121,23 +134,20 @@ def parse_only(args: Namespace) -> None:
     corpus = read_data(args)
     train, validation = split_pieces(corpus.pieces, args.val_fraction, args.seed)
     common_key = args.key == "common"
-    instruments = learns_instruments(args.instruments, corpus.pieces)
-    print(describe_instruments(corpus.pieces, instruments))
-    seen = augment(prepare(train, args.representation, common_key, instruments), args.transpose)
-    vocabularies = build_vocabularies(seen, args.min_count, args.representation, instruments)
+    counts = instruments_used(corpus.pieces)
+    instruments, plays_as = instrument_plan(counts, args.instruments)
+    print(describe_instruments(counts, instruments, plays_as))
+    representation = args.representation
+    seen = augment(prepare(train, representation, common_key, instruments, plays_as), args.transpose)
+    vocabularies = build_vocabularies(seen, args.min_count, representation, instruments)
     sizes = ", ".join(f"{s} {len(v)}" for s, v in vocabularies.items())
     print(f"pieces: {len(train)} train, {len(validation)} validation; vocabulary sizes: {sizes}")
     if validation:
-        counts = unknown_notes(prepare(validation, args.representation, common_key, instruments), vocabularies)
+        counts = unknown_notes(prepare(validation, representation, common_key, instruments, plays_as), vocabularies)
         print(
             f"validation notes outside the vocabularies: {counts['pitch'] / counts['notes']:.1%} by pitch, "
             f"{counts['rhythm'] / counts['notes']:.1%} by rhythm"
         )
-
-
-def run_name(args: Namespace) -> str:
-    """The run folder name: `--run-name`, else the date, time and preset."""
-    return args.run_name or f"{datetime.now():%Y%m%d-%H%M%S}-{args.preset}"
 
 
 def model_config(args: Namespace) -> ModelConfig:
@@ -165,41 +175,141 @@ class Plan:
     common_key: bool
     instruments: bool
     styles: list[str]  # by pieces, most first; a piece's style index is its place here + 1 (0: none)
+    plays_as: dict[str, str] = field(default_factory=dict)  # rare instruments played as others
+    plays: str = PIANO  # the most common instrument: what a model without the instrument stream plays on
+    preset: str = "default"  # the preset the model was made with (a resumed run's is its checkpoint's)
     first_epoch: int = 0
     resumed: tuple | None = None  # (model, metadata, vocabularies) of --resume
 
     def seen(self, pieces: list[Piece], moves: list[int]) -> Iterator[Piece]:
         """`pieces` as the model sees them, one at a time, moved by each of `moves` in turn (`vocab.prepared`)."""
-        return prepared(pieces, self.representation, self.common_key, self.instruments, moves)
+        return prepared(pieces, self.representation, self.common_key, self.instruments, moves, self.plays_as)
 
 
-def check_run_dir(weights_dir: Path, run_dir: Path) -> None:
-    """Refuse a run folder that holds a finished or unfinished run (two runs must never mix their
-    checkpoints), after removing what killed runs under `weights_dir` left half-written."""
+def recorded_settings(metadata: dict) -> dict:
+    """The value each model or data flag had in the run a checkpoint's `metadata` records, for the
+    flags a resumed run cannot change (`check_resume`); None where the checkpoint records none."""
+    from .checkpoint import seen_as
+
+    model = metadata.get("model") or {}
+    representation, common_key = seen_as(metadata)
+    recorded = {name: model.get(name) for name in ("embedding", "branch_units", "dense_units", "head_units", "dropout")}
+    return recorded | {
+        "preset": metadata.get("preset"),
+        "trunk_units": model.get("trunk_units"),
+        "heads": None if "conditioned" not in model else ("conditioned" if model["conditioned"] else "independent"),
+        "instrument_first": model.get("instrument_first"),
+        "register": model.get("register"),
+        "representation": representation,
+        "key": "common" if common_key else "keep",
+        "instruments": "separate" if metadata.get("instruments") else "merge",
+        "drums": bool(metadata.get("drums", False)),
+        "min_count": metadata.get("min_count"),
+    }
+
+
+def check_resume(args: Namespace) -> None:
+    """`CheckpointError` if `--resume` names no checkpoint of this toolkit; `SettingError` naming the
+    first flag given on the command line that asks for another model or data setting than the
+    checkpoint's (a resumed run keeps its checkpoint's: silently ignoring the flag would mislead)."""
+    from .checkpoint import read_metadata
+
+    recorded = recorded_settings(read_metadata(args.resume))
+    for name, value in recorded.items():
+        asked = getattr(args, name)
+        same = asked == value or (name == "instruments" and asked == "auto")  # auto: whatever the data said
+        if name in args.given and not same:
+            flag = f"--{name.replace('_', '-')}"
+            shown = " ".join(map(str, asked)) if isinstance(asked, list) else asked
+            raise SettingError(
+                f"{flag} {shown}: --resume {args.resume} was trained with {value}; a resumed run keeps its "
+                f"checkpoint's model and data settings (leave {flag} out, or train a new run)"
+            )
+
+
+LOCK = ".lock"  # held (flock) by the training that owns a run folder; the kernel lets go if it is killed
+RUN_FILES = ("history.csv", "history.png", "train_rows.npy")  # what a run writes besides its checkpoints
+
+
+def claim_run_dir(weights_dir: Path, name: str, preset: str) -> tuple[Path, IO]:
+    """Make or take the run folder `weights_dir/name` (default: date, time and preset, with -2, -3, ...
+    when another run took that name in the same second) and lock it for this process; return it and
+    the lock, which `release_run_dir` lets go. Refused: a folder another training holds, or that
+    holds a finished or unfinished run (two runs must never mix their checkpoints). A run that
+    stopped before its first checkpoint (killed) leaves files that block nothing: they are removed.
+    What killed runs under `weights_dir` left half-written is removed first."""
     from .checkpoint import BEST, CheckpointError
 
-    for folder in weights_dir.glob("*/"):
-        remove_stale(folder)
+    try:
+        weights_dir.mkdir(parents=True, exist_ok=True)
+        for folder in weights_dir.glob("*/"):
+            remove_stale(folder)
+        run_dir = weights_dir / name if name else new_run_dir(weights_dir, f"{datetime.now():%Y%m%d-%H%M%S}-{preset}")
+        run_dir.mkdir(exist_ok=True)
+        lock = open(run_dir / LOCK, "a")  # noqa: SIM115 - held until the run ends
+    except OSError as error:
+        raise CheckpointError(f"cannot make a run folder in {weights_dir}: {reason(error)}") from error
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise CheckpointError(f"{run_dir} is being trained by another process now: choose another --run-name") from None
+    refusal = None
     if (run_dir / BEST).exists():
-        raise CheckpointError(
-            f"{run_dir} already holds a trained run: choose another --run-name (with --resume {run_dir / BEST} "
-            "to continue it)"
-        )
-    if run_dir.is_dir() and (any(run_dir.glob("*.weights.h5")) or (run_dir / "history.csv").exists()):
-        raise CheckpointError(
-            f"{run_dir} holds files of an unfinished run (stopped before its best checkpoint was saved): "
-            "choose another --run-name or remove that folder"
-        )
+        refusal = f"{run_dir} already holds a trained run: choose another --run-name (with --resume {run_dir / BEST} "
+        refusal += "to continue it)"
+    elif any(run_dir.glob("*.weights.h5")):
+        refusal = f"{run_dir} holds checkpoints of an unfinished run (no {BEST}): choose another --run-name or "
+        refusal += "remove that folder"
+    if refusal:
+        release_run_dir(run_dir, lock)
+        raise CheckpointError(refusal)
+    left = [run_dir / f for f in RUN_FILES if (run_dir / f).exists()]
+    if left:
+        names = ", ".join(p.name for p in left)
+        print(f"{run_dir}: removing what a run that stopped before its first checkpoint left ({names})")
+        forget_run(run_dir)
+    return run_dir, lock
 
 
-def plan_run(args: Namespace, corpus: Corpus) -> Plan:
-    """The representation, key, instrument stream and styles of the run: a resumed run keeps its
-    checkpoint's (and says if the checkpoint's pieces were parsed otherwise)."""
+def new_run_dir(weights_dir: Path, name: str) -> Path:
+    """A run folder `name` made under `weights_dir`, or `name-2`, `name-3`, ... if it is taken."""
+    for number in itertools.count(1):
+        run_dir = weights_dir / (name if number == 1 else f"{name}-{number}")
+        with contextlib.suppress(FileExistsError):
+            run_dir.mkdir()
+            return run_dir
+    raise AssertionError("unreachable")
+
+
+def forget_run(run_dir: Path) -> None:
+    """Remove what a run wrote in `run_dir` besides checkpoints (a run that reached none: nothing of it is worth
+    keeping, and nothing of it may block its name)."""
+    for name in RUN_FILES:
+        with contextlib.suppress(OSError):
+            (run_dir / name).unlink(missing_ok=True)
+
+
+def release_run_dir(run_dir: Path, lock: IO) -> None:
+    """Let go of `run_dir` (`claim_run_dir`); a folder left with nothing in it is removed."""
+    with contextlib.suppress(OSError):
+        (run_dir / LOCK).unlink(missing_ok=True)
+    lock.close()
+    with contextlib.suppress(OSError):
+        run_dir.rmdir()  # only if empty
+
+
+def plan_run(args: Namespace, corpus: Corpus, counts: dict[str, int]) -> Plan:
+    """The representation, key, instrument stream and styles of the run, whose instruments play
+    `counts` notes: a resumed run keeps its checkpoint's (and says if the checkpoint's pieces were
+    parsed otherwise)."""
     from .checkpoint import load_checkpoint, seen_as
 
     if not args.resume:
-        instruments = learns_instruments(args.instruments, corpus.pieces)
-        return Plan(args.representation, args.key == "common", instruments, list(style_counts(corpus.pieces)))
+        instruments, plays_as = instrument_plan(counts, args.instruments)
+        styles = list(style_counts(corpus.pieces))
+        most = next(iter(counts), PIANO)
+        return Plan(args.representation, args.key == "common", instruments, styles, plays_as, most, args.preset)
     model, metadata, vocabularies = load_checkpoint(args.resume)
     difference = parser_difference(metadata.get("parser"))
     if difference:
@@ -207,7 +317,8 @@ def plan_run(args: Namespace, corpus: Corpus) -> Plan:
     representation, common_key = seen_as(metadata)
     styles = metadata.get("styles", {}).get("names", [])
     return Plan(
-        representation, common_key, INSTRUMENT in vocabularies, styles, int(metadata["epoch"]),
+        representation, common_key, INSTRUMENT in vocabularies, styles, metadata.get("plays_as", {}),
+        metadata.get("plays", PIANO), metadata.get("preset") or "custom", int(metadata["epoch"]),
         (model, metadata, vocabularies),
     )  # fmt: skip
 
@@ -258,13 +369,15 @@ def run_metadata(args: Namespace, corpus: Corpus, split: tuple, plan: Plan, conf
         "representation": plan.representation,
         "common_key": plan.common_key,
         "instruments": plan.instruments,  # a fourth stream (its vocabulary is in "vocabularies")
+        "plays_as": plan.plays_as,  # instruments played as another (too rare to learn)
+        "plays": plan.plays,  # the most common instrument, which a model without the fourth stream plays on
         "styles": {
             "names": plan.styles,  # style index i + 1; 0 is none
             "pieces": pieces,
         },
         "drums": args.drums,
         "model": config.to_dict(),
-        "preset": args.preset,
+        "preset": plan.preset,
         "sequence_length": args.sequence_length,
         "parser": PARSER_SETTINGS,
         "min_count": args.min_count,
@@ -328,60 +441,73 @@ def set_up(args: Namespace) -> Namespace:
 
 def train(args: Namespace, extra_callbacks: list | None = None) -> Path | None:
     """Train as `args` says; return the path of the best checkpoint (None in a process other than
-    process 0 of several, which trains the same model and writes nothing that stays)."""
+    process 0 of several, which trains the same model and writes nothing that stays). A run that
+    ends before its first checkpoint (Ctrl-C, a full disk) leaves nothing that blocks its name."""
     import_keras()
+    from .checkpoint import BEST, read_metadata
 
+    helper = process_part()[0]  # process 0 alone writes the run; another its own copy in a scratch folder
+    if helper:
+        run_dir, lock = Path(tempfile.mkdtemp(prefix=scratch_prefix(f"lstm-music-process{helper}"))), None
+    else:  # a default run name says the preset of the model it trains: a resumed one's is its checkpoint's
+        preset = (read_metadata(args.resume).get("preset") or "custom") if args.resume else args.preset
+        run_dir, lock = claim_run_dir(Path(args.weights_dir), args.run_name, preset)
+    try:
+        return train_in(run_dir, args, extra_callbacks or [])
+    except BaseException:
+        if not helper and not (run_dir / BEST).exists():
+            forget_run(run_dir)
+        raise
+    finally:  # the memory-mapped transpositions stay readable until they are let go
+        moved_rows(run_dir).unlink(missing_ok=True)
+        if helper:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            release_run_dir(run_dir, lock)
+
+
+def train_in(run_dir: Path, args: Namespace, extra_callbacks: list) -> Path | None:
+    """`train` in the run folder `run_dir`, which it holds."""
     from .callbacks import Checkpointer
     from .model import input_names
 
-    helper = process_part()[0]  # process 0 alone writes the run; another its own copy in a scratch folder
-    run_dir = Path(args.weights_dir) / run_name(args)
-    if not helper:
-        check_run_dir(Path(args.weights_dir), run_dir)
     args = set_up(args)
     corpus = read_data(args, in_memory=False)
     split = split_pieces(corpus.pieces, args.val_fraction, args.seed)
     scope, replicas = data_parallel(args.distribute)
     with scope:  # the model and its optimizer are made where they will train
-        plan = plan_run(args, corpus)
-        print(describe_instruments(corpus.pieces, plan.instruments))
+        counts = instruments_used(corpus.pieces)
+        plan = plan_run(args, corpus, counts)
+        print(describe_instruments(counts, plan.instruments, plan.plays_as))
         moves = [0, *shifts(args.transpose)]  # the pieces themselves first, then their transpositions
         census = count_tokens(plan.seen(split[0], moves))
         model, config, vocabularies = make_model(args, plan, census, lambda: plan.seen(split[0], moves))
-
-    run_dir = Path(tempfile.mkdtemp(prefix=scratch_prefix(f"lstm-music-process{helper}"))) if helper else run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        metadata = run_metadata(args, corpus, split, plan, config, vocabularies)
-        train_arrays, seen_arrays, val_arrays, metadata["train_rows"] = encode_split(
-            run_dir, plan, split, census, vocabularies, moves[1:]
-        )
-        train_styles = [style_index(plan.styles, style) for style in census.styles]
-        val_styles = [style_index(plan.styles, p.style) for p in split[1]]
-        names = input_names(model)
-        weights = balance_weights(census.styles, census.sizes, args.style_balance)
-        train_data = windows(args, train_arrays, train_styles, names, replicas, weights, plan.first_epoch)
-        val_data = windows(args, val_arrays, val_styles, names, replicas) if val_arrays else None
-        monitor = "val_loss" if val_data is not None else "loss"
-        if val_data is None:
-            print("no validation pieces: checkpoints will have no repeat weights (generation uses the network alone)")
-        if config.register:  # generation draws each piece's register from these
-            metadata["registers"] = [piece_register(a).round(1).tolist() for a in seen_arrays]
-            metadata["register_styles"] = train_styles[: len(seen_arrays)]  # a style's pieces lend it their registers
-            if not args.drums:  # a drum's number is a sound, not a pitch: no window
-                metadata["register_margins"] = register_margins(seen_arrays)
-        print(
-            f"model: preset {args.preset}, {model.count_params():,} parameters; {len(split[0])} train pieces "
-            f"({train_data.targets:,} targets per epoch), {len(split[1])} validation"
-        )
-        together = together_index(vocabularies, plan.representation)
-        checkpointer = Checkpointer(run_dir, metadata, monitor, val_arrays, val_styles, together)
-        best = fit(model, args, plan.first_epoch, (train_data, val_data), checkpointer, extra_callbacks or [])
-    finally:  # the memory-mapped transpositions stay readable until they are let go
-        moved_rows(run_dir).unlink(missing_ok=True)
-        if helper:
-            shutil.rmtree(run_dir, ignore_errors=True)
-    return None if helper else best
+    metadata = run_metadata(args, corpus, split, plan, config, vocabularies)
+    train_arrays, seen_arrays, val_arrays, metadata["train_rows"] = encode_split(
+        run_dir, plan, split, census, vocabularies, moves[1:]
+    )
+    train_styles = [style_index(plan.styles, style) for style in census.styles]
+    val_styles = [style_index(plan.styles, p.style) for p in split[1]]
+    names = input_names(model)
+    weights = balance_weights(census.styles, census.sizes, args.style_balance)
+    train_data = windows(args, train_arrays, train_styles, names, replicas, weights, plan.first_epoch)
+    val_data = windows(args, val_arrays, val_styles, names, replicas) if val_arrays else None
+    monitor = "val_loss" if val_data is not None else "loss"
+    if val_data is None:
+        print("no validation pieces: checkpoints will have no repeat weights (generation uses the network alone)")
+    if config.register:  # generation draws each piece's register from these
+        metadata["registers"] = [piece_register(a).round(1).tolist() for a in seen_arrays]
+        metadata["register_styles"] = train_styles[: len(seen_arrays)]  # a style's pieces lend it their registers
+        if not args.drums:  # a drum's number is a sound, not a pitch: no window
+            metadata["register_margins"] = register_margins(seen_arrays)
+    print(
+        f"model: preset {plan.preset}, {model.count_params():,} parameters; {len(split[0])} train pieces "
+        f"({train_data.targets:,} targets per epoch), {len(split[1])} validation"
+    )
+    together = together_index(vocabularies, plan.representation)
+    checkpointer = Checkpointer(run_dir, metadata, monitor, val_arrays, val_styles, together, args.keep_all)
+    best = fit(model, args, plan.first_epoch, (train_data, val_data), checkpointer, extra_callbacks)
+    return None if process_part()[0] else best
 
 
 def encode_split(run_dir: Path, plan: Plan, split: tuple, census: Census, vocabularies: dict, moves: list[int]):
@@ -459,14 +585,16 @@ def fit(model, args: Namespace, first_epoch: int, data: tuple, checkpointer, ext
                 verbose=args.progress,
             )
     except KeyboardInterrupt:
-        print("\ninterrupted: stopping; the best checkpoint so far is kept", file=sys.stderr)
+        if checkpointer.best_path is None:
+            raise KeyboardInterrupt("before the first checkpoint: nothing was kept") from None
+        print(f"\ninterrupted: stopping; the best checkpoint so far is kept: {run_dir / BEST}", file=sys.stderr)
     except OSError as error:  # history.csv on a full disk or a folder gone: the checkpoints saved so far stay
         kept = "; the best checkpoint so far is kept" if checkpointer.best_path else ""
         raise CheckpointError(f"cannot write in {run_dir}: {reason(error)}{kept}") from None
     if checkpointer.best_path is None:
-        raise CheckpointError(f"training stopped before the first epoch ended: no checkpoint in {run_dir}")
+        raise CheckpointError(f"training stopped before the first epoch ended: no checkpoint, {run_dir} not kept")
     print(
-        f"best checkpoint: {run_dir / BEST} ({monitor} {checkpointer.best:.4f}, saved as {checkpointer.best_path.name})"
+        f"best checkpoint: {run_dir / BEST} ({monitor} {checkpointer.best:.4f}, epoch {checkpointer.best_epoch})"
         if not process_part()[0]
         else f"process {process_part()[0]}: done (process 0 wrote the checkpoints)"
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import mido
@@ -111,3 +113,48 @@ def tiny_run(tiny_data: Path, tmp_path_factory) -> Path:
     cache = tmp_path_factory.mktemp("cache")
     assert main(train_args(tiny_data, weights, cache, "tiny", "--epochs", "2")) == 0
     return weights / "tiny"
+
+
+UNPRIVILEGED = 65534  # nobody
+
+
+def others_may_run(path: Path) -> bool:
+    """Whether a user who is neither the owner nor in the group may run `path` (every folder above it searchable)."""
+    return all(p.stat().st_mode & 0o001 for p in [path, *path.parents])
+
+
+def unprivileged(command: list[str]) -> list[str]:
+    """`command` run as a user without privileges: as it is for a user who is not root, else as
+    nobody through `setpriv` (root reads and writes whatever the permissions say, so tests of
+    permissions would prove nothing), with a home it may write in. This interpreter may lie where
+    nobody cannot reach it (pyenv's, under /root): then the system's Python of the same version
+    runs it, with this environment's packages."""
+    if os.geteuid() != 0:
+        return command
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.fail("setpriv (util-linux) is needed to test permissions as root")
+    environment = [f"HOME={tempfile.gettempdir()}"]
+    if command[0] == sys.executable and not others_may_run(Path(sys.executable).resolve()):
+        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        found = [Path(d) / version for d in ("/usr/bin", "/usr/local/bin") if (Path(d) / version).is_file()]
+        usable = [p for p in found if others_may_run(p.resolve())]
+        if not usable:
+            pytest.fail(f"no {version} that nobody may run, to test permissions as root")
+        packages = [p for p in sys.path if p.endswith("site-packages")]
+        environment.append(f"PYTHONPATH={os.pathsep.join([str(ROOT), *packages])}")
+        command = [str(usable[0]), *command[1:]]
+    ids = [f"--reuid={UNPRIVILEGED}", f"--regid={UNPRIVILEGED}", "--clear-groups"]
+    return [setpriv, *ids, "env", *environment, *command]
+
+
+@pytest.fixture
+def shared_tmp():
+    """A temporary folder that an unprivileged user may use too (pytest's own are root's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="lstm-music-test-"))
+    folder.chmod(0o777)
+    yield folder
+    for path in [folder, *folder.rglob("*")]:  # give back what a test locked, so that it can be removed
+        if not path.is_symlink():
+            path.chmod(0o777)
+    shutil.rmtree(folder, ignore_errors=True)

@@ -110,7 +110,7 @@ def test_wav_writes_audio_beside_each_piece(tiny_run: Path, tmp_path: Path) -> N
 
 def test_a_bad_soundfont_stops_before_sampling(tiny_run: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "x.mid"
-    for font, reason in ((tmp_path / "none.sf2", "file does not exist"), (tiny_run / "history.csv", "not a SoundFont")):
+    for font, reason in ((tmp_path / "none.sf2", "does not exist"), (tiny_run / "history.csv", "not a SoundFont")):
         assert main(["--checkpoint", str(tiny_run), "--out", str(out), "--soundfont", str(font)]) == 2
         [line] = capsys.readouterr().err.strip().splitlines()
         assert line.startswith(f"error: --soundfont {font}: {reason}"), line

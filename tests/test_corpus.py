@@ -7,11 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
-from conftest import KNOWN_EVENTS, ROOT, write_tracks
+from conftest import KNOWN_EVENTS, ROOT, unprivileged, write_tracks
 
 from lstm_music import corpus as corpus_module
 from lstm_music.corpus import DataError, load_corpus
+from lstm_music.notes import Notes
 
 
 def bad_folder(folder: Path) -> Path:
@@ -62,7 +64,7 @@ def test_missing_folder_exits_2(tmp_path: Path) -> None:
         text=True,
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: data folder {tmp_path / 'nope'} does not exist"
+    assert result.stderr.strip() == f"error: --data {tmp_path / 'nope'}: does not exist"
     with pytest.raises(DataError, match="does not exist"):
         load_corpus(tmp_path / "nope")
 
@@ -108,13 +110,13 @@ def test_cache_is_read_and_refreshed(tmp_path: Path, known_midi: Path, monkeypat
     assert (changed.parsed, changed.cached) == (1, 1)
     assert [tuple(e) for e in changed.pieces[1].events] == [("C5", "0", "1", "0")]
 
-    entries = sorted(cache.rglob("*.json"))
+    entries = sorted(cache.rglob("*.npz"))
     assert len(entries) == 2
     for entry in entries:
-        entry.write_text("{ not json")
+        entry.write_text("{ not an npz file")
     rebuilt = load_corpus(folder, cache, workers=1, progress=False)
     assert (rebuilt.parsed, rebuilt.cached) == (2, 0)
-    assert all("events" in json.loads(e.read_text()) for e in entries)
+    assert all(set(np.load(e).files) == {"notes", "meta"} for e in entries)
 
     (folder / "a.mid").unlink()
     assert [p.path for p in load_corpus(folder, cache, workers=1, progress=False).pieces] == ["b.mid"]
@@ -138,11 +140,22 @@ def test_cache_entries_of_the_wrong_shape_are_parsed_again(tmp_path: Path, known
     shutil.copy(known_midi, folder / "a.mid")
     cache = tmp_path / "cache"
     first = load_corpus(folder, cache, workers=1, progress=False)
-    [entry] = cache.rglob("*.json")
-    for foreign in ('{"events": []}', '{"events": [[1, 2]]}', '{"events": [["C4", "0"]]}', "[]", '{"bpm": 90}'):
-        entry.write_text(foreign)
+    [entry] = cache.rglob("*.npz")
+    meta = np.array([12.0, 90.0])
+    foreign = {
+        "no notes": {"notes": np.zeros((0, 4), dtype=np.int64), "meta": meta},
+        "three columns": {"notes": np.ones((3, 3), dtype=np.int64), "meta": meta},
+        "floats": {"notes": np.ones((3, 4)), "meta": meta},
+        "pitch 200": {"notes": np.array([[0, 12, 200, 0]]), "meta": meta},
+        "no length": {"notes": np.array([[0, 0, 60, 0]]), "meta": meta},
+        "no meta": {"notes": np.array([[0, 12, 60, 0]])},
+        "a pickle": {"notes": np.array([{"C4": 1}], dtype=object), "meta": meta},
+    }
+    for name, arrays in foreign.items():
+        with open(entry, "wb") as handle:
+            np.savez(handle, **arrays)
         again = load_corpus(folder, cache, workers=1, progress=False)
-        assert (again.parsed, again.cached) == (1, 0), foreign
+        assert (again.parsed, again.cached) == (1, 0), name
         assert [p.events for p in again.pieces] == [p.events for p in first.pieces]
 
 
@@ -188,16 +201,22 @@ def test_killing_train_while_it_parses_leaves_no_parser_processes(tmp_path: Path
             run.kill()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
-def test_an_unreadable_file_is_skipped_not_fatal(tmp_path: Path, known_midi: Path, capsys) -> None:
-    folder = tmp_path / "data"
+def test_an_unreadable_file_is_skipped_not_fatal(shared_tmp: Path, known_midi: Path) -> None:
+    folder = shared_tmp / "data"
     folder.mkdir()
     shutil.copy(known_midi, folder / "a.mid")
     shutil.copy(known_midi, folder / "b.mid")
     (folder / "b.mid").chmod(0)
-    corpus = load_corpus(folder, tmp_path / "cache", workers=1, progress=False)
-    assert [p.path for p in corpus.pieces] == ["a.mid"]
-    assert corpus.skipped == [("b.mid", "cannot read: Permission denied")]
+    read = (
+        "import json, sys; from lstm_music.corpus import load_corpus; "
+        "c = load_corpus(sys.argv[1], sys.argv[2], workers=1, progress=False); "
+        "print(json.dumps([[p.path for p in c.pieces], c.skipped]))"
+    )
+    command = [sys.executable, "-c", read, str(folder), str(shared_tmp / "cache")]  # as a user whom b.mid refuses
+    result = subprocess.run(unprivileged(command), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [["a.mid"], [["b.mid", "cannot read: Permission denied"]]]
+    assert result.stderr.strip() == f"skipped {folder / 'b.mid'}: cannot read: Permission denied"
 
 
 def test_a_checkpoint_parsed_with_other_parser_settings_is_noted() -> None:
@@ -219,7 +238,7 @@ def test_a_file_reports_its_progress_track_by_track(known_midi: Path) -> None:
     assert shares == [1 / 4, 2 / 4, 3 / 4, 1.0]  # the conductor track and three note tracks
     deltas: list[float] = []
     record = _parse_file(known_midi, deltas.append)  # what a parser worker sends to the bar: steps summing to 1
-    assert record["events"] and len(deltas) == 5 and sum(deltas) == pytest.approx(1.0)
+    assert len(record["notes"]) and len(deltas) == 5 and sum(deltas) == pytest.approx(1.0)
     deltas.clear()
     assert "error" in _parse_file(known_midi.with_name("missing.mid"), deltas.append)
     assert sum(deltas) == pytest.approx(1.0)  # a skipped file still counts as one
@@ -235,13 +254,13 @@ def test_a_corpus_read_for_training_keeps_counts_and_reads_events_from_the_cache
     stored = load_corpus(folder, cache, workers=1, progress=False, in_memory=False)
     fresh = load_corpus(folder, tmp_path / "fresh", workers=2, progress=False, in_memory=False)  # parsed, not cached
     for lean in (stored, fresh):
-        assert all(isinstance(p.events, corpus_module.StoredEvents) for p in lean.pieces)  # a count, not the events
+        assert all(not isinstance(p.events.source, Notes) for p in lean.pieces)  # a count and a reader, not the notes
         assert [len(p.events) for p in lean.pieces] == [len(p.events) for p in held.pieces]
         assert [list(p.events) for p in lean.pieces] == [p.events for p in held.pieces]
         assert lean.pieces[0].events[5:9] == held.pieces[0].events[5:9]
     assert stored.events == held.events > 300
-    assert isinstance(load_corpus(folder, None, progress=False, in_memory=False).pieces[0].events, list)  # no cache
-    entry = stored.pieces[1].events.entry
+    assert isinstance(load_corpus(folder, None, progress=False, in_memory=False).pieces[0].events.source, Notes)
+    entry = corpus_module._entry(cache, corpus_module.cache_key((folder / stored.pieces[1].path).read_bytes()))
     entry.unlink()  # the cache removed under a running training
     with pytest.raises(DataError, match=f"^cache entry {entry} was removed or changed during the run: run again$"):
         list(stored.pieces[1].events)

@@ -118,5 +118,5 @@ def test_a_bad_soundfont_stops_the_report_before_scoring(tiny_run: Path, tiny_da
     page = tmp_path / "r.html"
     flags = ["--checkpoint", str(tiny_run), "--data", str(tiny_data), "--html", str(page)]
     assert evaluate_main([*flags, "--soundfont", str(tmp_path / "none.sf2")]) == 2
-    assert capsys.readouterr().err.strip() == f"error: --soundfont {tmp_path / 'none.sf2'}: file does not exist"
+    assert capsys.readouterr().err.strip() == f"error: --soundfont {tmp_path / 'none.sf2'}: does not exist"
     assert not page.exists()

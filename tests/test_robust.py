@@ -8,7 +8,10 @@ and no process left behind, and every checkpoint under a final name loads.
 from __future__ import annotations
 
 import contextlib
+import csv
+import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -185,6 +188,8 @@ def test_sigkill_at_any_moment_leaves_loadable_checkpoints_and_no_process(moment
     flags = [*train_args(data, weights, cache, "killed", "--epochs", "200"), "--workers", "2"]
     if moment == "parsing":
         flags += ["--no-cache"]
+    if moment == "after-checkpoint":
+        flags += ["--keep-all"]  # every improvement its own file: killed just after one was written
     process = subprocess.Popen([sys.executable, "train.py", *flags], cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)  # fmt: skip
     try:
@@ -209,12 +214,11 @@ def test_sigkill_at_any_moment_leaves_loadable_checkpoints_and_no_process(moment
     for path in finals:  # every checkpoint under a final name is whole
         load_checkpoint(path)
     short = [*train_args(data, weights, cache, "killed", "--epochs", "1"), "--workers", "2"]
-    left = bool(finals) or (run_dir / "history.csv").exists()
-    again = run("train.py", *short)  # the same --run-name: refused if the killed run left anything
-    if left:
+    again = run("train.py", *short)  # the same --run-name: refused if the killed run left a checkpoint
+    if finals:
         line = one_error_line(again)
-        assert "already holds a trained run" in line or "holds files of an unfinished run" in line, line
-    else:
+        assert "already holds a trained run" in line or "checkpoints of an unfinished run" in line, line
+    else:  # what a run killed before its first checkpoint left blocks nothing
         assert again.returncode == 0, again.stderr
     if (run_dir / BEST).exists():
         resumed = run("train.py", *train_args(data, weights, cache, "resumed", "--epochs", "1"),
@@ -222,3 +226,86 @@ def test_sigkill_at_any_moment_leaves_loadable_checkpoints_and_no_process(moment
         assert resumed.returncode == 0, resumed.stderr
         load_checkpoint(weights / "resumed" / BEST)
     assert temporary_files(weights) == []  # the next run removed what the killed one left half-written
+
+
+# --- Ctrl-C and two trainings at once --------------------------------------------------------------
+
+
+def interrupt(command: list[str], when) -> subprocess.CompletedProcess:
+    """Run `command` and press Ctrl-C (SIGINT to its whole process group, as a terminal does) once
+    `when(process)` says so."""
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)  # fmt: skip
+    try:
+        when(process)
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
+def interrupted_with_one_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 130, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    bar = re.compile(r"^\w+: +\d+%\|")  # a progress bar's line (text mode reads its \r as a new line)
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not bar.match(line)]
+    assert len(lines) == 1 and lines[0].startswith("interrupted"), result.stderr
+    return lines[0]
+
+
+def test_ctrl_c_while_starting_or_generating_is_one_line(tiny_run: Path, tmp_path: Path) -> None:
+    generate = [sys.executable, "generate_music.py", "--checkpoint", str(tiny_run), "--output-dir", str(tmp_path)]
+    starting = interrupt([*generate, "--length", "50"], lambda process: time.sleep(1.5))  # Keras still loading
+    assert interrupted_with_one_line(starting) == "interrupted"
+    generating = interrupt([*generate, "--count", "50", "--length", "40000"], lambda process: time.sleep(12))
+    assert interrupted_with_one_line(generating) == "interrupted"
+    assert temporary_files(tmp_path) == []
+
+
+def test_ctrl_c_in_the_first_epoch_keeps_nothing_and_blocks_nothing(tmp_path: Path) -> None:
+    weights = tmp_path / "weights"
+    flags = ["--data", str(ROOT / "midi_songs"), "--weights-dir", str(weights), "--run-name", "early",
+             "--cache-dir", str(tmp_path / "cache"), "--preset", "small", "--progress", "2"]  # fmt: skip
+
+    def first_epoch(process) -> None:
+        for line in process.stdout:
+            if line.startswith("Epoch 1/"):
+                time.sleep(2)
+                return
+        raise AssertionError("training never began")
+
+    result = interrupt([sys.executable, "-u", "train.py", *flags], first_epoch)
+    assert interrupted_with_one_line(result) == "interrupted: before the first checkpoint: nothing was kept"
+    assert list(weights.iterdir()) == []  # no folder left to block the name
+    again = run("train.py", *train_args(ROOT / "midi_songs", weights, tmp_path / "cache", "early", "--epochs", "1"))
+    assert again.returncode == 0, again.stderr
+    load_checkpoint(weights / "early" / BEST)
+
+
+def test_two_trainings_with_one_run_name_never_mix_their_checkpoints(tiny_data: Path, tmp_path: Path) -> None:
+    flags = train_args(tiny_data, tmp_path / "weights", tmp_path / "cache", "same", "--epochs", "3")
+    run("train.py", "--parse-only", *flags[:-2])  # a warm cache, so that both reach the run folder together
+    both = [subprocess.Popen([sys.executable, "train.py", *flags], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+    results = [(p.wait(300), *p.communicate()) for p in both]
+    assert sorted(code for code, _, _ in results) == [0, 2], results
+    [(_, _, err)] = [r for r in results if r[0] == 2]
+    assert one_error_line(subprocess.CompletedProcess([], 2, "", err)).endswith(
+        "is being trained by another process now: choose another --run-name"
+    )
+    [(_, out, _)] = [r for r in results if r[0] == 0]
+    history = (tmp_path / "weights" / "same" / "history.csv").read_text()
+    rows = list(csv.DictReader(history.splitlines()))
+    assert history.count("epoch") == 1 and [row["epoch"] for row in rows] == ["0", "1", "2"]  # one run's
+    best = float(out.split("(val_loss ")[1].split(",")[0])
+    assert min(float(row["val_loss"]) for row in rows) == pytest.approx(best, abs=1e-4)
+    load_checkpoint(tmp_path / "weights" / "same" / BEST)
+
+
+def test_the_ensembles_still_learn_their_four_parts(tmp_path: Path) -> None:
+    result = run("train.py", "--data", str(ROOT / "midi_ensembles"), "--parse-only", "--cache-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    # two violins (one program), viola and cello: three instruments, each over 20% of the notes
+    assert "instruments (3, 3 learned as a fourth stream): Violin 54%, Viola 25%, Cello 21%" in result.stdout

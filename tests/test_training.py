@@ -48,7 +48,7 @@ def test_each_preset_builds_with_vocabulary_sized_heads(preset: str, conditioned
 def test_checkpoint_is_self_contained_and_reloads_identically(tiny_run: Path, tiny_data: Path) -> None:
     best = tiny_run / BEST
     assert best.is_file()
-    assert len(list(tiny_run.glob("epoch*-val_loss*.weights.h5"))) >= 1
+    assert sorted(p.name for p in tiny_run.glob("*.weights.h5")) == [BEST, "latest.weights.h5"]  # two, however long
     assert [row["epoch"] for row in read_history(tiny_run)] == ["0", "1"]
     from matplotlib.image import imread
 
@@ -396,3 +396,12 @@ def test_weights_saved_by_an_earlier_version_load_into_the_same_layers() -> None
     assert sums.keys() == expected["weight_sums"].keys()
     for name, values in expected["weight_sums"].items():
         np.testing.assert_allclose(sums[name], values, atol=1e-5, err_msg=name)
+
+
+def test_keep_all_keeps_every_improvement_beside_best_and_latest(tiny_data: Path, tmp_path: Path) -> None:
+    from train import main
+
+    assert main(train_args(tiny_data, tmp_path, tmp_path / "cache", "all", "--epochs", "2", "--keep-all")) == 0
+    epochs = sorted((tmp_path / "all").glob("epoch*-val_loss*.weights.h5"))
+    assert len(epochs) >= 1 and (tmp_path / "all" / "latest.weights.h5").is_file()
+    assert (tmp_path / "all" / BEST).read_bytes() == epochs[-1].read_bytes()  # the best is the last improvement
