@@ -15,10 +15,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q -m "not robust"
+	$(PY) -m pytest -q -rs -m "not robust"
 
 test-robust: $(STAMP)
-	$(PY) -m pytest -q -m robust
+	$(PY) -m pytest -q -rs -m robust
 
 demo: $(STAMP)
 	$(PY) train.py --preset small --max-minutes 3 --run-name demo-$$(date +%Y%m%d-%H%M%S)
