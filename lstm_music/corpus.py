@@ -27,24 +27,27 @@ import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from .files import reason, write_atomically
 from .instruments import PERCUSSION_CHANNEL
+from .meter import Meter
 from .midi_io import MIDI_SUFFIXES, QUARTER_LENGTH_DIVISORS, SCORE_SUFFIXES, Piece, UnreadableFile, read_piece
 from .notes import NoteEvents, Notes
 
 # 2: implausible tempi (0, 60 million bpm) are ignored, not fatal or kept
 # 3: every note keeps its instrument; percussion is read as the instrument "drums", not dropped
-PARSER_VERSION = 3
+# 4: time signatures are read (`meter`), their bar lines quantized as the notes are
+PARSER_VERSION = 4
 PARSER_SETTINGS = {
     "version": PARSER_VERSION,
     "quarter_length_divisors": list(QUARTER_LENGTH_DIVISORS),
     "percussion_channel": PERCUSSION_CHANNEL,
 }
-CACHE_FORMAT = 2  # 2: each file's notes as numbers in an .npz file (1: its events as JSON strings)
+CACHE_FORMAT = 3  # 3: with time signatures and how much lies on the grid; 2: notes as numbers; 1: JSON
 
 
 def parser_difference(recorded: dict | None) -> str | None:
@@ -123,7 +126,7 @@ def _parse_file(path: Path, progress: Callable[[float], None] | None = None) -> 
     finally:
         if progress:
             advance(1.0)
-    return {"notes": Notes.from_events(piece.events), "bpm": piece.bpm}
+    return {"notes": Notes.from_events(piece.events), "bpm": piece.bpm, "meters": piece.meters, "grid": piece.grid}
 
 
 def _read_cache(entry: Path) -> dict | None:
@@ -133,10 +136,11 @@ def _read_cache(entry: Path) -> dict | None:
         with np.load(entry) as arrays:
             if "error" in arrays.files:
                 return {"error": str(arrays["error"])}
-            resolution, bpm = arrays["meta"].tolist()  # ticks per quarter, tempo (NaN: none)
+            resolution, bpm, grid = arrays["meta"].tolist()  # ticks per quarter, tempo (NaN: none), `Piece.grid`
             notes = Notes.from_table(arrays["notes"], int(resolution))
-            return {"notes": notes, "bpm": None if math.isnan(bpm) else bpm}
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
+            meters = tuple(Meter(Fraction(a, b), n, d) for a, b, n, d in arrays["meters"].tolist())
+            return {"notes": notes, "bpm": None if math.isnan(bpm) else bpm, "meters": meters, "grid": grid}
+    except (OSError, ValueError, KeyError, TypeError, EOFError, ZeroDivisionError, zipfile.BadZipFile):
         return None
 
 
@@ -146,7 +150,12 @@ def _write_cache(entry: Path, record: dict) -> None:
         arrays = {"error": np.array(record["error"])}
     else:
         notes, bpm = record["notes"], math.nan if record["bpm"] is None else record["bpm"]
-        arrays = {"notes": notes.table(), "meta": np.array([notes.resolution, bpm], dtype=np.float64)}
+        meters = [(m.start.numerator, m.start.denominator, m.numerator, m.denominator) for m in record["meters"]]
+        arrays = {
+            "notes": notes.table(),
+            "meta": np.array([notes.resolution, bpm, record["grid"]], dtype=np.float64),
+            "meters": np.array(meters, dtype=np.int64).reshape(-1, 4),  # bar line (a fraction), signature
+        }
 
     def write(temporary: Path) -> None:
         with open(temporary, "wb") as handle:  # a handle: np.savez would add ".npz" to a name
@@ -237,7 +246,8 @@ def _kept(record: dict, drums: bool, entry: Path | None) -> dict:
     if not len(notes):
         return {"error": "only drums, no pitched notes (train with --drums to learn them)"}
     source = notes if entry is None else lambda: _stored_notes(entry, drums)
-    return {"events": NoteEvents(source, chords=True, size=notes.chord_count()), "bpm": record.get("bpm")}
+    events = NoteEvents(source, chords=True, size=notes.chord_count())
+    return {"events": events, "bpm": record.get("bpm"), "meters": record["meters"], "grid": record["grid"]}
 
 
 def _collect(corpus: Corpus, name: str, record: dict, path: Path) -> None:
@@ -247,7 +257,7 @@ def _collect(corpus: Corpus, name: str, record: dict, path: Path) -> None:
         corpus.skipped.append((name, record["error"]))
         print(f"skipped {path}: {record['error']}", file=sys.stderr)
     else:
-        corpus.pieces.append(Piece(name, record["events"], record.get("bpm")))
+        corpus.pieces.append(Piece(name, record["events"], record["bpm"], meters=record["meters"], grid=record["grid"]))
 
 
 def _start_worker(reports) -> None:

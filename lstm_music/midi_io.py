@@ -40,6 +40,7 @@ from .instruments import (
     order,
     program,
 )
+from .meter import Meter, unique
 
 if TYPE_CHECKING:
     from music21 import stream
@@ -69,14 +70,18 @@ Sound = tuple[Fraction, Fraction, tuple[int, ...], str]  # (onset, length, pitch
 
 @dataclass
 class Piece:
-    """The events of one file, in time order, its first tempo mark (quarter notes per minute) and its
-    style (`styles`), if it has one. The events are a list, or `corpus.StoredEvents` that read
-    them from the parse cache when used."""
+    """The events of one file, in time order, its first tempo mark (quarter notes per minute), its
+    style (`styles`), if it has one, its time signatures (`meter.Meter`s; none: none was written)
+    and how much of it the file placed on the grid of 16ths and triplets (a MIDI file recorded
+    without a click places little of it there). The events are a list, or `notes.NoteEvents` made
+    from numbers when read."""
 
     path: str
     events: Sequence[Event] = field(default_factory=list)
     bpm: float | None = None
     style: str | None = None
+    meters: tuple[Meter, ...] = ()
+    grid: float = 1.0  # the share of its notes that the file started on the grid, before quantization
 
 
 class UnreadableFile(Exception):
@@ -170,11 +175,37 @@ def _check_readable(path: Path) -> None:
             raise UnreadableFile("MIDI format 2 (a song per track) is not supported: save it as format 1")
 
 
-def _finish(path: Path, onsets: list, bpm: float | None) -> Piece:
+def _finish(path: Path, onsets: list, bpm: float | None, meters: list[Meter], grid: float = 1.0) -> Piece:
     events = onsets_to_events(onsets)
     if not events:
         raise UnreadableFile("no notes")
-    return Piece(str(path), events, bpm)
+    return Piece(str(path), events, bpm, meters=unique(meters), grid=grid)
+
+
+def on_grid(ticks: list[int], tpq: int) -> float:
+    """The share of note starts at `ticks` (of `tpq` per quarter note) that lie on the grid of 16ths or
+    triplet eighths, give or take a 96th of a quarter note (a sequencer's rounding, a little swing)."""
+    if not ticks:
+        return 1.0
+    steps = [(t * 4 / tpq, t * 3 / tpq) for t in ticks]
+    near = [min(abs(a - round(a)) / 4, abs(b - round(b)) / 3) <= 1 / 96 for a, b in steps]
+    return sum(near) / len(near)
+
+
+def quantized(time: Fraction) -> Fraction:
+    """`time` (quarter notes) on the grid the notes are quantized to, as music21's `quantize` puts
+    it: the nearest multiple of 1/4 or 1/3, the first divisor winning a tie."""
+    nearest = [Fraction(round(time * d), d) for d in QUARTER_LENGTH_DIVISORS]
+    return min(nearest, key=lambda t: abs(t - time))
+
+
+def _midi_meter(tick: int, data: bytes, tpq: int) -> Meter | None:
+    """The `Meter` of a MIDI time-signature event at `tick` (its data: numerator, log2 of the
+    denominator, ...), or None for one that names no time signature. Its bar line is quantized as
+    the notes are, so that a bar line and the notes that start on it stay together."""
+    if len(data) < 2 or not 1 <= data[0] <= 64 or data[1] > 6:
+        return None
+    return Meter(quantized(Fraction(tick, tpq)), data[0], 2 ** data[1])
 
 
 def _chord_groups(notes: list, tolerance: float) -> list[list]:
@@ -249,6 +280,14 @@ def read_midi(path: Path, progress: Callable[[float], None] | None = None) -> Pi
     bpm = None
     tracks = [translate.getTimeForEvents(track) for track in midi_file.tracks]
     every = _programs(tracks)
+    starts: list[int] = []  # every note's start as the file has it, before quantization
+    signed = [
+        [(tick, event.data) for tick, event in timed if event.type == midi.MetaEvents.TIME_SIGNATURE]
+        for timed in tracks
+    ]  # the conductor's (the first track that has any): other tracks' copies may disagree where the parts do
+    meters = [
+        _midi_meter(tick, data, tpq) for tick, data in next((s for s in signed if s), []) if isinstance(data, bytes)
+    ]
     for number, timed in enumerate(tracks, 1):
         if bpm is None:
             for _tick, event in timed:
@@ -261,6 +300,7 @@ def read_midi(path: Path, progress: Callable[[float], None] | None = None) -> Pi
         own = _programs([timed])
         for n in translate.getNotesFromEvents(timed):
             played.setdefault(_instrument_at(own, every, n.event.channel, n.onTime), []).append(n)
+            starts.append(n.onTime)
         for instrument, notes in played.items():
             if instrument == DRUMS:  # music21 reads channel 10 as unpitched and drops the note number: keep it
                 for n in notes:
@@ -279,7 +319,7 @@ def read_midi(path: Path, progress: Callable[[float], None] | None = None) -> Pi
                 onsets.append((Fraction(element.offset), Fraction(element.quarterLength), pitches, instrument))
         if progress is not None:
             progress(number / len(tracks))
-    return _finish(path, onsets, bpm)
+    return _finish(path, onsets, bpm, [m for m in meters if m is not None], on_grid(starts, tpq))
 
 
 def score_instrument(found) -> str:
@@ -323,7 +363,22 @@ def read_score(path: Path) -> Piece:
             onsets.append((Fraction(element.offset), Fraction(element.quarterLength), pitches, played))
     marks = [m.getQuarterBPM() for m in score.flatten().getElementsByClass(tempo.MetronomeMark)]
     bpm = next((b for b in (plausible_bpm(float(m)) for m in marks if m) if b is not None), None)
-    return _finish(path, onsets, bpm)
+    return _finish(path, onsets, bpm, score_meters(parts[0]))
+
+
+def score_meters(part: stream.Stream) -> list[Meter]:
+    """The time signatures of a score's `part`, each from its bar line; a pickup bar's signature
+    from the bar line before the piece's start (its missing beats)."""
+    from music21 import meter, stream
+
+    measures = part.getElementsByClass(stream.Measure)
+    pickup = Fraction(measures[0].paddingLeft) if measures else Fraction(0)
+    found = part.flatten().getElementsByClass(meter.TimeSignature)
+    return [
+        Meter(Fraction(s.offset) - (pickup if s.offset == 0 else 0), s.numerator, s.denominator)
+        for s in found
+        if 1 <= s.numerator <= 64 and s.denominator in (1, 2, 4, 8, 16, 32, 64)
+    ]
 
 
 def read_piece(path: Path, progress: Callable[[float], None] | None = None) -> Piece:
@@ -434,10 +489,14 @@ def _as_played(events: list[Event], forced: int | None) -> list[Event]:
     return onsets_to_events([(s, n, p, i if i == DRUMS else str(forced)) for s, n, p, i in sounds])
 
 
-def events_to_score(events: list[Event], forced: int | None = None, bpm: float = 120.0) -> stream.Score:
+def events_to_score(
+    events: list[Event], forced: int | None = None, bpm: float = 120.0, meter: tuple[int, int] | None = None
+) -> stream.Score:
     """Build a music21 score that plays `playable(events)` at `bpm`, one part per instrument (all on
-    General MIDI program `forced` if given), for MusicXML."""
+    General MIDI program `forced` if given), in the time signature `meter` (numerator, denominator;
+    music21's 4/4 if None), for MusicXML."""
     from music21 import chord, instrument, note, pitch, stream, tempo
+    from music21.meter import TimeSignature
 
     played = playable(_as_played(events, forced))
     timed = event_onsets(played)
@@ -450,6 +509,8 @@ def events_to_score(events: list[Event], forced: int | None = None, bpm: float =
         )
         if not score.parts:
             part.insert(0, tempo.MetronomeMark(number=bpm))
+        if meter is not None:
+            part.insert(0, TimeSignature(f"{meter[0]}/{meter[1]}"))
         for now, length, pitches, _ in (sound for sound in timed if sound[3] == token):
             # Pitch(midi=...): music21 reads a bare number below 12 as a pitch class in octave 4
             sounds = [pitch.Pitch(midi=p) for p in pitches]
@@ -463,10 +524,14 @@ def events_to_score(events: list[Event], forced: int | None = None, bpm: float =
 TICKS_PER_QUARTER = 480  # divisible by 4 and 3, so every onset and length on the grid is a whole tick
 
 
-def write_midi(events: list[Event], path: Path, forced: int | None = None, bpm: float = 120.0) -> Path:
-    """Write `playable(events)` as a MIDI file at `bpm`: one track per instrument, named after it, on
-    its own channel with its program (`instruments.channels`: drums on channel 10, never a pitched
-    instrument), or everything on General MIDI program `forced` if given; return the path written.
+def write_midi(
+    events: list[Event], path: Path, forced: int | None = None, bpm: float = 120.0, meter: tuple[int, int] | None = None
+) -> Path:
+    """Write `playable(events)` as a MIDI file at `bpm` in the time signature `meter` (numerator,
+    denominator; none written if None, which MIDI reads as 4/4): one track per instrument, named
+    after it, on its own channel with its program (`instruments.channels`: drums on channel 10,
+    never a pitched instrument), or everything on General MIDI program `forced` if given; return
+    the path written.
     One instrument gives a one-track file (type 0), several a type-1 file with the tempo in the first.
 
     The file is built from the events directly with mido (about a millisecond per 100 notes), not
@@ -489,6 +554,8 @@ def write_midi(events: list[Event], path: Path, forced: int | None = None, bpm: 
         track = mido.MidiTrack([mido.MetaMessage("track_name", name=instrument_name(token), time=0)])
         if not tracks:
             track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0))
+            if meter is not None:
+                track.append(mido.MetaMessage("time_signature", numerator=meter[0], denominator=meter[1], time=0))
         if token != DRUMS:
             track.append(mido.Message("program_change", program=program(token), channel=channel[token], time=0))
         tick = 0

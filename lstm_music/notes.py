@@ -25,7 +25,7 @@ from functools import cached_property
 import numpy as np
 
 from .instruments import DRUMS
-from .midi_io import Event, event_onsets, format_ql, onsets_to_events, pitch_name
+from .midi_io import Event, event_onsets, format_ql, onsets_to_events, pitch_name, span
 
 DRUMS_CODE = 128  # the instrument code of percussion: after every program, as `instruments.order` sorts
 
@@ -230,3 +230,33 @@ class NoteEvents(Sequence[Event]):
 def held_notes(events: Sequence[Event], chords: bool) -> Notes | None:
     """The `Notes` behind `events` when they are `NoteEvents` of that kind (chord or note events), else None."""
     return events.notes if isinstance(events, NoteEvents) and events.chords == chords else None
+
+
+def event_starts(events: Sequence[Event]) -> tuple[np.ndarray, int]:
+    """The start of each of `events` in ticks, and the ticks per quarter note: from the numbers of
+    `NoteEvents` of notes, else from the events' own offsets."""
+    notes = held_notes(events, chords=False)
+    if notes is not None:
+        return notes.onset, notes.resolution
+    starts = [start for start, *_ in event_onsets(events)]
+    resolution = math.lcm(1, *{start.denominator for start in starts})
+    return np.array([int(start * resolution) for start in starts], dtype=np.int64), resolution
+
+
+def note_starts(events: Sequence[Event]) -> tuple[np.ndarray, int]:
+    """The distinct start times of `events`' notes in ticks, and the ticks per quarter note (from the
+    numbers where the events are `NoteEvents`)."""
+    if isinstance(events, NoteEvents):
+        notes = events.notes
+        return np.unique(notes.onset), notes.resolution
+    starts, resolution = event_starts(events)
+    return np.unique(starts), resolution
+
+
+def events_span(events: Sequence[Event]) -> Fraction:
+    """Quarter notes from the start of `events` to their last release (`midi_io.span`), from the
+    numbers where the events are `NoteEvents`."""
+    if isinstance(events, NoteEvents):
+        notes = events.notes
+        return Fraction(int((notes.onset + notes.length).max()), notes.resolution)
+    return span(list(events))

@@ -70,10 +70,92 @@ def corpus_files(prefix: str, limit: int) -> list[Path]:
     return unique[:limit]
 
 
+def bar_lines(measures: list) -> list[tuple]:
+    """(offset, numerator, denominator) of each time signature a MIDI file needs so that a reader's
+    bar lines fall where a part's measures have them: the score's own time signatures; a measure of
+    another length gets one of its own where one can say it (three beats in 2/4: 3/4), and the bar
+    after it the time signature in force again; where none can (a cadenza of 5 and 17/24 beats), the
+    bar after it restates the time signature there. Offsets in quarter notes from the part's start;
+    a pickup's time signature starts before 0, where its bar would."""
+    from fractions import Fraction
+
+    out: list[tuple] = []
+    current = last = None
+    start = Fraction(0)
+    for number, measure in enumerate(measures):
+        pickup = Fraction(measure.paddingLeft) if number == 0 else Fraction(0)
+        offset = Fraction(measure.offset) - pickup
+        if measure.timeSignature is not None:
+            current = (measure.timeSignature.numerator, measure.timeSignature.denominator)
+        if current is None:
+            continue
+        beats = (Fraction(measure.duration.quarterLength) + pickup) * current[1] / 4
+        wanted = (int(beats), current[1]) if beats.denominator == 1 and 1 <= beats <= 64 else current
+        if wanted != last or (offset - start) % Fraction(4 * last[0], last[1]):
+            out.append((offset, *wanted))
+            last, start = wanted, offset
+    return out
+
+
+def fix_bars(target: Path, pickup: float, bars: list[tuple]) -> None:
+    """Put the bar lines of the MIDI file `target` where the score has them: delay everything but its
+    opening settings (tempo, key, programs) by the `pickup` (music21 writes a pickup bar's notes at
+    time 0, where a reader puts the first bar line, so every bar line would fall a pickup early;
+    delayed, the pickup ends a first bar of rest), and write the time signatures `bars` (`bar_lines`
+    of the first part) in place of music21's, which repeat every part's and disagree where the parts
+    do (a cadenza measure of one part longer than another's)."""
+    import mido
+
+    song = mido.MidiFile(str(target))
+    scale = song.ticks_per_beat
+    delay = round(pickup * scale)
+    for number, track in enumerate(song.tracks):
+        timed, now = [], 0
+        for message in track:
+            now += message.time
+            if message.type == "time_signature":
+                continue
+            opening = now == 0 and message.type not in ("note_on", "note_off", "end_of_track")
+            timed.append((now if opening else now + delay, 0, message))
+        if number == 0:  # the conductor: before notes at the same tick, never after the end of the track
+            for offset, numerator, denominator in bars:
+                meta = mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator)
+                timed.append((round(offset * scale) + delay, -1, meta))
+        timed.sort(key=lambda t: (t[0], t[1], t[2].type == "end_of_track"))
+        track.clear()
+        last = 0
+        for when, _, message in timed:
+            track.append(message.copy(time=when - last))
+            last = when
+    song.save(str(target))
+
+
 def export_one(path: Path, target: Path, quartet: bool = False) -> Path:
     """Write one corpus score to `target` as MIDI without grace notes: every part on piano, or with
-    `quartet` on the string quartet's instruments in score order."""
-    score = corpus.parse(str(path))
+    `quartet` on the string quartet's instruments in score order; a pickup bar keeps its place in
+    the bar (`pad_pickup`)."""
+    return write_score(corpus.parse(str(path)), path, target, quartet)
+
+
+def export_tunes(path: Path, folder: Path) -> list[Path]:
+    """Write every score in the corpus file `path` (one, or a collection of tunes in one ABC file)
+    as piano MIDI files in `folder`, named after the file and, in a collection, the tune's number."""
+    from music21 import converter, stream
+
+    parsed = converter.parse(str(path))
+    scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
+    written = []
+    for number, score in enumerate(scores, 1):
+        name = path.stem if len(scores) == 1 else f"{path.stem}-{number:04d}"
+        try:
+            written.append(write_score(score, path, folder / f"{name}.mid"))
+        except Exception as error:  # a malformed tune of a large collection is left out, with its reason
+            print(f"{path} tune {number}: left out ({type(error).__name__}: {error})".splitlines()[0], file=sys.stderr)
+    return written
+
+
+def write_score(score, path: Path, target: Path, quartet: bool = False) -> Path:
+    """`export_one` of a parsed `score` (read from `path`)."""
     # Grace notes have no length; MIDI cannot hold them, so they are left out.
     for grace in [n for n in score.recurse().notes if n.duration.isGrace]:
         grace.activeSite.remove(grace)
@@ -84,13 +166,30 @@ def export_one(path: Path, target: Path, quartet: bool = False) -> Path:
             part.remove(old, recurse=True)
         part.insert(0, QUARTET[i]() if quartet else instrument.Piano())
     try:
-        score.write("midi", fp=target)
+        score = score.expandRepeats()  # here, not inside the writer: the bars written must be these
     except repeat.ExpanderException:
         # Badly formed repeat marks: play the score once, as written.
         for mark in list(score.recurse().getElementsByClass((bar.Repeat, repeat.RepeatMark))):
             mark.activeSite.remove(mark)
-        score.write("midi", fp=target)
+    score.write("midi", fp=target)
+    measures = list(score.parts[0].getElementsByClass("Measure")) if score.parts else []
+    fix_bars(target, float(measures[0].paddingLeft) if measures else 0.0, bar_lines(measures))
     return target
+
+
+def export_collections(out: Path, names: list[str], force: bool, workers: int) -> int:
+    """Write the corpus collections `names` (folders of music21's corpus: "ryansMammoth", ...) as
+    piano MIDI files in one sub-folder of `out` each; return how many files they hold."""
+    jobs = []
+    for name in names:
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        sources = sorted(p for p in (CORPUS_ROOT / name).rglob("*") if p.suffix in {".mxl", ".xml", ".krn", ".abc"})
+        jobs += [(path, folder) for path in sources if force or not any(folder.glob(f"{path.stem}*.mid"))]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for written in pool.map(export_tunes, [path for path, _ in jobs], [folder for _, folder in jobs]):
+            print(f"{len(written)} from {written[0].parent if written else '-'}", file=sys.stderr)
+    return sum(len(list((out / name).glob("*.mid"))) for name in names)
 
 
 def export(out: Path, force: bool, workers: int, quartets: bool = False) -> int:
@@ -120,7 +219,19 @@ if __name__ == "__main__":
         "--ensembles-out", type=Path, default=Path("midi_ensembles"), help="folder of the string quartets"
     )
     parser.add_argument("--force", action="store_true", help="rewrite files that already exist")
+    parser.add_argument(
+        "--collections",
+        nargs="+",
+        default=[],
+        help="only these folders of music21's corpus (ryansMammoth, monteverdi, ...), one sub-folder each of "
+        "--collections-out, instead of midi_songs/ and midi_ensembles/",
+    )
+    parser.add_argument("--collections-out", type=Path, default=Path("corpus_midi"), help="folder of --collections")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes to export with")
     args = parser.parse_args()
+    if args.collections:
+        count = export_collections(args.collections_out, args.collections, args.force, args.workers)
+        print(f"{count} MIDI files in {args.collections_out}/")
+        sys.exit(0)
     print(f"{export(args.out, args.force, args.workers)} MIDI files in {args.out}/")
     print(f"{export(args.ensembles_out, args.force, args.workers, quartets=True)} MIDI files in {args.ensembles_out}/")

@@ -116,7 +116,7 @@ def test_cache_is_read_and_refreshed(tmp_path: Path, known_midi: Path, monkeypat
         entry.write_text("{ not an npz file")
     rebuilt = load_corpus(folder, cache, workers=1, progress=False)
     assert (rebuilt.parsed, rebuilt.cached) == (2, 0)
-    assert all(set(np.load(e).files) == {"notes", "meta"} for e in entries)
+    assert all(set(np.load(e).files) == {"notes", "meta", "meters"} for e in entries)
 
     (folder / "a.mid").unlink()
     assert [p.path for p in load_corpus(folder, cache, workers=1, progress=False).pieces] == ["b.mid"]
