@@ -26,6 +26,7 @@ REPEATS = True  # let the piece repeat its own phrases (the checkpoint's repeat 
 PITCH_WINDOW = True  # keep each piece's notes near its register, as far as real pieces reach past theirs
 SEED = None  # None: a new random seed each run (printed, so a piece can be made again)
 STYLE = ""  # a style of the checkpoint (--list-styles shows them); "" = the unlabelled mix
+TIME_SIGNATURE = ""  # e.g. "3/4" (one the checkpoint knows); "" = each piece a training piece's (or the primer's)
 INSTRUMENT = ""  # General MIDI program or name for every note; "" = each note's own (piano for one instrument)
 BPM = 0.0  # 0 = median tempo of the training pieces (120 if unknown)
 MUSICXML = False  # also write sheet music (.musicxml) beside each MIDI file
@@ -50,6 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=SEED, help="random seed (default: new each run)")
     p.add_argument("--style", default=STYLE, help="generate this style of the checkpoint (default: the mix)")
     p.add_argument("--list-styles", action="store_true", help="print the checkpoint's styles and exit")
+    p.add_argument(
+        "--time-signature",
+        default=TIME_SIGNATURE,
+        help="the pieces' time signature, e.g. 3/4 or 6/8 (default: each a training piece's, or the primer's)",
+    )
     p.add_argument("--primer", help="MIDI or score file whose events start the piece")
     p.add_argument("--keep-primer", action="store_true", help="also write the primer at the start of the output")
     p.add_argument(

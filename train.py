@@ -44,6 +44,8 @@ PRESET = "default"  # small | default | seed
 SEQUENCE_LENGTH = 64  # events per training window
 STRIDE = 0  # events between window starts; 0 = SEQUENCE_LENGTH / 2
 REGISTER = True  # note events: condition the model on each piece's register, so a piece keeps its tessitura
+METER = True  # the model reads where each event lies in its bar and beat (its time signature's)
+METER_DROPOUT = 0.1  # share of training windows shown without their places in the bar
 INSTRUMENT_FIRST = True  # with instruments: a note's instrument is chosen before its pitch (parts keep their ranges)
 HEADS = ""  # conditioned (offset sees the note, duration both) | independent; "" = the preset's
 # Training
@@ -152,6 +154,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=INSTRUMENT_FIRST,
         help="with an instrument stream: the chain instrument -> note -> offset -> duration "
         "(--no-instrument-first: note -> offset -> duration -> instrument)",
+    )
+    model.add_argument(
+        "--meter",
+        action=argparse.BooleanOptionalAction,
+        default=METER,
+        help="the model reads each event's time signature, beat of the bar and step of the beat",
+    )
+    model.add_argument(
+        "--meter-dropout", type=fraction, default=METER_DROPOUT, help="share of windows trained without meter"
     )
     model.add_argument(
         "--register",

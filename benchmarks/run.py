@@ -412,23 +412,27 @@ def bench_sampling(data: Path, events: int) -> None:
     """Milliseconds per generated event: incremental state-carrying steps vs a 100-event window per event."""
     import keras
 
+    from lstm_music.meter import Meter
     from lstm_music.model import PRESETS, build_model, input_names
     from lstm_music.repeats import BUCKETS
-    from lstm_music.sampling import LOOP_CHUNK, Sampler, SamplingSettings
+    from lstm_music.sampling import LOOP_CHUNK, Sampler, SamplingSettings, make_bars
     from lstm_music.streams import STREAMS, model_inputs
 
     _, vocab, _ = prepared(data, "note")
     keras.utils.set_random_seed(0)
-    model = build_model(vocab, replace(PRESETS["default"], pitch_embedding=True, register=True))
+    meters = ["<unk>", "<start>", "4/4", "3/4", "6/8"]  # the model reads meter, as train.py makes it
+    model = build_model(vocab, replace(PRESETS["default"], pitch_embedding=True, register=True, meters=len(meters)))
     sampler = Sampler(model)
     # with the repeat memory mixed in and a pitch window, as generate_music.py samples a trained checkpoint
     settings = SamplingSettings(repeat_weights={s: [0.5] * len(BUCKETS) for s in STREAMS}, pitch_window=(7.0, 7.0))
+    offsets = ["<unk>", "<start>", *(["0.25", "0.5", "1", "1/3"] * vocab["offset"])[: vocab["offset"] - 2]]
     rows = []
     for count in (1, 16):
+        bars = make_bars(meters, [Meter(0, 4, 4), Meter(0, 3, 4)] * (count // 2) or [Meter(0, 4, 4)], offsets)
         for compiled in (False, True):
             how = f"compiled loop, {LOOP_CHUNK} events per call" if compiled else "a Keras call per head (reference)"
-            sampler.generate(events, count, settings, compiled=compiled)  # compile outside the timing
-            seconds = best_of(3, sampler.generate, events, count, settings, seed=0, compiled=compiled)
+            sampler.generate(events, count, settings, compiled=compiled, bars=bars)  # compile outside the timing
+            seconds = best_of(3, sampler.generate, events, count, settings, seed=0, compiled=compiled, bars=bars)
             ms = seconds * 1000 / events
             rows.append([f"incremental, {how}, batch {count}", ms, ms / count])
     window = model_inputs(np.ones((1, 101, 3), dtype=np.int32), input_names(model))

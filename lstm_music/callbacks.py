@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from .checkpoint import BEST, LATEST, copy_checkpoint, save_checkpoint
 from .repeats import fit_weights
@@ -30,7 +29,7 @@ class Checkpointer(keras.callbacks.Callback):
         run_dir: Path,
         metadata: dict,
         monitor: str,
-        val_arrays: list[np.ndarray],
+        val,
         val_styles: list[int],
         together: dict,
         keep_all: bool = False,
@@ -38,7 +37,7 @@ class Checkpointer(keras.callbacks.Callback):
         super().__init__()
         self.keep_all = keep_all
         self.run_dir, self.metadata, self.monitor = run_dir, metadata, monitor
-        self.val_arrays, self.val_styles, self.together = val_arrays, val_styles, together
+        self.val, self.val_styles, self.together = val, val_styles, together  # val: `training.Encoded`
         self.best = float("inf")
         self.best_path: Path | None = None
         self.best_epoch = 0
@@ -50,10 +49,11 @@ class Checkpointer(keras.callbacks.Callback):
         info = {**self.metadata, "epoch": epoch + 1, "metrics": {k: float(v) for k, v in logs.items()}}
         if value < self.best:
             self.best = value
-            if self.val_arrays:  # how much of each head to copy from the piece's own earlier phrases
-                probabilities = target_probabilities(self.model, self.val_arrays, styles=self.val_styles)[0]
+            if self.val.rows:  # how much of each head to copy from the piece's own earlier phrases
+                rows, positions = self.val
+                probabilities = target_probabilities(self.model, rows, styles=self.val_styles, positions=positions)[0]
                 order = self.model.music_layers.order
-                self.repeat_weights = fit_weights(self.val_arrays, probabilities, self.together, order)
+                self.repeat_weights = fit_weights(rows, probabilities, self.together, order)
             if self.repeat_weights:
                 info["repeat_weights"] = self.repeat_weights
             if self.keep_all:

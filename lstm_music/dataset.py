@@ -16,7 +16,10 @@ import math
 import keras
 import numpy as np
 
+from .meter import OFF_GRID
 from .streams import REGISTER_KEY, START_INDEX, STREAMS, input_key, model_inputs, piece_register, streams_of
+
+UNKNOWN_PLACE = (0, 0, OFF_GRID)  # a place in the bar that says nothing: time signature <unk>, off the grid
 
 
 def window_starts(rows: int, length: int, stride: int) -> list[int]:
@@ -43,7 +46,10 @@ class WindowDataset(keras.utils.PyDataset):
     `cold_starts` of the windows that start inside a piece read ``<start>`` as their first event, so
     that how a piece of each style opens is learned from all of its windows, not from its few first
     ones (in an uneven collection most openings belong to one style); `weights`
-    scale each piece's loss (small styles weigh more: `styles.balance_weights`).
+    scale each piece's loss (small styles weigh more: `styles.balance_weights`). With `positions`
+    (the rows' places in their bars, for a model that reads meter), a share `meter_dropout` of the
+    windows is shown with no place known (`UNKNOWN_PLACE`), so that the model does not lean on the
+    meter alone.
     """
 
     def __init__(
@@ -62,11 +68,15 @@ class WindowDataset(keras.utils.PyDataset):
         epoch: int = 0,
         multiple: int = 1,
         part: tuple[int, int] = (0, 1),
+        positions: list[np.ndarray] | None = None,
+        meter_dropout: float = 0.0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         usable = [i for i, a in enumerate(arrays) if len(a) >= 2]
         self.arrays = [arrays[i] for i in usable]
+        self.positions = [positions[i] for i in usable] if positions is not None else None
+        self.meter_dropout = meter_dropout
         self.styles = np.asarray([styles[i] for i in usable] if styles else [0] * len(usable), dtype=np.int32)
         self.weights = np.asarray([weights[i] for i in usable] if weights else [1.0] * len(usable), dtype=np.float32)
         self.style_dropout = style_dropout
@@ -110,10 +120,13 @@ class WindowDataset(keras.utils.PyDataset):
         chosen = self.windows[self.order[index * self.batch_size : (index + 1) * self.batch_size]]
         block = np.zeros((len(chosen), self.length + 1, len(self.streams)), dtype=np.int32)
         weight = np.zeros((len(chosen), self.length), dtype=np.float32)
+        places = None if self.positions is None else np.zeros((*block.shape[:2], 3), dtype=np.int32)
         for row, (piece, start) in enumerate(chosen):
             part = self.arrays[piece][start : start + self.length + 1]
             block[row, : len(part)] = part
             weight[row, : len(part) - 1] = self.weights[piece]
+            if places is not None:
+                places[row, : len(part)] = self.positions[piece][start : start + self.length + 1]
         if self.cold_starts:  # drawn apart from the style dropout's numbers, so that both stay as they were
             drawn = np.random.default_rng([self.seed, self.epoch, index, 1]).random(len(chosen))
             block[(chosen[:, 1] > 0) & (drawn < self.cold_starts), 0] = START_INDEX
@@ -121,6 +134,9 @@ class WindowDataset(keras.utils.PyDataset):
         if self.style_dropout:  # the same windows lose their label whenever this batch is built in this epoch
             dropped = np.random.default_rng([self.seed, self.epoch, index]).random(len(chosen)) < self.style_dropout
             styles = np.where(dropped, 0, styles)
+        if places is not None and self.meter_dropout:  # these windows do not know where the bar is
+            hidden = np.random.default_rng([self.seed, self.epoch, index, 2]).random(len(chosen)) < self.meter_dropout
+            places[hidden] = UNKNOWN_PLACE
         registers = None if self.registers is None else self.registers[chosen[:, 0]]
         short = -len(chosen) % self.multiple  # rows of weight 0: in neither the loss nor its mean
         if short:
@@ -129,12 +145,15 @@ class WindowDataset(keras.utils.PyDataset):
             styles = np.concatenate([styles, np.zeros(short, dtype=styles.dtype)])
             if registers is not None:
                 registers = np.concatenate([registers, np.full((short, 2), 60.0, dtype=registers.dtype)])
+            if places is not None:
+                places = np.concatenate([places, np.zeros((short, *places.shape[1:]), dtype=places.dtype)])
         process, count = self.part
         if count > 1:  # this process's rows of the global batch (a multiple of every process's devices)
             share = slice(process * len(block) // count, (process + 1) * len(block) // count)
             block, weight, styles = block[share], weight[share], styles[share]
             registers = None if registers is None else registers[share]
-        inputs = model_inputs(block, self.names, registers, styles)
+            places = None if places is None else places[share]
+        inputs = model_inputs(block, self.names, registers, styles, places)
         targets = {s: block[:, 1:, i] for i, s in enumerate(self.streams)}
         return inputs, targets, weight
 

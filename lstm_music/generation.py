@@ -5,8 +5,11 @@ from __future__ import annotations
 import random
 import sys
 from argparse import Namespace
+from dataclasses import replace
 from datetime import datetime
+from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -15,20 +18,24 @@ from .cli import sampling_settings
 from .files import reason, write_atomically
 from .instruments import PIANO, instrument_name
 from .instruments import program as gm_program
+from .meter import Meter, meter_at, time_signature
 from .midi_io import (
     Event,
-    Piece,
     UnreadableFile,
     events_to_score,
+    format_ql,
     instruments_of,
     join_chords,
     merge_instruments,
+    parse_ql,
     read_piece,
     span,
     without_drums,
     write_midi,
 )
-from .streams import INSTRUMENT
+from .notes import event_starts
+from .sampling import Bars, draw_training, make_bars
+from .streams import INSTRUMENT, SPECIALS
 from .styles import NONE, resolve_style
 from .vocab import (
     decode_events,
@@ -90,18 +97,25 @@ def describe(path: Path, events: list[Event], bpm: float) -> str:
 
 
 def write_music(
-    events: list[Event], path: Path, program: int | None, bpm: float, musicxml: bool, png: bool = False
+    events: list[Event],
+    path: Path,
+    program: int | None,
+    bpm: float,
+    musicxml: bool,
+    png: bool = False,
+    meter: tuple[int, int] | None = None,
 ) -> None:
     """Write the MIDI file (and sheet music and a piano roll beside it) atomically, each instrument
-    its own track or part, or all on General MIDI `program` if given; an I/O failure
-    (a folder where the file should go, a read-only place, a full disk) becomes a one-line
-    `GenerationError`, and the files written before it stay."""
+    its own track or part, or all on General MIDI `program` if given, in the time signature `meter`
+    (numerator, denominator) if given; an I/O failure (a folder where the file should go, a
+    read-only place, a full disk) becomes a one-line `GenerationError`, and the files written before
+    it stay."""
     target = path
     try:
-        write_atomically(path, lambda temporary: write_midi(events, temporary, program, bpm))
+        write_atomically(path, lambda temporary: write_midi(events, temporary, program, bpm, meter))
         if musicxml:
             target = path.with_suffix(".musicxml")
-            score = events_to_score(events, program, bpm)
+            score = events_to_score(events, program, bpm, meter)
             write_atomically(target, lambda temporary: score.write("musicxml", fp=str(temporary)))
             print(f"sheet music: {target}")
         if png:
@@ -155,11 +169,21 @@ def audio_soundfont(path: str) -> bytes:
         raise GenerationError(str(error)) from error
 
 
-def read_primer(primer: str, metadata: dict, vocabularies: dict) -> tuple[list[Event], np.ndarray, int]:
+class Primer(NamedTuple):
+    """A `--primer` file as generation uses it (`read_primer`)."""
+
+    events: list[Event]  # as read
+    rows: np.ndarray  # encoded as the checkpoint sees it
+    shift: int  # semitones to the common key (0 without one)
+    meter: Meter  # the time signature in force at its last event
+    starts: list[Fraction]  # each row's start in quarter notes from a bar line of `meter`
+
+
+def read_primer(primer: str, metadata: dict, vocabularies: dict) -> Primer:
     """The `--primer` file's events as read, its encoded rows as the checkpoint sees them (drums
     left out unless learned, instruments merged for a one-instrument model or played as the model's,
-    moved to the common key
-    and represented like the training pieces) and the shift to that key (0 without one)."""
+    moved to the common key and represented like the training pieces), the shift to that key, and
+    where its bars lie."""
     from .checkpoint import seen_as
 
     try:
@@ -171,7 +195,7 @@ def read_primer(primer: str, metadata: dict, vocabularies: dict) -> tuple[list[E
     except OSError as error:  # a folder, a symbolic-link loop, no permission
         raise GenerationError(f"--primer {primer}: cannot read it: {reason(error)}") from error
     if not metadata.get("drums", False):
-        piece = Piece(piece.path, without_drums(piece.events), piece.bpm)
+        piece = replace(piece, events=without_drums(piece.events))
         if not piece.events:
             raise GenerationError(f"--primer {primer}: it holds only drums, which the checkpoint did not learn")
     events, shift = piece.events, 0  # a model trained in C major / A minor continues a primer in its own key
@@ -184,51 +208,112 @@ def read_primer(primer: str, metadata: dict, vocabularies: dict) -> tuple[list[E
     warning = unknown_warning(unknown_notes([piece], vocabularies), "primer")
     if warning:
         print(warning)
-    return events, encode_piece(piece, vocabularies)[1:], shift
+    ticks, resolution = event_starts(piece.events)
+    meter = meter_at(piece.meters, Fraction(int(ticks[-1]), resolution))
+    starts = [Fraction(int(t), resolution) - meter.start for t in ticks]
+    return Primer(events, encode_piece(piece, vocabularies)[1:], shift, meter, starts)
+
+
+def piece_meters(metadata: dict, count: int, seed: int, style: int, asked: str) -> list[Meter]:
+    """The time signature of each of `count` pieces: `asked` (``"3/4"``, from `--time-signature`), or
+    each a training piece's drawn at random (the piece that lends it its register, among the pieces
+    of `style`); `GenerationError` for a time signature the checkpoint cannot write. Without meter
+    in the checkpoint: none."""
+    known = (metadata.get("meters") or {}).get("tokens", [])
+    if not known:
+        if asked:
+            raise GenerationError(f"--time-signature {asked}: this checkpoint was trained without meter")
+        return []
+    if asked:
+        try:
+            numerator, denominator = time_signature(asked)
+        except ValueError as error:
+            raise GenerationError(f"--time-signature: {error}") from None
+        if f"{numerator}/{denominator}" not in known:
+            listed = ", ".join(t for t in known if t not in SPECIALS)
+            raise GenerationError(f"--time-signature {asked}: the checkpoint knows {listed}")
+        return [Meter(Fraction(0), numerator, denominator)] * count
+    drawn = draw_training(metadata["meters"]["pieces"], count, seed, metadata.get("register_styles"), style)
+    return [Meter(Fraction(0), *time_signature(token)) for token in drawn]
+
+
+def bar_lead(bars: Bars | None, primer: Primer | None, keep_primer: bool) -> Fraction:
+    """The rest that puts a bar line at the start of the file written: 0 without a primer (pieces
+    start on a bar line); with one, how far into its bar the file's first event (the primer's first,
+    with `keep_primer`, else its last) starts."""
+    if bars is None or primer is None:
+        return Fraction(0)
+    first = -primer.meter.start if keep_primer else primer.starts[-1]
+    bar = Fraction(int(bars.pieces[0, 1]), bars.resolution)
+    return first % bar
 
 
 def generate(args: Namespace) -> list[Path]:
     """Generate `args.count` pieces as `args` says; return the paths written."""
-    from .checkpoint import load_checkpoint, read_metadata, resolve_checkpoint, seen_as
-    from .sampling import Sampler, choose_registers
+    from .checkpoint import load_checkpoint, read_metadata, resolve_checkpoint
 
     program = instrument_program(args.instrument)
     soundfont = audio_soundfont(args.soundfont) if args.wav or args.soundfont else None  # checked before sampling
     path = resolve_checkpoint(args.checkpoint, args.weights_dir)
     set_threads(1 if args.count <= ONE_THREAD_BATCH else 0)
-    styles = read_metadata(path).get("styles") or {}  # an unknown --style stops before Keras loads
+    early = read_metadata(path)  # an unknown --style or --time-signature stops before Keras loads
+    styles = early.get("styles") or {}
     style = resolve_style(args.style, styles.get("names", []), styles.get("pieces", {})) if args.style else 0
+    seed = args.seed if args.seed is not None else random.randrange(2**31)
+    meters = piece_meters(early, args.count, seed, style, args.time_signature)
     model, metadata, vocabularies = load_checkpoint(path)
-    representation = seen_as(metadata)[0]
     if program is None and INSTRUMENT not in vocabularies:  # one instrument: the training pieces' most common
         program = gm_program(metadata.get("plays", PIANO))
-    bpm = args.bpm or metadata.get("median_bpm") or 120.0
-    seed = args.seed if args.seed is not None else random.randrange(2**31)
+    primer = read_primer(args.primer, metadata, vocabularies) if args.primer else None
+    if primer is not None and meters and not args.time_signature:  # a primer is continued in its own meter
+        meters = [primer.meter] * args.count
+    sampled, bars = sample(model, metadata, vocabularies, args, seed, style, primer, meters)
+    written = write_pieces(args, path, sampled, vocabularies, metadata, program, primer, meters, bars)
+    print(f"checkpoint {path}, seed {seed}", file=sys.stderr)
+    if soundfont is not None:
+        write_audio(written, soundfont)
+    return written
 
-    primer_events, primer_rows, shift = [], None, 0
-    if args.primer:
-        primer_events, primer_rows, shift = read_primer(args.primer, metadata, vocabularies)
 
-    sampler = Sampler(model, together_index(vocabularies, representation))
+def sample(model, metadata: dict, vocabularies: dict, args: Namespace, seed: int, style: int, primer, meters):
+    """The `args.count` pieces sampled as `args` says (indices) and their `Bars` (None without meter)."""
+    from .checkpoint import seen_as
+    from .sampling import Sampler, choose_registers
+
+    primer_rows = primer.rows if primer else None
+    sampler = Sampler(model, together_index(vocabularies, seen_as(metadata)[0]))
     known = metadata.get("registers")
     registers = choose_registers(known, args.count, seed, primer_rows, metadata.get("register_styles"), style)
+    bars = None
+    if meters:
+        starts = primer.starts if primer else None
+        bars = make_bars(metadata["meters"]["tokens"], meters, vocabularies["offset"].tokens, starts)
     settings = sampling_settings(args, metadata)
     long = args.length * args.count >= 5000 and sys.stderr.isatty()  # a bar where the wait is noticeable
-    sampled = sampler.generate(args.length, args.count, settings, seed, primer_rows, registers, style, progress=long)
+    sampled = sampler.generate(
+        args.length, args.count, settings, seed, primer_rows, registers, style, progress=long, bars=bars
+    )
+    return sampled, bars
 
-    run = path.parent.name
-    stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
+
+def write_pieces(args, path, sampled, vocabularies, metadata, program, primer, meters, bars) -> list[Path]:
+    """Write the `sampled` pieces (decoded, moved back into the primer's key and by `--transpose`,
+    after the primer with `--keep-primer`, a bar line at their start) as `args` says; return the paths."""
+    bpm = args.bpm or metadata.get("median_bpm") or 120.0
+    shift = primer.shift if primer else 0
+    lead = bar_lead(bars, primer, args.keep_primer)
+    run, stamp = path.parent.name, f"{datetime.now():%Y%m%d-%H%M%S}"
     written = []
     for n in range(args.count):
         events = decode_events(sampled[n], vocabularies)
         if args.transpose - shift:  # back into the primer's key, and where --transpose asks
             events = transpose_folded(events, args.transpose - shift)
-        events = (primer_events if args.keep_primer else []) + events
+        events = (primer.events if primer and args.keep_primer else []) + events
+        if lead:
+            events[0] = events[0]._replace(offset=format_ql(parse_ql(events[0].offset) + lead))
         out = Path(args.out) if args.out else Path(args.output_dir) / f"{run}-{stamp}-{n + 1}.mid"
-        write_music(events, out, program, bpm, args.musicxml, args.png)
+        meter = (meters[n].numerator, meters[n].denominator) if meters else None
+        write_music(events, out, program, bpm, args.musicxml, args.png, meter)
         print(describe(out, events, bpm))
         written.append(out)
-    print(f"checkpoint {path}, seed {seed}", file=sys.stderr)
-    if soundfont is not None:
-        write_audio(written, soundfont)
     return written

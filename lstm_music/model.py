@@ -31,7 +31,8 @@ from dataclasses import asdict, dataclass, field
 import keras
 from keras import layers, ops
 
-from .streams import INSTRUMENT, REGISTER_KEY, STYLE_KEY, given_key, input_key, streams_of
+from .meter import BEATS, OFF_GRID
+from .streams import INSTRUMENT, PIECE_KEYS, POSITION_KEY, REGISTER_KEY, STYLE_KEY, given_key, input_key, streams_of
 
 
 @dataclass
@@ -46,6 +47,9 @@ class ModelConfig:
     is embedded and read at every step beside the branches, like the register.
     `instrument_first` puts the instrument head first in the conditioned chain (instrument -> note
     -> offset -> duration) instead of last; it changes nothing without an instrument stream.
+    `meters` is the number of time-signature labels (0: no meter input): each event's time
+    signature, beat of the bar and step in the beat (`vocab.encode_positions`) are embedded and read
+    beside the branches (`PositionEmbedding`).
     """
 
     embedding: int = 64
@@ -60,6 +64,7 @@ class ModelConfig:
     register: bool = False
     instrument_first: bool = False
     styles: int = 0
+    meters: int = 0
 
     def to_dict(self) -> dict:
         """JSON-ready form, stored in checkpoints."""
@@ -127,6 +132,28 @@ class PitchEmbedding(layers.Layer):
         return self.pitch(indices) + self.pitch_class(pitch_class) + self.octave(octave)
 
 
+class PositionEmbedding(layers.Layer):
+    """Embeds an event's place in its bar, (..., 3) int: its time signature's index among `meters`,
+    the beat of the bar and the step of the beat (`meter.positions`), as the sum of a vector for
+    each, so that what is learned of a downbeat carries from one time signature to the others."""
+
+    def __init__(self, meters: int, dim: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.meter = layers.Embedding(meters, dim, name="meter")
+        self.beat = layers.Embedding(BEATS, dim, name="beat")
+        self.step = layers.Embedding(OFF_GRID + 1, dim, name="step")
+
+    def build(self, input_shape) -> None:
+        for layer in (self.meter, self.beat, self.step):
+            layer.build(input_shape[:-1])
+
+    def call(self, positions):
+        return self.meter(positions[..., 0]) + self.beat(positions[..., 1]) + self.step(positions[..., 2])
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.meter.output_dim)
+
+
 class _Layers:
     """Every layer of the network, created once and wired into the sequence and step graphs."""
 
@@ -153,6 +180,10 @@ class _Layers:
         # the piece's style (index 0: none) as a vector beside the branches at every time step
         self.style = (
             layers.Embedding(config.styles, config.embedding, name="style_embedding") if config.styles else None
+        )
+        # each event's time signature, beat and step (`vocab.encode_positions`) beside the branches
+        self.position = (
+            PositionEmbedding(config.meters, config.embedding, name="position_embedding") if config.meters else None
         )
         self.concat = layers.Concatenate(name="merge")
         self.trunk = [
@@ -222,6 +253,8 @@ class _Layers:
         if self.style is not None:  # (batch, 1) -> (batch, 1, embedding), repeated along time
             vector = self.style(inputs[STYLE_KEY])
             branches.append(vector[:, 0] if step else ops.zeros_like(branches[0][..., :1]) + vector)
+        if self.position is not None:  # one per event, like the tokens
+            branches.append(self.position(inputs[POSITION_KEY]))
         x = self.concat(branches)
         for j, lstm in enumerate(self.trunk):
             x, h, c = run(lstm, self.dropouts[j](x), initial[len(self.streams) + j])
@@ -255,6 +288,12 @@ def piece_inputs(config: ModelConfig | _Layers) -> dict:
     return inputs | ({STYLE_KEY: keras.Input(shape=(1,), dtype="int32", name=STYLE_KEY)} if style else {})
 
 
+def position_input(meters: int, shape: tuple) -> dict:
+    """The input of events' places in their bars, of `shape`, for a model with `meters` time
+    signatures (none without)."""
+    return {POSITION_KEY: keras.Input(shape=shape, dtype="int32", name=POSITION_KEY)} if meters else {}
+
+
 def build_model(vocab_sizes: dict[str, int], config: ModelConfig) -> keras.Model:
     """The sequence model: one (batch, time) index input per stream of `vocab_sizes` (three, or four
     with instruments) -> one (batch, time, vocab) softmax each.
@@ -265,7 +304,7 @@ def build_model(vocab_sizes: dict[str, int], config: ModelConfig) -> keras.Model
     inputs = {input_key(s): keras.Input(shape=(None,), dtype="int32", name=input_key(s)) for s in parts.streams}
     givens = {g for s in parts.streams for g in parts.givens(s)}
     inputs |= {given_key(g): keras.Input(shape=(None,), dtype="int32", name=given_key(g)) for g in sorted(givens)}
-    inputs |= piece_inputs(config)
+    inputs |= piece_inputs(config) | position_input(config.meters, (None, 3))
     outputs = parts.wire(inputs)
     model = keras.Model(inputs=inputs, outputs=outputs, name="lstm_music")
     model.music_layers = parts
@@ -282,7 +321,7 @@ def build_step_model(model: keras.Model) -> keras.Model:
     """
     parts: _Layers = model.music_layers
     inputs = {input_key(s): keras.Input(shape=(1,), dtype="int32", name=input_key(s)) for s in parts.streams}
-    inputs |= piece_inputs(parts)
+    inputs |= piece_inputs(parts) | position_input(parts.position is not None, (1, 3))
     states = []
     for i, lstm in enumerate(parts.recurrent()):
         states += [keras.Input(shape=(lstm.units,), name=f"state_{i}_{k}") for k in "hc"]
@@ -297,9 +336,9 @@ def build_segment_model(model: keras.Model) -> keras.Model:
     LSTM in `_Layers.recurrent` order, so a long piece is scored stretch by stretch with the memory
     of one stretch, giving what `model` gives for the whole."""
     parts: _Layers = model.music_layers
-    timed = [name for name in input_names(model) if name not in (REGISTER_KEY, STYLE_KEY)]
+    timed = [name for name in input_names(model) if name not in (*PIECE_KEYS, POSITION_KEY)]
     inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in timed}
-    inputs |= piece_inputs(parts)
+    inputs |= piece_inputs(parts) | position_input(parts.position is not None, (None, 3))
     states = []
     for i, lstm in enumerate(parts.recurrent()):
         states += [keras.Input(shape=(lstm.units,), name=f"state_{i}_{k}") for k in "hc"]

@@ -11,13 +11,17 @@ of the piece's memory). The same checkpoint, settings and seed give the same eve
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cached_property
 
 import numpy as np
 
+from .meter import BEATS, GRID, OFF_GRID, STEPS, Meter, clock_positions
+from .midi_io import parse_ql
 from .repeats import (
     MAX_CONTEXT,
     PieceMemory,
@@ -28,11 +32,47 @@ from .repeats import (
     start_memory_ops,
     weight,
 )
-from .streams import ALL_STREAMS, REGISTER_KEY, SPECIALS, START_INDEX, STYLE_KEY, given_key, input_key, piece_register
+from .streams import (
+    ALL_STREAMS,
+    POSITION_KEY,
+    REGISTER_KEY,
+    SPECIALS,
+    START_INDEX,
+    STYLE_KEY,
+    UNK_INDEX,
+    given_key,
+    input_key,
+    piece_register,
+)
 
 # Plain sampling from the model (with its repeat memory): of the settings tried in the music
 # report (docs/BENCHMARKS.md) the closest to real pieces; lower temperatures fall into loops.
 DEFAULT_TEMPERATURE = 1.0  # the one default of generate_music.py and evaluate: plain sampling (docs/BENCHMARKS.md)
+
+
+@dataclass
+class Bars:
+    """What keeps each generated piece's bars, at `resolution` ticks per quarter note (a multiple of
+    `meter.GRID`): per piece its time signature's index among the model's, its ticks per bar and per
+    beat (`pieces`, (batch, 3)); the ticks each offset token moves time by (`offset_ticks`); and the
+    times of the rows given before sampling (`given`: ``<start>`` at 0, then a primer's), from a
+    bar line. Sampling adds each offset it draws to the time, so the bar count is exact."""
+
+    pieces: np.ndarray
+    offset_ticks: np.ndarray
+    given: np.ndarray
+    resolution: int
+
+
+def bar_positions_ops(times, pieces, resolution: int):
+    """`meter.clock_positions` in `keras.ops`, for the compiled loop."""
+    from keras import ops
+
+    in_bar = ops.mod(times, pieces[:, 1])
+    in_beat = ops.mod(in_bar, pieces[:, 2])
+    unit = resolution // GRID
+    step = ops.where(ops.equal(ops.mod(in_beat, unit), 0), ops.minimum(in_beat // unit, STEPS - 1), OFF_GRID)
+    return ops.stack([pieces[:, 0], ops.minimum(in_bar // pieces[:, 2], BEATS - 1), step], axis=-1)
 
 
 @dataclass
@@ -158,12 +198,13 @@ def with_repeats_ops(probs, followers, counts, chosen: list[tuple], stream: int,
 
 def build_event_model(model, settings: SamplingSettings):
     """One step of generation as a model sharing `model`'s weights, to be compiled whole
-    (`compiled_loop`). Eight inputs, with S the model's streams: the previous event (batch, S),
+    (`compiled_loop`). Nine inputs, with S the model's streams: the previous event (batch, S),
     every recurrent state side by side (batch, sum of `model.state_sizes`), each piece's
     register (batch, 2; read if the model is conditioned on it) and style (batch, 1; read if it
     has styles), a uniform draw per piece and head (batch, S), the repeat memory's followers
-    (batch, k, S) with how often each follows the match (batch, k; `repeats.match_ops`), and the
-    mixing weight per head (batch, S). Two outputs: the
+    (batch, k, S) with how often each follows the match (batch, k; `repeats.match_ops`), the
+    mixing weight per head (batch, S), and the previous event's place in its bar (batch, 3; read if
+    the model reads meter: `meter.positions`). Two outputs: the
     chosen event (batch, S) and the new states, side by side. The same arithmetic as
     `Sampler.step`, `Sampler.head`, `Sampler.with_repeats` and `choose`, in float32."""
     import keras
@@ -181,8 +222,9 @@ def build_event_model(model, settings: SamplingSettings):
     followers = keras.Input(shape=(None, len(streams)), dtype="int32", name="followers")
     counts = keras.Input(shape=(None,), dtype="int32", name="counts")
     mix = keras.Input(shape=(len(streams),), name="mix")
+    position = keras.Input(shape=(3,), dtype="int32", name=POSITION_KEY)
     inputs = {input_key(s): previous[:, i] for i, s in enumerate(streams)}
-    inputs |= {REGISTER_KEY: registers, STYLE_KEY: style}
+    inputs |= {REGISTER_KEY: registers, STYLE_KEY: style, POSITION_KEY: position}
     bounds = np.cumsum([0, *state_sizes(model)])
     states = [packed[:, a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     context, final = parts.trunk_context(inputs, states, step=True)
@@ -198,7 +240,7 @@ def build_event_model(model, settings: SamplingSettings):
             probs = in_window_ops(probs, registers, settings.pitch_window)
         chosen[i] = choose_ops(probs, settings.temperature[s], settings.top_k, settings.top_p, uniforms[:, i])
     outputs = [ops.stack([chosen[i] for i in range(len(streams))], axis=-1), ops.concatenate(final, axis=-1)]
-    return keras.Model([previous, packed, registers, style, uniforms, followers, counts, mix], outputs)
+    return keras.Model([previous, packed, registers, style, uniforms, followers, counts, mix, position], outputs)
 
 
 LOOP_CHUNK = 256  # events per compiled call: between calls the progress bar moves and Ctrl-C is heard
@@ -211,22 +253,26 @@ def mix_table(repeat_weights: dict[str, list[float]], streams: tuple[str, ...]) 
     return np.array([[weight(repeat_weights[s], n) for s in streams] for n in range(MAX_CONTEXT + 1)], np.float32)
 
 
-def loop_chunk(settings: SamplingSettings, sizes: list[int], together: int | None) -> Callable:
+def loop_chunk(
+    settings: SamplingSettings, sizes: list[int], together: int | None, clock: tuple[np.ndarray, int] | None = None
+) -> Callable:
     """A number of generation steps in `keras.ops`, one `keras.ops.fori_loop`, to be compiled whole
     (`compiled_loop`), for a model of vocabularies `sizes`. The returned function takes `event`
     (calls the model of `build_event_model`), the carry (rows (batch, capacity, streams) of every
     piece so far, their `repeats.row_keys`, the repeat memory's lengths and onsets
-    (`repeats.match_ops`) and the states side by side), each piece's register and style, the
-    uniform draws (chunk, batch, streams) of steps `first` to `first + steps`, and `known`, the rows
-    given rather than drawn (``<start>`` and the primer); it returns the carry after those steps.
-    Step i feeds row i and writes row i + 1: the row drawn, or the given one while i + 1 < `known`."""
+    (`repeats.match_ops`), the states side by side and each row's time (batch, capacity)), each
+    piece's register, style and bar (`Bars.pieces`), the uniform draws (chunk, batch, streams) of
+    steps `first` to `first + steps`, and `known`, the rows given rather than drawn (``<start>`` and
+    the primer); it returns the carry after those steps. Step i feeds row i (and its place in its
+    bar, for a model that reads meter: `clock` is then `Bars.offset_ticks` and `Bars.resolution`)
+    and writes row i + 1: the row drawn, or the given one while i + 1 < `known`."""
     from keras import ops
 
     table = mix_table(settings.repeat_weights, ALL_STREAMS[: len(sizes)]) if settings.repeat_weights else None
 
-    def chunk(event: Callable, carry, registers, style, uniforms, first, steps, known):
+    def chunk(event: Callable, carry, registers, style, bars, uniforms, first, steps, known):
         def body(i, carry):
-            rows, keys, lengths, onsets, states = carry
+            rows, keys, lengths, onsets, states, times = carry
             end = i + 1
             if table is None:
                 followers, counts = rows[:, :1], ops.zeros_like(lengths[:, :1])
@@ -235,23 +281,31 @@ def loop_chunk(settings: SamplingSettings, sizes: list[int], together: int | Non
                 length, after = match_ops(lengths, onsets, end)
                 followers, counts, mix = rows, ops.cast(after, "int32"), ops.take(table, length, axis=0)
             drawn = ops.take(uniforms, i - first, axis=0)
-            inputs = [ops.take(rows, i, axis=1), states, registers, style, drawn, followers, counts, mix]
+            now = ops.take(times, i, axis=1)
+            position = ops.zeros_like(bars) if clock is None else bar_positions_ops(now, bars, clock[1])
+            inputs = [ops.take(rows, i, axis=1), states, registers, style, drawn, followers, counts, mix, position]
             chosen, states = event(inputs)
             row = ops.where(end < known, ops.take(rows, end, axis=1), chosen)
-            at = ops.reshape(ops.equal(ops.arange(ops.shape(rows)[1], dtype="int32"), end), (1, -1, 1))
+            mask = ops.equal(ops.arange(ops.shape(rows)[1], dtype="int32"), end)
+            at = ops.reshape(mask, (1, -1, 1))
             rows = ops.where(at, ops.expand_dims(row, 1), rows)
+            if clock is not None:  # the time of row i + 1: given, or row i's moved by the offset drawn
+                later = ops.where(end < known, ops.take(times, end, axis=1), now + ops.take(clock[0], row[:, 1]))
+                times = ops.where(ops.reshape(mask, (1, -1)), ops.expand_dims(later, 1), times)
             if table is not None:
                 keys = ops.where(at, ops.expand_dims(row_keys(row, sizes), 1), keys)
                 onset = ops.not_equal(row[:, 1], -1 if together is None else together)
                 lengths, onsets = remember_ops(keys, lengths, onsets, end, onset)
-            return rows, keys, lengths, onsets, states
+            return rows, keys, lengths, onsets, states, times
 
         return ops.fori_loop(first, first + steps, body, carry)
 
     return chunk
 
 
-def compiled_loop(model, settings: SamplingSettings, sizes: list[int], together: int | None) -> Callable:
+def compiled_loop(
+    model, settings: SamplingSettings, sizes: list[int], together: int | None, clock: tuple | None = None
+) -> Callable:
     """`loop_chunk` around `model` (of `build_event_model`) as a function of the carry and the other
     inputs, compiled whole by the Keras backend: a `tf.function` graph per batch size under
     TensorFlow, `jax.jit` under JAX, plain calls under torch. One call runs up to `LOOP_CHUNK` events:
@@ -259,7 +313,7 @@ def compiled_loop(model, settings: SamplingSettings, sizes: list[int], together:
     host's repeat memory than in the network (docs/BENCHMARKS.md)."""
     import keras
 
-    chunk = loop_chunk(settings, sizes, together)
+    chunk = loop_chunk(settings, sizes, together, clock)
     streams = len(sizes)
     trainable, fixed = model.trainable_variables, model.non_trainable_variables
 
@@ -285,8 +339,8 @@ def compiled_loop(model, settings: SamplingSettings, sizes: list[int], together:
     graphs = {}
 
     def traced(batch: int):
-        def run(rows, keys, lengths, onsets, states, *x):  # a variable's `value` is the variable: read it here
-            return stateless(*values(tf.convert_to_tensor), (rows, keys, lengths, onsets, states), *x)
+        def run(rows, keys, lengths, onsets, states, times, *x):  # a variable's `value` is the variable: read it here
+            return stateless(*values(tf.convert_to_tensor), (rows, keys, lengths, onsets, states, times), *x)
 
         scalar = tf.TensorSpec([], tf.int32)
         signature = [
@@ -295,8 +349,10 @@ def compiled_loop(model, settings: SamplingSettings, sizes: list[int], together:
             tf.TensorSpec([batch, None], tf.int32),
             tf.TensorSpec([batch, 4], tf.int32),
             tf.TensorSpec([batch, width], tf.float32),
+            tf.TensorSpec([batch, None], tf.int32),
             tf.TensorSpec([batch, 2], tf.float32),
             tf.TensorSpec([batch, 1], tf.int32),
+            tf.TensorSpec([batch, 3], tf.int32),
             tf.TensorSpec([LOOP_CHUNK, batch, streams], tf.float32),
             scalar,
             scalar,
@@ -322,16 +378,38 @@ def choose_registers(
     style: int = 0,
 ) -> np.ndarray | None:
     """A register for each of `count` pieces: the primer's if there is one, else one of the training
-    pieces' registers `known` (a checkpoint's ``registers``) drawn at random, among the pieces of
-    `style` where `styles` gives each known register's style index; None without either."""
+    pieces' registers `known` (a checkpoint's ``registers``) drawn at random (`draw_training`); None
+    without either."""
     if primer is not None and len(primer):
         return np.repeat(piece_register(primer)[None], count, axis=0)
     if not known:
         return None
+    return np.asarray(draw_training(known, count, seed, styles, style), dtype=np.float32)
+
+
+def draw_training(known: list, count: int, seed: int, styles: list[int] | None = None, style: int = 0) -> list:
+    """For each of `count` pieces, one of `known` (what each training piece had: its register, its
+    time signature) drawn at random, among the pieces of `style` where `styles` gives each one's
+    style index. Lists of the same training pieces give the same draw: a piece gets the register
+    and the time signature of one training piece."""
     if style and styles and style in styles:  # a Joplin piece gets a Joplin piece's register
-        known = [register for register, s in zip(known, styles, strict=True) if s == style]
+        known = [value for value, s in zip(known, styles, strict=True) if s == style]
     rng = np.random.default_rng([seed, 1])  # its own stream: the notes drawn stay those of `seed`
-    return np.asarray(known, dtype=np.float32)[rng.integers(len(known), size=count)]
+    return [known[i] for i in rng.integers(len(known), size=count)]
+
+
+def make_bars(meters: list[str], chosen: list[Meter], offsets: list[str], given: list[Fraction] | None = None) -> Bars:
+    """The `Bars` of pieces in the time signatures `chosen` (one per piece), for a model that reads
+    the time signatures `meters` and draws offsets of the tokens `offsets`; `given`: the starts of
+    a primer's events from a bar line (quarter notes), after the ``<start>`` row's 0."""
+    known = [parse_ql(t) for t in offsets if t not in SPECIALS]
+    fractions = [*known, *(f for m in chosen for f in (m.bar, m.beat)), *(given or [])]
+    resolution = math.lcm(GRID, *(f.denominator for f in fractions))
+    index = {token: i for i, token in enumerate(meters)}
+    pieces = [[index.get(m.token, UNK_INDEX), int(m.bar * resolution), int(m.beat * resolution)] for m in chosen]
+    ticks = [0 if t in SPECIALS else int(parse_ql(t) * resolution) for t in offsets]
+    times = [0, *(round(start * resolution) for start in given or [])]
+    return Bars(np.array(pieces, np.int32), np.array(ticks, np.int32), np.array(times, np.int64), resolution)
 
 
 class Sampler:
@@ -352,6 +430,8 @@ class Sampler:
         self.registers: np.ndarray | None = None
         self.wants_style = STYLE_KEY in input_names(model)
         self.styles: np.ndarray | None = None
+        self.wants_position = POSITION_KEY in input_names(model)
+        self.bars: Bars | None = None  # a model that reads meter keeps each piece's bars with these
         self.loops: dict[tuple, Callable] = {}  # compiled generation loops, by the settings compiled into them
 
     @cached_property
@@ -368,20 +448,28 @@ class Sampler:
 
         return build_head_models(self.model)
 
-    def start(self, batch: int, registers: np.ndarray | None = None, style: int = 0) -> list[np.ndarray]:
+    def start(
+        self, batch: int, registers: np.ndarray | None = None, style: int = 0, bars: Bars | None = None
+    ) -> list[np.ndarray]:
         """Zero recurrent states for `batch` pieces, whose `registers` (batch x 2 MIDI pitches,
         `vocab.piece_register`) a model conditioned on register reads at every step (default: middle
-        C), as a model with styles reads the index of `style` (0: the unlabelled mix)."""
+        C), as a model with styles reads the index of `style` (0: the unlabelled mix) and one that
+        reads meter each event's place in its bar, kept by `bars` (default: no meter known, 4/4)."""
         if registers is None:
             registers = np.full((batch, 2), 60.0)
         self.registers = np.asarray(registers, dtype=np.float32).reshape(batch, 2)
         self.styles = np.full((batch, 1), style, dtype=np.int32)
+        if self.wants_position and bars is None:
+            sizes = self.vocabulary_sizes
+            bars = Bars(np.tile([[0, 4 * GRID, GRID]], (batch, 1)), np.zeros(sizes[1], np.int32), np.zeros(1), GRID)
+        self.bars = bars
         return [np.zeros((batch, n), dtype=np.float32) for n in self.sizes]
 
     def step(
-        self, rows: np.ndarray, states: list[np.ndarray]
+        self, rows: np.ndarray, states: list[np.ndarray], times: np.ndarray | None = None
     ) -> tuple[dict[str, np.ndarray], list[np.ndarray], np.ndarray]:
-        """Feed one event per piece (`rows`: batch x streams indices).
+        """Feed one event per piece (`rows`: batch x streams indices), starting at `times` (batch,
+        ticks from a bar line: read by a model that reads meter).
 
         Returns the next event's probabilities for the heads that need no given tokens, the new
         states, and the context that `head` needs for the others.
@@ -391,6 +479,9 @@ class Sampler:
             tokens[REGISTER_KEY] = self.registers
         if self.wants_style:
             tokens[STYLE_KEY] = self.styles
+        if self.wants_position:
+            times = np.zeros(len(rows), dtype=np.int64) if times is None else times  # default: on a bar line
+            tokens[POSITION_KEY] = clock_positions(times, self.bars.pieces, self.bars.resolution)[:, None]
         probs, states, context = self.step_model.predict_on_batch([tokens, states])
         return {s: np.asarray(p)[:, 0] for s, p in probs.items()}, [np.asarray(x) for x in states], context
 
@@ -414,41 +505,63 @@ class Sampler:
         style: int = 0,
         compiled: bool = True,
         progress: bool = False,
+        bars: Bars | None = None,
     ) -> np.ndarray:
         """Sample `count` pieces of `length` events together; return indices (count, length, streams).
 
         `primer` (events x streams indices) is fed after ``<start>`` and before sampling begins.
         `registers`: each piece's register, for a model conditioned on it; `style`: the style index,
-        for a model with styles (`start`). `compiled` runs the whole loop, the repeat memory included,
-        in compiled calls of `LOOP_CHUNK` events (`loop_chunk`); False takes the reference path, a
-        Keras call per head and the sampling and the repeat memory in numpy. Both take the same random
-        numbers. `progress` shows a progress bar on stderr.
+        for a model with styles; `bars`: each piece's bars, for a model that reads meter (`start`).
+        `compiled` runs the whole loop, the repeat memory included, in compiled calls of `LOOP_CHUNK`
+        events (`loop_chunk`); False takes the reference path, a Keras call per head and the sampling
+        and the repeat memory in numpy. Both take the same random numbers. `progress` shows a
+        progress bar on stderr.
         """
         from tqdm import tqdm
 
         settings = settings or SamplingSettings()
         rng = np.random.default_rng(seed)
-        states = self.start(count, registers, style)
+        states = self.start(count, registers, style, bars)
         history = [np.full(len(self.streams), START_INDEX, dtype=np.int32), *(primer if primer is not None else [])]
+        history = np.asarray(history, dtype=np.int32)
         bar = tqdm(total=length, desc="sampling", unit="event", disable=not progress, file=sys.stderr, leave=False)
         with bar:
-            if compiled:
-                return self.compiled_generate(length, settings, rng, np.asarray(history, dtype=np.int32), states, bar)
-            memories = [PieceMemory(self.together) for _ in range(count)]
-            for row in history[:-1]:  # fed, not drawn
-                states = self.step(np.repeat(row[None, :], count, axis=0), states)[1]
-            for memory in memories:
-                for row in history:
-                    memory.add(row)
-            out = np.zeros((count, length, len(self.streams)), dtype=np.int32)
-            previous = np.repeat(np.asarray(history[-1], dtype=np.int32)[None, :], count, axis=0)
-            for t in range(length):
-                matches = [memory.match() for memory in memories] if settings.repeat_weights else []
-                out[:, t], states = self.reference_event(previous, states, matches, settings, rng)
-                for memory, row in zip(memories, out[:, t], strict=True):
-                    memory.add(row)
-                previous = out[:, t]
-                bar.update()
+            run = self.compiled_generate if compiled else self.reference_generate
+            return run(length, settings, rng, history, states, bar)
+
+    def given_times(self, known: int) -> np.ndarray:
+        """The times of the `known` given rows, from a bar line (0 for a model that reads no meter,
+        and for rows whose time `bars` does not give)."""
+        times = np.zeros(known, dtype=np.int32)
+        if self.bars is not None:
+            given = np.asarray(self.bars.given, dtype=np.int32)[:known]
+            times[: len(given)] = given
+        return times
+
+    def reference_generate(
+        self, length: int, settings: SamplingSettings, rng: np.random.Generator, history: np.ndarray, states: list, bar
+    ) -> np.ndarray:
+        """`generate`'s reference path: a Keras call per head, the rest in numpy, event by event."""
+        count = len(states[0])
+        times = self.given_times(len(history))
+        memories = [PieceMemory(self.together) for _ in range(count)]
+        for row, time in zip(history[:-1], times[:-1], strict=True):  # fed, not drawn
+            states = self.step(np.repeat(row[None, :], count, axis=0), states, np.full(count, time))[1]
+        for memory in memories:
+            for row in history:
+                memory.add(row)
+        out = np.zeros((count, length, len(self.streams)), dtype=np.int32)
+        previous = np.repeat(history[-1][None, :], count, axis=0)
+        now = np.full(count, times[-1], dtype=np.int64)
+        for t in range(length):
+            matches = [memory.match() for memory in memories] if settings.repeat_weights else []
+            out[:, t], states = self.reference_event(previous, states, matches, settings, rng, now)
+            for memory, row in zip(memories, out[:, t], strict=True):
+                memory.add(row)
+            previous = out[:, t]
+            if self.bars is not None:
+                now = now + self.bars.offset_ticks[previous[:, 1]]
+            bar.update()
         return out
 
     def compiled_generate(
@@ -466,19 +579,29 @@ class Sampler:
         uniforms[known - 1 : total - 1, :, sampled] = rng.random((length, len(sampled), batch)).transpose(0, 2, 1)
         run = self.compiled_loop(settings)
         keys = row_keys(rows, self.vocabulary_sizes)
-        carry = (rows, keys, *start_memory_ops(batch, rows.shape[1]), np.concatenate(states, axis=1))
+        times = np.zeros(rows.shape[:2], dtype=np.int32)
+        times[:, :known] = self.given_times(known)
+        carry = (rows, keys, *start_memory_ops(batch, rows.shape[1]), np.concatenate(states, axis=1), times)
+        pieces = self.bars.pieces.astype(np.int32) if self.bars is not None else np.zeros((batch, 3), np.int32)
         for first in range(0, total - 1, LOOP_CHUNK):
             steps = min(LOOP_CHUNK, total - 1 - first)
             chunk = uniforms[first : first + LOOP_CHUNK]
-            carry = run(carry, self.registers, self.styles, chunk, np.int32(first), np.int32(steps), np.int32(known))
+            fixed = (self.registers, self.styles, pieces, chunk)
+            carry = run(carry, *fixed, np.int32(first), np.int32(steps), np.int32(known))
             bar.update(max(0, first + steps - max(first, known - 1)))
         return np.asarray(carry[0])[:, known:total]
 
     def reference_event(
-        self, previous: np.ndarray, states: list, matches: list, settings: SamplingSettings, rng: np.random.Generator
+        self,
+        previous: np.ndarray,
+        states: list,
+        matches: list,
+        settings: SamplingSettings,
+        rng: np.random.Generator,
+        times: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list]:
-        """Feed the `previous` events and draw the next ones head by head, in numpy."""
-        probs, states, context = self.step(previous, states)
+        """Feed the `previous` events (starting at `times`) and draw the next ones head by head, in numpy."""
+        probs, states, context = self.step(previous, states, times)
         chosen = np.zeros((len(previous), len(self.streams)), dtype=np.int32)
         for k, i in enumerate(self.order):
             s = self.streams[i]
@@ -496,10 +619,11 @@ class Sampler:
         weights and pitch window)."""
         key = (tuple(settings.temperature[s] for s in self.streams), settings.top_k, settings.top_p)
         weights = sorted((s, tuple(w)) for s, w in (settings.repeat_weights or {}).items())
-        key += (tuple(weights), settings.pitch_window)
+        clock = (self.bars.offset_ticks.astype(np.int32), self.bars.resolution) if self.wants_position else None
+        key += (tuple(weights), settings.pitch_window, None if clock is None else (tuple(clock[0]), clock[1]))
         if key not in self.loops:
             event = build_event_model(self.model, settings)
-            self.loops[key] = compiled_loop(event, settings, self.vocabulary_sizes, self.together)
+            self.loops[key] = compiled_loop(event, settings, self.vocabulary_sizes, self.together, clock)
         return self.loops[key]
 
     @staticmethod

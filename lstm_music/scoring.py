@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from .streams import REGISTER_KEY, STYLE_KEY, model_inputs, streams_of
+from .streams import PIECE_KEYS, model_inputs, streams_of
 
 
 def target_probabilities(
-    model, arrays: list[np.ndarray], budget: int = 2**24, styles: list[int] | None = None, span: int = 1024
+    model,
+    arrays: list[np.ndarray],
+    budget: int = 2**24,
+    styles: list[int] | None = None,
+    span: int = 1024,
+    positions: list[np.ndarray] | None = None,
 ) -> tuple[list, list]:
     """For each encoded piece (whole, from ``<start>``): the model's probability of every true next
     token (events x streams) and whether that token was the most likely one. A model with styles
-    reads each piece's index in `styles` (default: 0, none).
+    reads each piece's index in `styles` (default: 0, none), one with meter each row's place in its
+    bar in `positions` (`vocab.encode_positions`; default: no meter known).
 
     Pieces go through the model in batches of similar length, `span` events at a time with the
     LSTMs' states carried from one stretch to the next (`model.build_segment_model`); a batch's
@@ -30,12 +36,12 @@ def target_probabilities(
 
     if not hasattr(model, "segment_model"):  # built once per model: each new model is traced again
         model.segment_model = build_segment_model(model)
-    positions = max(1, min(2**12, budget // max(int(output.shape[-1]) for output in model.outputs)))
+    cells = max(1, min(2**12, budget // max(int(output.shape[-1]) for output in model.outputs)))
     probabilities: list = [None] * len(arrays)
     correct: list = [None] * len(arrays)
     chunks: list[list[int]] = [[]]
     for i in sorted(range(len(arrays)), key=lambda i: len(arrays[i])):
-        if chunks[-1] and (len(chunks[-1]) + 1) * min(span, len(arrays[i])) > positions:
+        if chunks[-1] and (len(chunks[-1]) + 1) * min(span, len(arrays[i])) > cells:
             chunks.append([])
         chunks[-1].append(i)
     for chunk in chunks:
@@ -44,7 +50,12 @@ def target_probabilities(
         for row, i in enumerate(chunk):
             block[row, : len(arrays[i])] = arrays[i]
         chosen = None if styles is None else [styles[i] for i in chunk]
-        inputs = model_inputs(block, input_names(model), styles=chosen)  # each piece its own register
+        places = None
+        if positions is not None:
+            places = np.zeros((len(chunk), width + 1, 3), dtype=np.int32)
+            for row, i in enumerate(chunk):
+                places[row, : len(arrays[i])] = positions[i]
+        inputs = model_inputs(block, input_names(model), styles=chosen, positions=places)  # each piece its register
         probs, hits = _by_stretches(model.segment_model, inputs, block[:, 1:], state_sizes(model), span)
         for row, i in enumerate(chunk):
             probabilities[i], correct[i] = probs[row, : len(arrays[i]) - 1], hits[row, : len(arrays[i]) - 1]
@@ -60,7 +71,7 @@ def _by_stretches(segment_model, inputs: dict, targets: np.ndarray, sizes: list[
     probs = np.zeros((rows, width, count), dtype=np.float32)
     hits = np.zeros((rows, width, count), dtype=bool)
     for start in range(0, width, span):
-        stretch = {k: v if k in (REGISTER_KEY, STYLE_KEY) else v[:, start : start + span] for k, v in inputs.items()}
+        stretch = {k: v if k in PIECE_KEYS else v[:, start : start + span] for k, v in inputs.items()}
         heads, states = segment_model.predict_on_batch([stretch, states])
         target = targets[:, start : start + span]
         for j, stream in enumerate(streams_of(count)):

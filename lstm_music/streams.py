@@ -43,19 +43,29 @@ def given_key(stream: str) -> str:
 
 REGISTER_KEY = "register"  # the model input holding each piece's register (`piece_register`)
 STYLE_KEY = "style"  # the model input holding each piece's style index (`styles`)
+POSITION_KEY = "position"  # the model input holding each event's place in its bar (`vocab.encode_positions`)
+PIECE_KEYS = (REGISTER_KEY, STYLE_KEY)  # the inputs that hold one value per piece, not one per event
 
 
 def model_inputs(
-    block: np.ndarray, names: Iterable[str], registers: np.ndarray | None = None, styles: np.ndarray | None = None
+    block: np.ndarray,
+    names: Iterable[str],
+    registers: np.ndarray | None = None,
+    styles: np.ndarray | None = None,
+    positions: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The inputs named `names` for rows of events `block` (batch, time + 1, streams): the model reads
     rows [0, time) and, for conditioned heads, is given the tokens of rows [1, time]. A model
     conditioned on register also reads `registers` (batch x 2), by default each row's own
     `piece_register` (right when the rows are whole pieces); one with styles reads `styles` (batch
-    style indices, by default 0: none)."""
+    style indices, by default 0: none); one that reads meter reads the `positions` (batch, time + 1,
+    3) of rows [0, time) (`vocab.encode_positions`; by default <unk>: no meter known)."""
     streams = streams_of(block.shape[-1])
     columns = {input_key(s): block[:, :-1, i] for i, s in enumerate(streams)}
     columns |= {given_key(s): block[:, 1:, i] for i, s in enumerate(streams)}
+    if POSITION_KEY in names:
+        chosen = np.zeros((*block.shape[:2], 3)) if positions is None else positions
+        columns[POSITION_KEY] = np.asarray(chosen, dtype=np.int32)[:, :-1]
     if REGISTER_KEY in names:
         if registers is None:
             registers = [piece_register(rows) for rows in block]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -28,7 +28,9 @@ from .cli import SettingError
 from .corpus import PARSER_SETTINGS, Corpus, load_corpus, parser_difference
 from .files import reason, remove_stale, scratch_prefix
 from .instruments import PIANO, REAL_SHARE, instrument_name, instrument_plan
+from .meter import main_meter
 from .midi_io import Piece
+from .notes import events_span
 from .streams import ALL_STREAMS, INSTRUMENT, piece_register, register_margins
 from .styles import (
     NONE,
@@ -43,12 +45,16 @@ from .styles import (
 )
 from .vocab import (
     Census,
+    Vocabulary,
     augment,
     build_vocabularies,
     count_tokens,
+    describe_piece_meters,
     encode_piece,
+    encode_positions,
     encode_to_file,
     instruments_used,
+    meter_vocabulary,
     prepare,
     prepared,
     shifts,
@@ -57,6 +63,7 @@ from .vocab import (
     together_index,
     unknown_notes,
     vocabularies_to_json,
+    write_rows,
 )
 
 if TYPE_CHECKING:
@@ -97,6 +104,7 @@ def read_data(args: Namespace, in_memory: bool = True) -> Corpus:
     cache = None if args.no_cache else args.cache_dir
     corpus = load_corpus(args.data, cache, args.workers or None, drums=args.drums, in_memory=in_memory)
     print(corpus.summary())
+    print(describe_piece_meters(corpus.pieces))
     if table is not None:
         warning = unmatched_warning(table, corpus.pieces, args.data, args.styles)
         if warning:
@@ -178,6 +186,7 @@ class Plan:
     plays_as: dict[str, str] = field(default_factory=dict)  # rare instruments played as others
     plays: str = PIANO  # the most common instrument: what a model without the instrument stream plays on
     preset: str = "default"  # the preset the model was made with (a resumed run's is its checkpoint's)
+    meters: list[str] = field(default_factory=list)  # the time signatures the model reads (none: no meter input)
     first_epoch: int = 0
     resumed: tuple | None = None  # (model, metadata, vocabularies) of --resume
 
@@ -205,6 +214,7 @@ def recorded_settings(metadata: dict) -> dict:
         "instruments": "separate" if metadata.get("instruments") else "merge",
         "drums": bool(metadata.get("drums", False)),
         "min_count": metadata.get("min_count"),
+        "meter": bool((metadata.get("meters") or {}).get("tokens")),
     }
 
 
@@ -318,8 +328,8 @@ def plan_run(args: Namespace, corpus: Corpus, counts: dict[str, int]) -> Plan:
     styles = metadata.get("styles", {}).get("names", [])
     return Plan(
         representation, common_key, INSTRUMENT in vocabularies, styles, metadata.get("plays_as", {}),
-        metadata.get("plays", PIANO), metadata.get("preset") or "custom", int(metadata["epoch"]),
-        (model, metadata, vocabularies),
+        metadata.get("plays", PIANO), metadata.get("preset") or "custom",
+        (metadata.get("meters") or {}).get("tokens", []), int(metadata["epoch"]), (model, metadata, vocabularies),
     )  # fmt: skip
 
 
@@ -341,7 +351,7 @@ def make_model(args: Namespace, plan: Plan, census: Census, pieces: Callable[[],
         vocabularies = build_vocabularies(census, args.min_count, plan.representation, plan.instruments)
         note_events = plan.representation == "note"
         config = replace(model_config(args), pitch_embedding=note_events, register=note_events and args.register)
-        config = replace(config, styles=len(plan.styles) + 1 if plan.styles else 0)
+        config = replace(config, styles=len(plan.styles) + 1 if plan.styles else 0, meters=len(plan.meters))
         model = build_model({s: len(v) for s, v in vocabularies.items()}, config)
     loss_weights = dict(zip(ALL_STREAMS, args.loss_weights, strict=False))  # a fourth weight is the instrument's
     compile_model(model, args.learning_rate, loss_weights, args.label_smoothing)
@@ -371,6 +381,10 @@ def run_metadata(args: Namespace, corpus: Corpus, split: tuple, plan: Plan, conf
         "instruments": plan.instruments,  # a fourth stream (its vocabulary is in "vocabularies")
         "plays_as": plan.plays_as,  # instruments played as another (too rare to learn)
         "plays": plan.plays,  # the most common instrument, which a model without the fourth stream plays on
+        "meters": {
+            "tokens": plan.meters,  # the time signatures the model reads (their indices); none: no meter input
+            "pieces": [main_meter(p.meters, events_span(p.events)).token for p in train_pieces],  # generation's
+        },
         "styles": {
             "names": plan.styles,  # style index i + 1; 0 is none
             "pieces": pieces,
@@ -402,22 +416,22 @@ def run_metadata(args: Namespace, corpus: Corpus, split: tuple, plan: Plan, conf
 
 
 def windows(
-    args: Namespace, arrays: list, styles: list[int], names: list[str], replicas: int, weights=None, epoch=None
+    args: Namespace, split: Encoded, styles: list[int], names: list[str], replicas: int, weights=None, epoch=None
 ):
-    """The training windows of `arrays` (given `epoch`: shuffled from the seed and it, with style
+    """The training windows of `split` (given `epoch`: shuffled from the seed and it, with style
     dropout, cold starts where there are styles, and `weights`) or, without, the validation windows;
     batches padded to `replicas` rows, of which this process feeds its share (`backend.process_part`)."""
     from .dataset import WindowDataset
 
     if epoch is not None:
         return WindowDataset(
-            arrays, args.sequence_length, args.batch_size, args.stride or None, True, args.seed, names,
+            split.rows, args.sequence_length, args.batch_size, args.stride or None, True, args.seed, names,
             styles, args.style_dropout, args.style_openings if any(styles) else 0.0, weights, epoch, replicas,
-            process_part(),
+            process_part(), split.positions, args.meter_dropout,
         )  # fmt: skip
     return WindowDataset(
-        arrays, args.sequence_length, args.batch_size, args.stride or None, False, names=names, styles=styles,
-        multiple=replicas, part=process_part(),
+        split.rows, args.sequence_length, args.batch_size, args.stride or None, False, names=names, styles=styles,
+        multiple=replicas, part=process_part(), positions=split.positions,
     )  # fmt: skip
 
 
@@ -458,8 +472,9 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path | None:
         if not helper and not (run_dir / BEST).exists():
             forget_run(run_dir)
         raise
-    finally:  # the memory-mapped transpositions stay readable until they are let go
-        moved_rows(run_dir).unlink(missing_ok=True)
+    finally:  # the memory-mapped transpositions and positions stay readable until they are let go
+        for what in ("transposed", "positions"):
+            temporary_rows(run_dir, what).unlink(missing_ok=True)
         if helper:
             shutil.rmtree(run_dir, ignore_errors=True)
         else:
@@ -478,20 +493,20 @@ def train_in(run_dir: Path, args: Namespace, extra_callbacks: list) -> Path | No
     with scope:  # the model and its optimizer are made where they will train
         counts = instruments_used(corpus.pieces)
         plan = plan_run(args, corpus, counts)
+        if args.meter and not plan.resumed:
+            plan.meters = meter_vocabulary(split[0]).tokens
         print(describe_instruments(counts, plan.instruments, plan.plays_as))
         moves = [0, *shifts(args.transpose)]  # the pieces themselves first, then their transpositions
         census = count_tokens(plan.seen(split[0], moves))
         model, config, vocabularies = make_model(args, plan, census, lambda: plan.seen(split[0], moves))
     metadata = run_metadata(args, corpus, split, plan, config, vocabularies)
-    train_arrays, seen_arrays, val_arrays, metadata["train_rows"] = encode_split(
-        run_dir, plan, split, census, vocabularies, moves[1:]
-    )
+    train, seen_arrays, val, metadata["train_rows"] = encode_split(run_dir, plan, split, census, vocabularies, moves)
     train_styles = [style_index(plan.styles, style) for style in census.styles]
     val_styles = [style_index(plan.styles, p.style) for p in split[1]]
     names = input_names(model)
     weights = balance_weights(census.styles, census.sizes, args.style_balance)
-    train_data = windows(args, train_arrays, train_styles, names, replicas, weights, plan.first_epoch)
-    val_data = windows(args, val_arrays, val_styles, names, replicas) if val_arrays else None
+    train_data = windows(args, train, train_styles, names, replicas, weights, plan.first_epoch)
+    val_data = windows(args, val, val_styles, names, replicas) if val.rows else None
     monitor = "val_loss" if val_data is not None else "loss"
     if val_data is None:
         print("no validation pieces: checkpoints will have no repeat weights (generation uses the network alone)")
@@ -505,22 +520,36 @@ def train_in(run_dir: Path, args: Namespace, extra_callbacks: list) -> Path | No
         f"({train_data.targets:,} targets per epoch), {len(split[1])} validation"
     )
     together = together_index(vocabularies, plan.representation)
-    checkpointer = Checkpointer(run_dir, metadata, monitor, val_arrays, val_styles, together, args.keep_all)
+    checkpointer = Checkpointer(run_dir, metadata, monitor, val, val_styles, together, args.keep_all)
     best = fit(model, args, plan.first_epoch, (train_data, val_data), checkpointer, extra_callbacks)
     return None if process_part()[0] else best
 
 
+class Encoded(NamedTuple):
+    """Encoded pieces: their rows (`vocab.encode_piece`) and, for a model that reads meter, the
+    places of those rows in their bars (`vocab.encode_positions`; else None)."""
+
+    rows: list[np.ndarray]
+    positions: list[np.ndarray] | None = None
+
+
 def encode_split(run_dir: Path, plan: Plan, split: tuple, census: Census, vocabularies: dict, moves: list[int]):
     """The training split encoded piece by piece into the run's files and memory-mapped from there
-    (its pieces, then their transpositions by `moves`), and the validation split in memory: the
-    training arrays, those of the pieces themselves, the validation arrays, and what checkpoints
-    record of the training split's file."""
+    (its pieces, then their transpositions by `moves` after the 0 that comes first), and the
+    validation split in memory: the training `Encoded`, the rows of the pieces themselves, the
+    validation `Encoded`, and what checkpoints record of the training split's file."""
     train_pieces, val_pieces = split
     ours = len(train_pieces)  # the pieces themselves come first in the census, then their transpositions
     seen_arrays, record = encode_training(run_dir, plan.seen(train_pieces, [0]), census.sizes[:ours], vocabularies)
-    moved = encode_transposed(run_dir, plan.seen(train_pieces, moves), census.sizes[ours:], vocabularies)
-    val_arrays = [encode_piece(p, vocabularies) for p in plan.seen(val_pieces, [0])]
-    return seen_arrays + moved, seen_arrays, val_arrays, record
+    moved = encode_transposed(run_dir, plan.seen(train_pieces, moves[1:]), census.sizes[ours:], vocabularies)
+    val = Encoded([encode_piece(p, vocabularies) for p in plan.seen(val_pieces, [0])])
+    if not plan.meters:
+        return Encoded(seen_arrays + moved), seen_arrays, val, record
+    meters = Vocabulary(plan.meters)
+    path = temporary_rows(run_dir, "positions")  # a transposition has the places of its piece
+    places = encode_to_memory_map(path, plan.seen(train_pieces, moves), census.sizes, meters)
+    val = val._replace(positions=[encode_positions(p, meters) for p in plan.seen(val_pieces, [0])])
+    return Encoded(seen_arrays + moved, places), seen_arrays, val, record
 
 
 def encode_training(run_dir: Path, pieces: Iterator[Piece], sizes: list[int], vocabularies: dict) -> tuple[list, dict]:
@@ -532,27 +561,37 @@ def encode_training(run_dir: Path, pieces: Iterator[Piece], sizes: list[int], vo
     return split_encoded(rows), record
 
 
-def moved_rows(run_dir: Path) -> Path:
-    """Where this process keeps the encoded transpositions while it trains: a temporary file of
-    its own, which the next run in the folder removes if this one is killed (`files.remove_stale`)."""
-    return run_dir / f".transposed_rows.{os.getpid()}.tmp.npy"
+def temporary_rows(run_dir: Path, what: str) -> Path:
+    """Where this process keeps encoded rows of `what` (transpositions, positions) while it trains:
+    a temporary file of its own, which the next run in the folder removes if this one is killed
+    (`files.remove_stale`)."""
+    return run_dir / f".{what}_rows.{os.getpid()}.tmp.npy"
 
 
 def encode_transposed(run_dir: Path, pieces: Iterator[Piece], sizes: list[int], vocabularies: dict) -> list:
-    """The training split's transpositions `pieces` (of `sizes` events) encoded into `moved_rows`
-    and memory-mapped from there, one view per piece; none without transpositions."""
+    """The training split's transpositions `pieces` (of `sizes` events) encoded into a temporary
+    file and memory-mapped from there, one view per piece; none without transpositions."""
     if not sizes:
         return []
+    return encode_to_memory_map(temporary_rows(run_dir, "transposed"), pieces, sizes, vocabularies)
+
+
+def encode_to_memory_map(path: Path, pieces: Iterator[Piece], sizes: list[int], vocabulary) -> list:
+    """`pieces` (of `sizes` events) encoded into the file `path` and memory-mapped from there, one
+    view per piece: their rows (`vocabulary` a dict of streams' vocabularies) or their positions
+    (`vocabulary` the time signatures'); `CheckpointError` naming the file if it cannot be written."""
     from .checkpoint import CheckpointError
 
-    path = moved_rows(run_dir)
     try:
-        encode_to_file(path, pieces, sizes, vocabularies)
+        if isinstance(vocabulary, Vocabulary):
+            write_rows(path, pieces, sizes, lambda piece: encode_positions(piece, vocabulary), 3)
+        else:
+            encode_to_file(path, pieces, sizes, vocabulary)
         rows = np.load(path, mmap_mode="r")
     except OSError as error:
         path.unlink(missing_ok=True)
         raise CheckpointError(f"cannot write {path}: {reason(error)}") from error
-    return split_encoded(rows)
+    return np.split(rows, np.cumsum([size + 1 for size in sizes])[:-1])
 
 
 def fit(model, args: Namespace, first_epoch: int, data: tuple, checkpointer, extra_callbacks: list) -> Path:

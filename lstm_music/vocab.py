@@ -29,8 +29,9 @@ import numpy as np
 
 from .instruments import DRUMS
 from .keys import shift_to_common_key
+from .meter import describe_meters, in_force, off_the_grid, positions
 from .midi_io import Event, Piece, join_chords, merge_instruments, note_token, pitch_name, split_chords
-from .notes import DRUMS_CODE, NoteEvents, Notes, held_notes, instrument_code
+from .notes import DRUMS_CODE, NoteEvents, Notes, event_starts, events_span, held_notes, instrument_code, note_starts
 from .streams import ALL_STREAMS, INSTRUMENT, SPECIALS, START_INDEX, STREAMS, UNK_INDEX, streams_of
 
 REPRESENTATIONS = ("note", "chord")
@@ -171,14 +172,49 @@ def encode_piece(piece: Piece, vocabularies: dict[str, Vocabulary]) -> np.ndarra
     return np.asarray(rows, dtype=np.int32)
 
 
+def meter_vocabulary(pieces: Iterable[Piece]) -> Vocabulary:
+    """The time signatures of `pieces` (the training split), most pieces first; a piece without
+    one is in 4/4."""
+    return Vocabulary.build(Counter(m.token for piece in pieces for m in set(in_force(piece.meters))))
+
+
+def describe_piece_meters(pieces: list[Piece]) -> str:
+    """One line: the pieces' main time signatures, and those that had none or lie off the beat grid."""
+    facts = []
+    for piece in pieces:
+        starts, resolution = note_starts(piece.events)
+        off = off_the_grid(positions(starts, resolution, piece.meters)[:, 2], piece.grid)
+        facts.append((piece.path, piece.meters, events_span(piece.events), off))
+    return describe_meters(facts)
+
+
+def encode_positions(piece: Piece, meters: Vocabulary) -> np.ndarray:
+    """Where the `<start>` row (the piece's start) and each event of `piece` lie in their bar, as
+    (1 + events, 3) int32 rows: the index of the time signature in force in `meters`, the beat of
+    the bar and the step in the beat (`meter.positions`). A piece whose notes lie off its beat grid
+    (played without a click) reads the time signature `<unk>`: its beats say nothing."""
+    ticks, resolution = event_starts(piece.events)
+    rows = positions(np.concatenate([[0], ticks]), resolution, piece.meters)
+    if off_the_grid(rows[1:, 2], piece.grid):
+        rows[:, 0] = UNK_INDEX
+    else:
+        rows[:, 0] = np.array([meters.encode(m.token) for m in in_force(piece.meters)], dtype=np.int32)[rows[:, 0]]
+    return rows
+
+
 def encode_to_file(path: Path, pieces: Iterable[Piece], sizes: list[int], vocabularies: dict[str, Vocabulary]) -> None:
     """Write `pieces` (of `sizes` events each), encoded one after another, as one `.npy` array at
     `path`, holding one piece at a time in memory: the rows of a corpus larger than memory."""
-    streams = len(streams_of(vocabularies))
-    rows = np.lib.format.open_memmap(path, mode="w+", dtype=np.int32, shape=(sum(sizes) + len(sizes), streams))
+    write_rows(path, pieces, sizes, lambda piece: encode_piece(piece, vocabularies), len(streams_of(vocabularies)))
+
+
+def write_rows(path: Path, pieces: Iterable[Piece], sizes: list[int], encode, columns: int) -> None:
+    """Write `encode(piece)` ((1 + events, `columns`) int32) of each of `pieces` (of `sizes` events)
+    one after another as one `.npy` array at `path`, one piece at a time in memory."""
+    rows = np.lib.format.open_memmap(path, mode="w+", dtype=np.int32, shape=(sum(sizes) + len(sizes), columns))
     at = 0
     for piece, size in zip(pieces, sizes, strict=True):
-        rows[at : at + size + 1] = encode_piece(piece, vocabularies)
+        rows[at : at + size + 1] = encode(piece)
         at += size + 1
     rows.flush()
     del rows

@@ -406,13 +406,15 @@ def test_a_common_key_model_continues_a_primer_in_the_primers_key(tiny_data: Pat
     assert registers.tolist() == [piece_register(fed).tolist()]  # the continuation keeps the primer's register
     heard = decode_events(sampled[0], vocabularies)
     back = playable(transpose_folded(heard, 5))  # up a fourth, an octave lower where that would leave MIDI
-    written = {(onset, length, p) for onset, length, pitches in absolute(back) for p in pitches}
+    # the continuation starts where the primer's last onset lies in its 4/4 bar (the primer's bars start at 0)
+    last = sum(Fraction(e.offset) for e in read_piece(primer).events)
+    written = {(onset + last % 4, length, p) for onset, length, pitches in absolute(back) for p in pitches}
     assert {(onset, length, p) for onset, length, p in mido_notes(out)} == written  # moved back up a fourth
     up = generate(run, tmp_path / "up.mid", "--seed", "2", "--primer", str(primer), "--transpose", "2")
     assert np.array_equal(calls[1][1], sampled)  # the same notes, moved two semitones further
     higher = playable(transpose_folded(heard, 7))
     assert {(onset, length, p) for onset, length, p in mido_notes(up)} == {
-        (onset, length, p) for onset, length, pitches in absolute(higher) for p in pitches
+        (onset + last % 4, length, p) for onset, length, pitches in absolute(higher) for p in pitches
     }
 
 
