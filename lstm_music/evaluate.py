@@ -35,6 +35,7 @@ import math
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ from .cli import (
 from .corpus import DataError, load_corpus, parser_difference
 from .files import reason, write_atomically
 from .instruments import instrument_name
+from .meter import COMMON, Meter, time_signature
 from .metrics import (
     HISTOGRAMS,
     PIECE_METRICS,
@@ -71,8 +73,10 @@ from .metrics import (
     style_features,
 )
 from .midi_io import Event, Piece, event_onsets, join_chords
+from .realness import format_realness, separability
+from .realness import segment_features as realness_segments
 from .repeats import mixed_cross_entropy
-from .sampling import DEFAULT_TEMPERATURE, choose_registers
+from .sampling import DEFAULT_TEMPERATURE, Bars, choose_registers, draw_training, make_bars
 from .scoring import score_model, target_probabilities
 from .streams import INSTRUMENT, STREAMS, UNK, streams_of
 from .styles import StyleError, label_pieces, read_style_table, style_index, unmatched_warning
@@ -81,6 +85,7 @@ from .vocab import (
     build_vocabularies,
     decode_events,
     encode_piece,
+    encode_positions,
     prepare,
     split_encoded,
     together_index,
@@ -163,15 +168,21 @@ def copy_reference(held_out: list[list[Event]], training: list[list[Event]], siz
 
 
 def music_report(
-    generated: list[list[Event]], real: list[list[Event]], held_out: list[list[Event]], training: list[list[Event]]
+    generated: list[list[Event]],
+    real: list[list[Event]],
+    held_out: list[list[Event]],
+    training: list[list[Event]],
+    meters: tuple[list, list] | None = None,
 ) -> dict:
-    """Per-piece metrics of generated vs real pieces and histogram distances, as one JSON-ready dict."""
-    gen_values = [piece_metrics(g, training) for g in generated]
-    real_values = [piece_metrics(r) for r in real]
+    """Per-piece metrics of generated vs real pieces and histogram distances, as one JSON-ready dict;
+    with `meters` (the time signatures of each generated and each real piece) the beat rows too."""
+    gen_meters, real_meters = meters or ([None] * len(generated), [None] * len(real))
+    gen_values = [piece_metrics(g, training, m) for g, m in zip(generated, gen_meters, strict=True)]
+    real_values = [piece_metrics(r, None, m) for r, m in zip(real, real_meters, strict=True)]
     copy_values = copy_reference(held_out, training, max(map(len, generated), default=0))
     per_piece = {}
     outside_gen = outside_real = counted_gen = counted_real = 0
-    for name in PIECE_METRICS:
+    for name in (n for n in PIECE_METRICS if not gen_values or n in gen_values[0]):
         reference = copy_values if name == "longest_copy" else [v[name] for v in real_values]
         values = [v[name] for v in gen_values]
         if not reference:
@@ -291,7 +302,8 @@ def style_report(
         registers = choose_registers(
             metadata.get("registers"), args.generate, args.seed, None, metadata.get("register_styles"), index
         )
-        rows = sampler.generate(size, args.generate, settings, args.seed, registers=registers, style=index)
+        bars = drawn_bars(loaded, drawn_meters(loaded, args.generate, args.seed, index))
+        rows = sampler.generate(size, args.generate, settings, args.seed, registers=registers, style=index, bars=bars)
         generated[name] = [decode_events(r, vocabularies) for r in rows]
         features[name] = [style_features(events) for events in generated[name]]
     report = style_accuracy({n: real[n] for n in names if real[n]}, features, training_segments(loaded, size))
@@ -438,6 +450,8 @@ def format_report(report: dict) -> str:
     loops = report["loops"]
     listed = f" (pieces {', '.join(str(i + 1) for i in loops)})" if loops else ""
     lines.append(f"pieces stuck in loops: {len(loops)}{listed}")
+    if "realness" in report:
+        lines.append(format_realness(report["realness"]))
     if "instruments" in report:
         lines.append(format_instruments(report["instruments"]))
     return "\n".join(lines)
@@ -497,6 +511,11 @@ class Loaded:
     @property
     def instruments(self) -> bool:
         return INSTRUMENT in self.vocabularies
+
+    @property
+    def meters(self) -> list[str]:
+        """The time signatures the model reads (none: it reads no meter)."""
+        return (self.metadata.get("meters") or {}).get("tokens", [])
 
     @property
     def plays_as(self) -> dict[str, str]:
@@ -568,7 +587,8 @@ def score_held_out(loaded: Loaded, seen: list[Piece], notes: int, seed: int) -> 
     arrays = [encode_piece(p, loaded.vocabularies) for p in seen]
     events = sum(len(a) - 1 for a in arrays)
     styles = [style_index(loaded.styles, p.style) for p in seen] if loaded.styles else None
-    probabilities, correct = target_probabilities(loaded.model, arrays, styles=styles)
+    places = [encode_positions(p, Vocabulary(loaded.meters)) for p in seen] if loaded.meters else None
+    probabilities, correct = target_probabilities(loaded.model, arrays, styles=styles, positions=places)
     ngram = score_ngram(loaded.train_rows, arrays, loaded.vocabularies)
     scores = {"model": score_model(probabilities, correct), "ngram": ngram}
     if loaded.metadata.get("repeat_weights"):
@@ -581,13 +601,44 @@ def score_held_out(loaded: Loaded, seen: list[Piece], notes: int, seed: int) -> 
     scores["nats_per_known_chord_note"] = known_chord_nats(seen, probabilities, loaded.training, minimum)
     if styles:  # the same pieces told another style: the label must carry information
         wrong = other_styles(styles, len(loaded.styles), seed)
-        shuffled = score_model(*target_probabilities(loaded.model, arrays, styles=wrong))
+        shuffled = score_model(*target_probabilities(loaded.model, arrays, styles=wrong, positions=places))
         scores["nats_per_note_styles"] = {
             "true": scores["nats_per_note"]["model"],
             "shuffled": nats_per_note(shuffled, events, notes),
             "labelled_pieces": sum(s > 0 for s in styles),
         }
     return scores
+
+
+def drawn_meters(loaded: Loaded, count: int, seed: int, style: int = 0) -> list[Meter]:
+    """The time signatures generation gives `count` pieces (of `style`): each a training piece's (the
+    one that lends it its register: `sampling.draw_training`); none for a checkpoint without meter."""
+    drawn = (loaded.metadata.get("meters") or {}).get("pieces")
+    if not loaded.meters or not drawn:
+        return []
+    styles = loaded.metadata.get("register_styles")
+    return [Meter(Fraction(0), *time_signature(t)) for t in draw_training(drawn, count, seed, styles, style)]
+
+
+def drawn_bars(loaded: Loaded, meters: list[Meter]) -> Bars | None:
+    """The `Bars` of pieces in `meters` (None without meter)."""
+    return make_bars(loaded.meters, meters, loaded.vocabularies["offset"].tokens) if meters else None
+
+
+def realness_report(
+    loaded: Loaded, real: list[Piece], generated: list[list[Event]], meters: list[list[Meter]], seed: int
+) -> dict:
+    """How well a classifier tells segments of the held-out real pieces among `real` (chords whole)
+    from the `generated` ones (`realness.separability`), beside how well it tells them from the
+    training pieces among `real` (the floor: real music against itself; up to three training pieces
+    per held-out one, drawn with `seed`)."""
+    trained = set(loaded.metadata.get("training", {}).get("train_pieces", []))
+    held = [realness_segments(list(p.events), p.meters) for p in real if p.path not in trained]
+    training = [p for p in real if p.path in trained]
+    drawn = np.random.default_rng(seed).permutation(len(training))[: 3 * max(1, len(held))]
+    floor = [realness_segments(list(training[i].events), training[i].meters) for i in sorted(drawn)]
+    made = [realness_segments(events, m) for events, m in zip(generated, meters, strict=True)]
+    return {"generated": separability(held, made, seed), "floor": separability(held, floor, seed)}
 
 
 def compare_music(
@@ -604,15 +655,20 @@ def compare_music(
     registers = choose_registers(loaded.metadata.get("registers"), args.generate, args.seed)
     sampler = Sampler(loaded.model, together_index(vocabularies, representation))  # compiles its step once
     length = sampling_length(args.length, representation, training)
-    sampled = sampler.generate(length, args.generate, settings, args.seed, registers=registers)
+    meters = drawn_meters(loaded, args.generate, args.seed)
+    bars = drawn_bars(loaded, meters)
+    sampled = sampler.generate(length, args.generate, settings, args.seed, registers=registers, bars=bars)
     generated = [join_chords(decode_events(rows, vocabularies))[: args.length] for rows in sampled]
     # real pieces as the model saw them (in the common key, if it was trained so), with chords whole
     real_pieces = prepare(pieces, "chord", common_key, loaded.instruments, loaded.plays_as)
     size = comparison_length(min(map(len, generated)), [len(p.events) for p in real_pieces])
-    reference = [p.events[:size] for p in real_pieces if len(p.events) >= size]
+    compared = [p for p in real_pieces if len(p.events) >= size]
+    reference = [p.events[:size] for p in compared]
     unseen = [p for p in seen if len(join_chords(p.events)) >= size] or seen
     unseen_events = [with_chords(decode_events(encode_piece(p, vocabularies)[1:], vocabularies))[:size] for p in unseen]
-    report = music_report([g[:size] for g in generated], reference, unseen_events, training)
+    timed = ([[m] for m in meters] or [[COMMON]] * len(generated), [p.meters for p in compared])
+    report = music_report([g[:size] for g in generated], reference, unseen_events, training, timed)
+    report["realness"] = realness_report(loaded, real_pieces, generated, timed[0], args.seed)
     report["sampling"] = {
         "temperature": settings.temperature,
         "top_k": args.top_k,

@@ -19,7 +19,9 @@ import numpy as np
 from scipy.spatial.distance import jensenshannon
 
 from .keys import key_clarity, pitch_class_counts
+from .meter import OFF_GRID, Meter, positions
 from .midi_io import Event, parse_ql, span
+from .notes import event_starts
 from .streams import UNK
 
 PHRASE = 8  # events per phrase for the loop measure
@@ -35,8 +37,13 @@ PIECE_METRICS: dict[str, str] = {
     "duration_entropy": "entropy of the durations (bits)",
     "pitch_class_entropy": "entropy of the pitch classes, every note counted (bits; 3.585 = all 12 equally)",
     "key_clarity": "best correlation of the pitch classes with the 24 Krumhansl-Kessler key profiles",
+    "notes_per_onset": "notes per onset (a chord counts its notes)",
+    "on_beat": "share of onsets on a beat of the time signature",
+    "on_downbeat": "share of onsets on the first beat of a bar",
+    "beat_entropy": "entropy of where in the beat onsets fall, on the grid of 16ths and triplets (bits)",
     "longest_copy": "longest run of events found verbatim in a training piece",
 }
+METER_METRICS = ("on_beat", "on_downbeat", "beat_entropy")  # measured where the piece's time signatures are known
 HISTOGRAMS = ("pitch_class", "duration", "offset")
 
 
@@ -93,8 +100,24 @@ def longest_copy(events: list[Event], training: list[list[Event]]) -> int:
     return best
 
 
-def piece_metrics(events: list[Event], training: list[list[Event]] | None = None) -> dict[str, float]:
-    """Every per-piece metric of `events`; `longest_copy` only when `training` pieces are given."""
+def beat_metrics(events: list[Event], meters: Iterable[Meter]) -> dict[str, float]:
+    """Where the onsets of `events` (chords whole) fall in their bars under `meters`: the share on a
+    beat, the share on a downbeat, and the entropy of their step in the beat (`meter.positions`)."""
+    ticks, resolution = event_starts(events)
+    places = positions(np.unique(ticks), resolution, meters)
+    on_beat = places[:, 2] == 0
+    return {
+        "on_beat": float(on_beat.mean()) if len(places) else 0.0,
+        "on_downbeat": float((on_beat & (places[:, 1] == 0)).mean()) if len(places) else 0.0,
+        "beat_entropy": entropy_of_counts(np.bincount(places[:, 2], minlength=OFF_GRID + 1).astype(float)),
+    }
+
+
+def piece_metrics(
+    events: list[Event], training: list[list[Event]] | None = None, meters: Iterable[Meter] | None = None
+) -> dict[str, float]:
+    """Every per-piece metric of `events`; `longest_copy` only when `training` pieces are given, the
+    beat metrics only when the piece's time signatures `meters` are (`beat_metrics`)."""
     pitches = [p for e in events for p in e.pitches]
     quarters = span(events)
     values = {
@@ -108,7 +131,10 @@ def piece_metrics(events: list[Event], training: list[list[Event]] | None = None
         "duration_entropy": entropy(e.duration for e in events),
         "pitch_class_entropy": entropy_of_counts(pitch_class_counts(pitches)),
         "key_clarity": key_clarity(pitches),
+        "notes_per_onset": len(pitches) / len(events) if events else 0.0,
     }
+    if meters is not None:
+        values |= beat_metrics(events, meters)
     if training is not None:
         values["longest_copy"] = float(longest_copy(events, training))
     return values

@@ -19,6 +19,7 @@ from pathlib import Path
 from .files import write_atomically
 from .metrics import PIECE_METRICS
 from .midi_io import Event, write_midi
+from .realness import format_realness
 
 AUDIO_SECONDS = 30
 AUDIO_RATE = 22050
@@ -80,6 +81,8 @@ def music_table(report: dict) -> str:
         f"values outside the real 10-90% range: generated {report['generated_outside_share']:.0%}, "
         f"real {report['real_outside_share']:.0%}; pieces stuck in loops: {len(report['loops'])}"
     )
+    if "realness" in report:
+        summary += f"</p><p>{html.escape(format_realness(report['realness']))}"
     return f"<table>{''.join(rows)}</table><p>{summary}</p>"
 
 

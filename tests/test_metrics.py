@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from conftest import ROOT
 from lstm_music.baseline import NGram
 from lstm_music.evaluate import copy_reference, music_report
 from lstm_music.evaluate import main as evaluate_main
+from lstm_music.meter import Meter
 from lstm_music.metrics import (
     PIECE_METRICS,
     histogram,
@@ -34,7 +36,7 @@ KK = [  # Krumhansl-Kessler major and minor profiles, tonic first
 
 
 def test_piece_metrics_equal_hand_computed_values() -> None:
-    values = piece_metrics(PIECE, training=[[E2, E3, E4, E0], [E0, E1]])
+    values = piece_metrics(PIECE, training=[[E2, E3, E4, E0], [E0, E1]], meters=[Meter(Fraction(0), 4, 4)])
     h = (1 / 6) * math.log2(6) + (1 / 2) * 1 + (1 / 3) * math.log2(3)  # counts 1, 3, 2 of six
     assert values == pytest.approx(
         {
@@ -44,6 +46,11 @@ def test_piece_metrics_equal_hand_computed_values() -> None:
             "loop_share": 0.0,  # six events: no 8-event phrase at all
             "note_density": 7 / 6,  # seven notes sounding over six quarter notes
             "chord_share": 1 / 6,
+            "notes_per_onset": 7 / 6,  # seven notes at six onsets
+            # onsets at quarter notes 0, 1, 2, 3, 3.5 and 4 in 4/4: all but 3.5 on a beat, 0 and 4 bar lines
+            "on_beat": 5 / 6,
+            "on_downbeat": 2 / 6,
+            "beat_entropy": -(5 / 6) * math.log2(5 / 6) - (1 / 6) * math.log2(1 / 6),
             "offset_entropy": h,  # offsets 0, 1, 1, 1, 0.5, 0.5
             "duration_entropy": h,  # durations 1, 1, 1, 0.5, 0.5, 2
             "longest_copy": 3,  # E2 E3 E4 occurs in the first training piece
@@ -53,6 +60,10 @@ def test_piece_metrics_equal_hand_computed_values() -> None:
         }
     )
     assert set(values) == set(PIECE_METRICS)
+    # in 6/8 the beat is a dotted quarter: onsets 0 and 3 start bars, the others fall 1/2 or 1 into a beat
+    compound = piece_metrics(PIECE, meters=[Meter(Fraction(0), 6, 8)])
+    assert (compound["on_beat"], compound["on_downbeat"]) == (2 / 6, 2 / 6)
+    assert compound["beat_entropy"] == pytest.approx(math.log2(3))
 
 
 def test_key_of_real_chorales_and_the_shift_to_a_common_key() -> None:
