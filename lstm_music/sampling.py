@@ -260,8 +260,9 @@ def loop_chunk(
     (`compiled_loop`), for a model of vocabularies `sizes`. The returned function takes `event`
     (calls the model of `build_event_model`), the carry (rows (batch, capacity, streams) of every
     piece so far, their `repeats.row_keys`, the repeat memory's lengths and onsets
-    (`repeats.match_ops`), the states side by side and each row's time (batch, capacity)), each
-    piece's register, style and bar (`Bars.pieces`), the uniform draws (chunk, batch, streams) of
+    (`repeats.match_ops`), the states side by side and the time of the row fed next (batch,)), each
+    piece's register, style and bar (`Bars.pieces`), the times of the given rows (capacity,), the
+    uniform draws (chunk, batch, streams) of
     steps `first` to `first + steps`, and `known`, the rows given rather than drawn (``<start>`` and
     the primer); it returns the carry after those steps. Step i feeds row i (and its place in its
     bar, for a model that reads meter: `clock` is then `Bars.offset_ticks` and `Bars.resolution`)
@@ -270,9 +271,9 @@ def loop_chunk(
 
     table = mix_table(settings.repeat_weights, ALL_STREAMS[: len(sizes)]) if settings.repeat_weights else None
 
-    def chunk(event: Callable, carry, registers, style, bars, uniforms, first, steps, known):
+    def chunk(event: Callable, carry, registers, style, bars, given, uniforms, first, steps, known):
         def body(i, carry):
-            rows, keys, lengths, onsets, states, times = carry
+            rows, keys, lengths, onsets, states, now = carry
             end = i + 1
             if table is None:
                 followers, counts = rows[:, :1], ops.zeros_like(lengths[:, :1])
@@ -281,7 +282,6 @@ def loop_chunk(
                 length, after = match_ops(lengths, onsets, end)
                 followers, counts, mix = rows, ops.cast(after, "int32"), ops.take(table, length, axis=0)
             drawn = ops.take(uniforms, i - first, axis=0)
-            now = ops.take(times, i, axis=1)
             position = ops.zeros_like(bars) if clock is None else bar_positions_ops(now, bars, clock[1])
             inputs = [ops.take(rows, i, axis=1), states, registers, style, drawn, followers, counts, mix, position]
             chosen, states = event(inputs)
@@ -290,13 +290,12 @@ def loop_chunk(
             at = ops.reshape(mask, (1, -1, 1))
             rows = ops.where(at, ops.expand_dims(row, 1), rows)
             if clock is not None:  # the time of row i + 1: given, or row i's moved by the offset drawn
-                later = ops.where(end < known, ops.take(times, end, axis=1), now + ops.take(clock[0], row[:, 1]))
-                times = ops.where(ops.reshape(mask, (1, -1)), ops.expand_dims(later, 1), times)
+                now = ops.where(end < known, ops.take(given, end), now + ops.take(clock[0], row[:, 1]))
             if table is not None:
                 keys = ops.where(at, ops.expand_dims(row_keys(row, sizes), 1), keys)
                 onset = ops.not_equal(row[:, 1], -1 if together is None else together)
                 lengths, onsets = remember_ops(keys, lengths, onsets, end, onset)
-            return rows, keys, lengths, onsets, states, times
+            return rows, keys, lengths, onsets, states, now
 
         return ops.fori_loop(first, first + steps, body, carry)
 
@@ -339,8 +338,8 @@ def compiled_loop(
     graphs = {}
 
     def traced(batch: int):
-        def run(rows, keys, lengths, onsets, states, times, *x):  # a variable's `value` is the variable: read it here
-            return stateless(*values(tf.convert_to_tensor), (rows, keys, lengths, onsets, states, times), *x)
+        def run(rows, keys, lengths, onsets, states, now, *x):  # a variable's `value` is the variable: read it here
+            return stateless(*values(tf.convert_to_tensor), (rows, keys, lengths, onsets, states, now), *x)
 
         scalar = tf.TensorSpec([], tf.int32)
         signature = [
@@ -349,10 +348,11 @@ def compiled_loop(
             tf.TensorSpec([batch, None], tf.int32),
             tf.TensorSpec([batch, 4], tf.int32),
             tf.TensorSpec([batch, width], tf.float32),
-            tf.TensorSpec([batch, None], tf.int32),
+            tf.TensorSpec([batch], tf.int32),
             tf.TensorSpec([batch, 2], tf.float32),
             tf.TensorSpec([batch, 1], tf.int32),
             tf.TensorSpec([batch, 3], tf.int32),
+            tf.TensorSpec([None], tf.int32),
             tf.TensorSpec([LOOP_CHUNK, batch, streams], tf.float32),
             scalar,
             scalar,
@@ -579,14 +579,15 @@ class Sampler:
         uniforms[known - 1 : total - 1, :, sampled] = rng.random((length, len(sampled), batch)).transpose(0, 2, 1)
         run = self.compiled_loop(settings)
         keys = row_keys(rows, self.vocabulary_sizes)
-        times = np.zeros(rows.shape[:2], dtype=np.int32)
-        times[:, :known] = self.given_times(known)
-        carry = (rows, keys, *start_memory_ops(batch, rows.shape[1]), np.concatenate(states, axis=1), times)
+        given = np.zeros(rows.shape[1], dtype=np.int32)  # the times of the given rows, from a bar line
+        given[:known] = self.given_times(known)
+        now = np.zeros(batch, dtype=np.int32)  # the time of the row fed next: <start>'s
+        carry = (rows, keys, *start_memory_ops(batch, rows.shape[1]), np.concatenate(states, axis=1), now)
         pieces = self.bars.pieces.astype(np.int32) if self.bars is not None else np.zeros((batch, 3), np.int32)
         for first in range(0, total - 1, LOOP_CHUNK):
             steps = min(LOOP_CHUNK, total - 1 - first)
             chunk = uniforms[first : first + LOOP_CHUNK]
-            fixed = (self.registers, self.styles, pieces, chunk)
+            fixed = (self.registers, self.styles, pieces, given, chunk)
             carry = run(carry, *fixed, np.int32(first), np.int32(steps), np.int32(known))
             bar.update(max(0, first + steps - max(first, known - 1)))
         return np.asarray(carry[0])[:, known:total]
