@@ -37,12 +37,13 @@ def train(code: Path, data: Path, weights: Path, name: str, minutes: float, extr
     return time.perf_counter() - start
 
 
-def score(run: Path, data: Path, name: str, generate: int, length: int, seed: int) -> dict:
-    """This checkout's evaluation of `run` on `data` with `generate` pieces sampled with `seed`; its JSON."""
+def score(run: Path, data: Path, name: str, generate: int, length: int, seed: int, extra: list[str]) -> dict:
+    """This checkout's evaluation of `run` on `data` with `generate` pieces sampled with `seed` (and the
+    evaluation flags `extra`); its JSON."""
     out = RESULTS / f"{name}.json"
     command = [sys.executable, "-m", "lstm_music.evaluate", "--checkpoint", str(run), "--data", str(data.resolve()),
                "--generate", str(generate), "--length", str(length), "--seed", str(seed),
-               "--json", str(out)]  # fmt: skip
+               "--json", str(out), *extra]  # fmt: skip
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if result.returncode:
         raise SystemExit(f"scoring {name} failed: {result.stderr[-2000:]}")
@@ -88,6 +89,8 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=ROOT / "weights" / "bench")
     parser.add_argument("--train-flag", action="append", default=[], help="a flag for train.py (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="the evaluation's sampling seed")
+    parser.add_argument("--eval-flag", action="append", default=[], help="a flag for the evaluation (repeatable)")
+    parser.add_argument("--tag", default="", help="a label for this scoring, added to the row and file names")
     parser.add_argument("--score-only", action="store_true", help="score the run already in --weights")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -95,8 +98,9 @@ def main() -> None:
     seconds = 0.0
     if not args.score_only:
         seconds = train(args.code.resolve(), args.data, args.weights.resolve(), name, args.minutes, args.train_flag)
-    report = score(args.weights / name, args.data, f"{name}.s{args.seed}", args.generate, args.length, args.seed)
-    line = row(f"{name} (seed {args.seed})", seconds, report)
+    label = f"{name}.s{args.seed}" + (f".{args.tag}" if args.tag else "")
+    report = score(args.weights / name, args.data, label, args.generate, args.length, args.seed, args.eval_flag)
+    line = row(f"{name} (seed {args.seed}{', ' + args.tag if args.tag else ''})", seconds, report)
     print(line)
     with open(RESULTS / "collections.md", "a") as handle:
         handle.write(line + "\n")
