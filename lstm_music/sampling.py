@@ -262,11 +262,11 @@ def loop_chunk(
     piece so far, their `repeats.row_keys`, the repeat memory's lengths and onsets
     (`repeats.match_ops`), the states side by side and the time of the row fed next (batch,)), each
     piece's register, style and bar (`Bars.pieces`), the times of the given rows (capacity,), the
-    uniform draws (chunk, batch, streams) of
-    steps `first` to `first + steps`, and `known`, the rows given rather than drawn (``<start>`` and
-    the primer); it returns the carry after those steps. Step i feeds row i (and its place in its
-    bar, for a model that reads meter: `clock` is then `Bars.offset_ticks` and `Bars.resolution`)
-    and writes row i + 1: the row drawn, or the given one while i + 1 < `known`."""
+    uniform draws (chunk, batch, streams) of steps `first` to `first + steps`, and `known`, the rows
+    given rather than drawn (``<start>`` and the primer); it returns the carry after those steps.
+    Step i feeds row i (and its place in its bar, for a model that reads meter: `clock` is then
+    `Bars.offset_ticks` and `Bars.resolution`) and writes row i + 1: the row drawn, or the given one
+    while i + 1 < `known`."""
     from keras import ops
 
     table = mix_table(settings.repeat_weights, ALL_STREAMS[: len(sizes)]) if settings.repeat_weights else None
@@ -286,8 +286,7 @@ def loop_chunk(
             inputs = [ops.take(rows, i, axis=1), states, registers, style, drawn, followers, counts, mix, position]
             chosen, states = event(inputs)
             row = ops.where(end < known, ops.take(rows, end, axis=1), chosen)
-            mask = ops.equal(ops.arange(ops.shape(rows)[1], dtype="int32"), end)
-            at = ops.reshape(mask, (1, -1, 1))
+            at = ops.reshape(ops.equal(ops.arange(ops.shape(rows)[1], dtype="int32"), end), (1, -1, 1))
             rows = ops.where(at, ops.expand_dims(row, 1), rows)
             if clock is not None:  # the time of row i + 1: given, or row i's moved by the offset drawn
                 now = ops.where(end < known, ops.take(given, end), now + ops.take(clock[0], row[:, 1]))
