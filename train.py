@@ -1,4 +1,5 @@
-"""Train the three-branch LSTM music model on a folder of MIDI (or score) files.
+"""Train the LSTM music model (a branch and a head per stream: note, offset, duration, and the
+instrument where the pieces use several) on a folder of MIDI (or score) files.
 
     python train.py                              # midi_songs/ -> weights/<date>-<preset>/
     python train.py --data my_midis --max-minutes 15

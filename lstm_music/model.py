@@ -4,13 +4,13 @@ A model of several instruments has a fourth branch and head, ``instrument``: fir
 with `ModelConfig.instrument_first` (instrument -> note -> offset -> duration; `train.py`'s
 default), else last.
 
-Each stream's token indices pass an Embedding and an LSTM branch; the branches (and, in a model
-conditioned on register, the piece's register through a small dense layer) are concatenated
-and pass a trunk of LSTMs and a shared Dense layer, then split into three heads named ``note``,
-``offset`` and ``duration`` that predict the next event at every time step. Only `keras.layers`
-and `keras.ops` are used, so the model runs on the TensorFlow, JAX and torch backends; the LSTMs
-keep Keras' default activations and no recurrent dropout, so Keras picks the fused cuDNN kernel on
-a GPU.
+Each stream's token indices pass an Embedding and an LSTM branch; the branches (and beside them,
+where the model has them, the piece's register through a small dense layer, its style, and each
+event's place in its bar) are concatenated and pass a trunk of LSTMs and a shared Dense layer,
+then split into three heads named ``note``, ``offset`` and ``duration`` that predict the next
+event at every time step. Only `keras.layers` and `keras.ops` are used, so the model runs on the
+TensorFlow, JAX and torch backends; the LSTMs keep Keras' default activations and no recurrent
+dropout, so Keras picks the fused cuDNN kernel on a GPU.
 
 With `conditioned` heads the next event is predicted one stream after the other: the offset head
 also sees the embedding of the event's note, and the duration head that of its note and offset.
