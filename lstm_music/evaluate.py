@@ -35,7 +35,6 @@ import math
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -59,7 +58,7 @@ from .cli import (
 from .corpus import DataError, load_corpus, parser_difference
 from .files import reason, write_atomically
 from .instruments import instrument_name
-from .meter import COMMON, Meter, time_signature
+from .meter import COMMON, Meter
 from .metrics import (
     HISTOGRAMS,
     PIECE_METRICS,
@@ -76,7 +75,7 @@ from .midi_io import Event, Piece, event_onsets, join_chords
 from .realness import format_realness, separability
 from .realness import segment_features as realness_segments
 from .repeats import mixed_cross_entropy
-from .sampling import DEFAULT_TEMPERATURE, Bars, choose_registers, draw_training, make_bars
+from .sampling import DEFAULT_TEMPERATURE, Bars, choose_registers, draw_meters, make_bars
 from .scoring import score_model, target_probabilities
 from .streams import INSTRUMENT, STREAMS, UNK, streams_of
 from .styles import StyleError, label_pieces, read_style_table, style_index, unmatched_warning
@@ -302,7 +301,7 @@ def style_report(
         registers = choose_registers(
             metadata.get("registers"), args.generate, args.seed, None, metadata.get("register_styles"), index
         )
-        bars = drawn_bars(loaded, drawn_meters(loaded, args.generate, args.seed, index))
+        bars = drawn_bars(loaded, draw_meters(loaded.metadata, args.generate, args.seed, index))
         rows = sampler.generate(size, args.generate, settings, args.seed, registers=registers, style=index, bars=bars)
         generated[name] = [decode_events(r, vocabularies) for r in rows]
         features[name] = [style_features(events) for events in generated[name]]
@@ -610,16 +609,6 @@ def score_held_out(loaded: Loaded, seen: list[Piece], notes: int, seed: int) -> 
     return scores
 
 
-def drawn_meters(loaded: Loaded, count: int, seed: int, style: int = 0) -> list[Meter]:
-    """The time signatures generation gives `count` pieces (of `style`): each a training piece's (the
-    one that lends it its register: `sampling.draw_training`); none for a checkpoint without meter."""
-    drawn = (loaded.metadata.get("meters") or {}).get("pieces")
-    if not loaded.meters or not drawn:
-        return []
-    styles = loaded.metadata.get("register_styles")
-    return [Meter(Fraction(0), *time_signature(t)) for t in draw_training(drawn, count, seed, styles, style)]
-
-
 def drawn_bars(loaded: Loaded, meters: list[Meter]) -> Bars | None:
     """The `Bars` of pieces in `meters` (None without meter)."""
     return make_bars(loaded.meters, meters, loaded.vocabularies["offset"].tokens) if meters else None
@@ -655,7 +644,7 @@ def compare_music(
     registers = choose_registers(loaded.metadata.get("registers"), args.generate, args.seed)
     sampler = Sampler(loaded.model, together_index(vocabularies, representation))  # compiles its step once
     length = sampling_length(args.length, representation, training)
-    meters = drawn_meters(loaded, args.generate, args.seed)
+    meters = draw_meters(loaded.metadata, args.generate, args.seed)
     bars = drawn_bars(loaded, meters)
     sampled = sampler.generate(length, args.generate, settings, args.seed, registers=registers, bars=bars)
     generated = [join_chords(decode_events(rows, vocabularies))[: args.length] for rows in sampled]

@@ -34,7 +34,7 @@ from .midi_io import (
     write_midi,
 )
 from .notes import event_starts
-from .sampling import Bars, draw_training, make_bars
+from .sampling import Bars, draw_meters, make_bars
 from .streams import INSTRUMENT, SPECIALS
 from .styles import NONE, resolve_style
 from .vocab import (
@@ -233,8 +233,7 @@ def piece_meters(metadata: dict, count: int, seed: int, style: int, asked: str) 
             listed = ", ".join(t for t in known if t not in SPECIALS)
             raise GenerationError(f"--time-signature {asked}: the checkpoint knows {listed}")
         return [Meter(Fraction(0), numerator, denominator)] * count
-    drawn = draw_training(metadata["meters"]["pieces"], count, seed, metadata.get("register_styles"), style)
-    return [Meter(Fraction(0), *time_signature(token)) for token in drawn]
+    return draw_meters(metadata, count, seed, style)
 
 
 def bar_lead(bars: Bars | None, primer: Primer | None, keep_primer: bool) -> Fraction:

@@ -20,7 +20,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .meter import BEATS, GRID, OFF_GRID, STEPS, Meter, clock_positions
+from .meter import BEATS, GRID, OFF_GRID, STEPS, Meter, clock_positions, time_signature
 from .midi_io import parse_ql
 from .repeats import (
     MAX_CONTEXT,
@@ -395,6 +395,17 @@ def draw_training(known: list, count: int, seed: int, styles: list[int] | None =
         known = [value for value, s in zip(known, styles, strict=True) if s == style]
     rng = np.random.default_rng([seed, 1])  # its own stream: the notes drawn stay those of `seed`
     return [known[i] for i in rng.integers(len(known), size=count)]
+
+
+def draw_meters(metadata: dict, count: int, seed: int, style: int = 0) -> list[Meter]:
+    """The time signature of each of `count` pieces (of `style`) as a checkpoint's `metadata` lends
+    them: each the main one of the training piece that lends it its register (`draw_training`);
+    none for a checkpoint without meter."""
+    meters = metadata.get("meters") or {}
+    if not meters.get("tokens") or not meters.get("pieces"):
+        return []
+    drawn = draw_training(meters["pieces"], count, seed, metadata.get("register_styles"), style)
+    return [Meter(Fraction(0), *time_signature(token)) for token in drawn]
 
 
 def make_bars(meters: list[str], chosen: list[Meter], offsets: list[str], given: list[Fraction] | None = None) -> Bars:
