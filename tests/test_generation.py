@@ -68,6 +68,23 @@ def test_same_seed_same_file_different_seed_different_file(tiny_run: Path, tmp_p
     assert a.read_bytes() != c.read_bytes()
 
 
+FIXED = ROOT / "tests" / "data" / "fixed-9aea710"
+
+
+def test_a_saved_checkpoint_writes_the_same_files_byte_for_byte(tmp_path: Path) -> None:
+    # The checkpoint is the tiny chorale model of `conftest.train_args` (2 epochs, --seed 0) and the
+    # MIDI files are what generate_music.py wrote from it at 9aea710: a refactoring keeps them.
+    checkpoint = str(FIXED / "tiny.weights.h5")
+    plain = tmp_path / "plain.mid"
+    assert main(["--checkpoint", checkpoint, "--out", str(plain), "--length", "64", "--seed", "5"]) == 0
+    assert plain.read_bytes() == (FIXED / "plain.mid").read_bytes()
+    primed = ["--count", "3", "--length", "48", "--seed", "11", "--temperature", "0.8", "--top-k", "8"]
+    primer = str(shipped("bach_bwv1.6.mid"))
+    assert main(["--checkpoint", checkpoint, "--output-dir", str(tmp_path), "--primer", primer, *primed]) == 0
+    written = sorted(tmp_path.glob("*-[123].mid"))
+    assert [p.read_bytes() for p in written] == [(FIXED / f"primed-{i}.mid").read_bytes() for i in (1, 2, 3)]
+
+
 def test_a_few_pieces_are_generated_one_thread_per_operation(tiny_run: Path, tmp_path: Path) -> None:
     """TensorFlow's threads per operation as generation leaves them: 1 for up to 256 pieces, TensorFlow's
     own choice (0) for more, and never against a user's TF_NUM_INTRAOP_THREADS."""
