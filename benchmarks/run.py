@@ -418,11 +418,14 @@ def bench_sampling(data: Path, events: int) -> None:
     from lstm_music.sampling import LOOP_CHUNK, Sampler, SamplingSettings, make_bars
     from lstm_music.streams import STREAMS, model_inputs
 
+    sys.path.insert(0, str(ROOT / "tests"))  # the numpy sampler is the tests' oracle, timed here beside the loop
+    from reference_sampler import ReferenceSampler
+
     _, vocab, _ = prepared(data, "note")
     keras.utils.set_random_seed(0)
     meters = ["<unk>", "<start>", "4/4", "3/4", "6/8"]  # the model reads meter, as train.py makes it
     model = build_model(vocab, replace(PRESETS["default"], pitch_embedding=True, register=True, meters=len(meters)))
-    sampler = Sampler(model)
+    samplers = {False: ReferenceSampler(model), True: Sampler(model)}
     # with the repeat memory mixed in and a pitch window, as generate_music.py samples a trained checkpoint
     settings = SamplingSettings(repeat_weights={s: [0.5] * len(BUCKETS) for s in STREAMS}, pitch_window=(7.0, 7.0))
     offsets = ["<unk>", "<start>", *(["0.25", "0.5", "1", "1/3"] * vocab["offset"])[: vocab["offset"] - 2]]
@@ -431,8 +434,9 @@ def bench_sampling(data: Path, events: int) -> None:
         bars = make_bars(meters, [Meter(0, 4, 4), Meter(0, 3, 4)] * (count // 2) or [Meter(0, 4, 4)], offsets)
         for compiled in (False, True):
             how = f"compiled loop, {LOOP_CHUNK} events per call" if compiled else "a Keras call per head (reference)"
-            sampler.generate(events, count, settings, compiled=compiled, bars=bars)  # compile outside the timing
-            seconds = best_of(3, sampler.generate, events, count, settings, seed=0, compiled=compiled, bars=bars)
+            generate = samplers[compiled].generate
+            generate(events, count, settings, bars=bars)  # compile outside the timing
+            seconds = best_of(3, generate, events, count, settings, seed=0, bars=bars)
             ms = seconds * 1000 / events
             rows.append([f"incremental, {how}, batch {count}", ms, ms / count])
     window = model_inputs(np.ones((1, 101, 3), dtype=np.int32), input_names(model))

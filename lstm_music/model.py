@@ -19,9 +19,9 @@ they are the tokens just drawn, so a chord gets a rhythm that suits a chord. Wit
 heads are sampled independently of each other.
 
 The same layer objects build the graphs: `build_model` (whole sequences, for training and
-scoring), `build_step_model` (one event in, recurrent state in and out, for sampling) and
-`build_head_models` (one conditioned head), so their weights are shared and a step costs one pass
-of each layer.
+scoring), `build_segment_model` (a stretch from given recurrent states, for scoring long pieces)
+and the sampler's one-event step (`sampling.build_event_model`), so their weights are shared and a
+step costs one pass of each layer.
 """
 
 from __future__ import annotations
@@ -298,7 +298,7 @@ def build_model(vocab_sizes: dict[str, int], config: ModelConfig) -> keras.Model
     """The sequence model: one (batch, time) index input per stream of `vocab_sizes` (three, or four
     with instruments) -> one (batch, time, vocab) softmax each.
 
-    The built model keeps its layers in `model.music_layers` so `build_step_model` can share them.
+    The built model keeps its layers in `model.music_layers` so the other graphs can share them.
     """
     parts = _Layers(vocab_sizes, config)
     inputs = {input_key(s): keras.Input(shape=(None,), dtype="int32", name=input_key(s)) for s in parts.streams}
@@ -309,25 +309,6 @@ def build_model(vocab_sizes: dict[str, int], config: ModelConfig) -> keras.Model
     model = keras.Model(inputs=inputs, outputs=outputs, name="lstm_music")
     model.music_layers = parts
     return model
-
-
-def build_step_model(model: keras.Model) -> keras.Model:
-    """A model sharing `model`'s weights that advances one event: (tokens, states) -> (probs, states, context).
-
-    Inputs are one (batch, 1) index tensor per stream (and the (batch, 2) register of a model conditioned on
-    it) and the (h, c) pair of every LSTM in `_Layers.recurrent` order; outputs are the (batch, 1,
-    vocab) softmaxes of the heads that need no given tokens, the new states, and the (batch, 1,
-    dense) context for `build_head_models`.
-    """
-    parts: _Layers = model.music_layers
-    inputs = {input_key(s): keras.Input(shape=(1,), dtype="int32", name=input_key(s)) for s in parts.streams}
-    inputs |= piece_inputs(parts) | position_input(parts.position is not None, (1, 3))
-    states = []
-    for i, lstm in enumerate(parts.recurrent()):
-        states += [keras.Input(shape=(lstm.units,), name=f"state_{i}_{k}") for k in "hc"]
-    context, final = parts.trunk_context(inputs, states)
-    outputs = {s: parts.head(s, context, {}) for s in parts.streams if not parts.givens(s)}
-    return keras.Model(inputs=[inputs, states], outputs=[outputs, final, context], name="lstm_music_step")
 
 
 def build_segment_model(model: keras.Model) -> keras.Model:
@@ -346,19 +327,6 @@ def build_segment_model(model: keras.Model) -> keras.Model:
     given = {s: inputs[given_key(s)] for s in parts.streams if given_key(s) in inputs}
     outputs = {s: parts.head(s, context, given) for s in parts.streams}
     return keras.Model(inputs=[inputs, states], outputs=[outputs, final], name="lstm_music_segment")
-
-
-def build_head_models(model: keras.Model) -> dict[str, keras.Model]:
-    """For each conditioned head, a model sharing `model`'s weights: (context, given tokens) -> probs."""
-    parts: _Layers = model.music_layers
-    heads = {}
-    for s in parts.streams:
-        if parts.givens(s):
-            context = keras.Input(shape=(1, parts.dense.units), name="context")
-            given = {given_key(g): keras.Input(shape=(1,), dtype="int32", name=given_key(g)) for g in parts.givens(s)}
-            probs = parts.head(s, context, {g: given[given_key(g)] for g in parts.givens(s)})
-            heads[s] = keras.Model([context, given], probs, name=f"{s}_step")
-    return heads
 
 
 def input_names(model: keras.Model) -> list[str]:

@@ -168,17 +168,6 @@ def agreeing(
     return [row[stream] for row in followers if tuple(row[j] for j in earlier) == chosen]
 
 
-def copy_distribution(
-    followers: list[tuple[int, ...]], chosen: tuple[int, ...], size: int, order: Sequence[int] | None = None
-) -> np.ndarray | None:
-    """What the followers say about the next token of the stream after `chosen` in the chain `order`,
-    among those that agree with the tokens `chosen` for the streams before it; None when none agree."""
-    tokens = agreeing(followers, chosen, order)
-    if not tokens:
-        return None
-    return np.bincount(tokens, minlength=size)[:size] / len(tokens)
-
-
 def bucket(lengths: int | np.ndarray) -> np.ndarray:
     """The index into `BUCKETS` of each match length (-1 for no match)."""
     return np.searchsorted(BUCKETS, lengths, side="right") - 1

@@ -16,16 +16,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cached_property
 
 import numpy as np
 
-from .meter import BEATS, GRID, OFF_GRID, STEPS, Meter, clock_positions, time_signature
+from .meter import BEATS, GRID, OFF_GRID, STEPS, Meter, time_signature
 from .midi_io import parse_ql
 from .repeats import (
     MAX_CONTEXT,
-    PieceMemory,
-    copy_distribution,
     match_ops,
     remember_ops,
     row_keys,
@@ -40,7 +37,6 @@ from .streams import (
     START_INDEX,
     STYLE_KEY,
     UNK_INDEX,
-    given_key,
     input_key,
     piece_register,
 )
@@ -89,17 +85,9 @@ class SamplingSettings:
     pitch_window: tuple[float, float] | None = None
 
 
-def in_window(probs: np.ndarray, registers: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+def in_window_ops(probs, registers, window: tuple[float, float]):
     """`probs` (batch, pitch vocabulary) with the pitches outside each piece's register (batch, 2)
     widened by `window` (below, above) set to 0; a row with no mass left inside stays as it was."""
-    pitches = np.arange(probs.shape[1]) - len(SPECIALS)
-    inside = (pitches >= registers[:, :1] - window[0]) & (pitches <= registers[:, 1:] + window[1])
-    kept = np.where(inside, probs, 0.0)
-    return np.where(kept.sum(axis=1, keepdims=True) > 0, kept, probs)
-
-
-def in_window_ops(probs, registers, window: tuple[float, float]):
-    """`in_window` in `keras.ops`, for the compiled event step."""
     from keras import ops
 
     pitches = ops.cast(ops.arange(probs.shape[-1]) - len(SPECIALS), "float32")
@@ -108,48 +96,15 @@ def in_window_ops(probs, registers, window: tuple[float, float]):
     return ops.where(ops.sum(kept, axis=-1, keepdims=True) > 0, kept, probs)
 
 
-def choose(probs: np.ndarray, temperature: float, top_k: int, top_p: float, rng: np.random.Generator) -> np.ndarray:
-    """Pick one index per row of `probs` (batch, vocabulary); never a special token.
+def choose_ops(probs, temperature: float, top_k: int, top_p: float, uniform):
+    """One index per row of `probs` (batch, vocabulary), drawn with `uniform` (batch,); never a special token.
 
     Temperature 0 (or top-k 1) takes the most likely token; otherwise probabilities are raised to
     1/temperature, cut to the `top_k` most likely and to the smallest set whose mass reaches
-    `top_p`, renormalised and sampled: by rank when cut, else in the vocabulary's order (the same
-    distribution without a sort).
+    `top_p`, renormalised and drawn: by rank when cut, else in the vocabulary's order (the same
+    distribution without a sort). A draw past the rounded total mass takes the last token that can
+    be drawn.
     """
-    p = np.asarray(probs, dtype=np.float64).copy()
-    p[:, : len(SPECIALS)] = 0.0
-    if temperature == 0 or top_k == 1:
-        return np.maximum(p.argmax(axis=1), len(SPECIALS))
-    with np.errstate(divide="ignore", invalid="ignore"):  # a row without mass: NaN, and a token drawn all the same
-        return _drawn(p, temperature, top_k, top_p, rng)
-
-
-def _drawn(p: np.ndarray, temperature: float, top_k: int, top_p: float, rng: np.random.Generator) -> np.ndarray:
-    """`choose`'s draw from `p`, the specials already taken out."""
-    if temperature != 1:
-        logits = np.log(p) / temperature
-        p = np.exp(logits - logits.max(axis=1, keepdims=True))
-    order = None
-    if top_k > 0 or top_p < 1.0:
-        order = np.argsort(-p, axis=1, kind="stable")
-        p = np.take_along_axis(p, order, axis=1)
-        keep = np.arange(p.shape[1]) < (top_k or p.shape[1])
-        if top_p < 1.0:
-            mass = np.cumsum(p, axis=1) / p.sum(axis=1, keepdims=True)
-            keep = keep & np.concatenate([np.ones((len(p), 1), bool), mass[:, :-1] < top_p], axis=1)
-        p = np.where(keep, p, 0.0)
-    p /= p.sum(axis=1, keepdims=True)
-    draws = rng.random(len(p))[:, None]
-    picks = (np.cumsum(p, axis=1) <= draws).sum(axis=1)  # the first token whose cumulative mass passes the draw
-    # a draw past the rounded total mass takes the last token that can be drawn
-    picks = np.minimum(picks, np.where(p > 0, np.arange(p.shape[1]), 0).max(axis=1))
-    picks = picks if order is None else np.take_along_axis(order, picks[:, None], axis=1)[:, 0]
-    return np.maximum(picks, len(SPECIALS))  # a row with no mass at all still never gives a special token
-
-
-def choose_ops(probs, temperature: float, top_k: int, top_p: float, uniform):
-    """`choose` in `keras.ops`, for the compiled event step: one index per row of `probs` (batch,
-    vocabulary), the draw given by `uniform` (batch,), the numbers `choose` takes from its generator."""
     from keras import ops
 
     size = probs.shape[-1]
@@ -178,8 +133,8 @@ def choose_ops(probs, temperature: float, top_k: int, top_p: float, uniform):
 
 
 def with_repeats_ops(probs, followers, counts, chosen: list[tuple], stream: int, weight):
-    """`Sampler.with_repeats` in `keras.ops`: `probs` (batch, vocabulary) mixed at `weight` (batch,)
-    with what the `followers` (batch, k, a token index per stream), each occurring `counts` (batch, k;
+    """Each piece's repeat memory mixed into `probs` (batch, vocabulary) at `weight` (batch,): what
+    the `followers` (batch, k, a token index per stream), each occurring `counts` (batch, k;
     0: not a follower) times and agreeing with the tokens already `chosen` ((column, tokens) pairs
     of the streams before it in the chain), say about the stream in column `stream`."""
     from keras import ops
@@ -205,8 +160,8 @@ def build_event_model(model, settings: SamplingSettings):
     (batch, k, S) with how often each follows the match (batch, k; `repeats.match_ops`), the
     mixing weight per head (batch, S), and the previous event's place in its bar (batch, 3; read if
     the model reads meter: `meter.positions`). Two outputs: the
-    chosen event (batch, S) and the new states, side by side. The same arithmetic as
-    `Sampler.step`, `Sampler.head`, `Sampler.with_repeats` and `choose`, in float32."""
+    chosen event (batch, S) and the new states, side by side. tests/reference_sampler.py does the
+    same in numpy, a Keras call per head, and the tests hold the two to the same draws."""
     import keras
     from keras import ops
 
@@ -433,7 +388,6 @@ class Sampler:
         self.model = model
         self.streams: tuple[str, ...] = model.music_layers.streams
         self.order: tuple[int, ...] = model.music_layers.order  # the columns in the order heads are drawn
-        self.repeat_order = None if self.order == tuple(range(len(self.order))) else self.order  # `repeats.agreeing`
         self.sizes = state_sizes(model)
         self.vocabulary_sizes = [model.music_layers.heads[s][-1].units for s in self.streams]
         self.wants_register = REGISTER_KEY in input_names(model)
@@ -443,20 +397,6 @@ class Sampler:
         self.wants_position = POSITION_KEY in input_names(model)
         self.bars: Bars | None = None  # a model that reads meter keeps each piece's bars with these
         self.loops: dict[tuple, Callable] = {}  # compiled generation loops, by the settings compiled into them
-
-    @cached_property
-    def step_model(self):
-        """`model.build_step_model` of the model (built on first use: the compiled path needs none)."""
-        from .model import build_step_model
-
-        return build_step_model(self.model)
-
-    @cached_property
-    def head_models(self) -> dict:
-        """`model.build_head_models` of the model (built on first use)."""
-        from .model import build_head_models
-
-        return build_head_models(self.model)
 
     def start(
         self, batch: int, registers: np.ndarray | None = None, style: int = 0, bars: Bars | None = None
@@ -475,35 +415,6 @@ class Sampler:
         self.bars = bars
         return [np.zeros((batch, n), dtype=np.float32) for n in self.sizes]
 
-    def step(
-        self, rows: np.ndarray, states: list[np.ndarray], times: np.ndarray | None = None
-    ) -> tuple[dict[str, np.ndarray], list[np.ndarray], np.ndarray]:
-        """Feed one event per piece (`rows`: batch x streams indices), starting at `times` (batch,
-        ticks from a bar line: read by a model that reads meter).
-
-        Returns the next event's probabilities for the heads that need no given tokens, the new
-        states, and the context that `head` needs for the others.
-        """
-        tokens = {input_key(s): rows[:, i : i + 1].astype(np.int32) for i, s in enumerate(self.streams)}
-        if self.wants_register:
-            tokens[REGISTER_KEY] = self.registers
-        if self.wants_style:
-            tokens[STYLE_KEY] = self.styles
-        if self.wants_position:
-            times = np.zeros(len(rows), dtype=np.int64) if times is None else times  # default: on a bar line
-            tokens[POSITION_KEY] = clock_positions(times, self.bars.pieces, self.bars.resolution)[:, None]
-        probs, states, context = self.step_model.predict_on_batch([tokens, states])
-        return {s: np.asarray(p)[:, 0] for s, p in probs.items()}, [np.asarray(x) for x in states], context
-
-    def head(self, stream: str, context: np.ndarray, chosen: np.ndarray) -> np.ndarray:
-        """Probabilities of a conditioned head, given the tokens `chosen` (batch x streams; those of the
-        streams before it in the chain are read)."""
-        given = {}
-        for g in self.model.music_layers.givens(stream):
-            column = self.streams.index(g)
-            given[given_key(g)] = chosen[:, column : column + 1].astype(np.int32)
-        return np.asarray(self.head_models[stream].predict_on_batch([context, given]))[:, 0]
-
     def generate(
         self,
         length: int,
@@ -513,7 +424,6 @@ class Sampler:
         primer: np.ndarray | None = None,
         registers: np.ndarray | None = None,
         style: int = 0,
-        compiled: bool = True,
         progress: bool = False,
         bars: Bars | None = None,
     ) -> np.ndarray:
@@ -522,10 +432,8 @@ class Sampler:
         `primer` (events x streams indices) is fed after ``<start>`` and before sampling begins.
         `registers`: each piece's register, for a model conditioned on it; `style`: the style index,
         for a model with styles; `bars`: each piece's bars, for a model that reads meter (`start`).
-        `compiled` runs the whole loop, the repeat memory included, in compiled calls of `LOOP_CHUNK`
-        events (`loop_chunk`); False takes the reference path, a Keras call per head and the sampling
-        and the repeat memory in numpy. Both take the same random numbers. `progress` shows a
-        progress bar on stderr.
+        The whole loop, the repeat memory included, runs in compiled calls of `LOOP_CHUNK` events
+        (`run`). `progress` shows a progress bar on stderr.
         """
         from tqdm import tqdm
 
@@ -536,8 +444,7 @@ class Sampler:
         history = np.asarray(history, dtype=np.int32)
         bar = tqdm(total=length, desc="sampling", unit="event", disable=not progress, file=sys.stderr, leave=False)
         with bar:
-            run = self.compiled_generate if compiled else self.reference_generate
-            return run(length, settings, rng, history, states, bar)
+            return self.run(length, settings, rng, history, states, bar)
 
     def given_times(self, known: int) -> np.ndarray:
         """The times of the `known` given rows, from a bar line (0 for a model that reads no meter,
@@ -548,38 +455,12 @@ class Sampler:
             times[: len(given)] = given
         return times
 
-    def reference_generate(
+    def run(
         self, length: int, settings: SamplingSettings, rng: np.random.Generator, history: np.ndarray, states: list, bar
     ) -> np.ndarray:
-        """`generate`'s reference path: a Keras call per head, the rest in numpy, event by event."""
-        count = len(states[0])
-        times = self.given_times(len(history))
-        memories = [PieceMemory(self.together) for _ in range(count)]
-        for row, time in zip(history[:-1], times[:-1], strict=True):  # fed, not drawn
-            states = self.step(np.repeat(row[None, :], count, axis=0), states, np.full(count, time))[1]
-        for memory in memories:
-            for row in history:
-                memory.add(row)
-        out = np.zeros((count, length, len(self.streams)), dtype=np.int32)
-        previous = np.repeat(history[-1][None, :], count, axis=0)
-        now = np.full(count, times[-1], dtype=np.int64)
-        for t in range(length):
-            matches = [memory.match() for memory in memories] if settings.repeat_weights else []
-            out[:, t], states = self.reference_event(previous, states, matches, settings, rng, now)
-            for memory, row in zip(memories, out[:, t], strict=True):
-                memory.add(row)
-            previous = out[:, t]
-            if self.bars is not None:
-                now = now + self.bars.offset_ticks[previous[:, 1]]
-            bar.update()
-        return out
-
-    def compiled_generate(
-        self, length: int, settings: SamplingSettings, rng: np.random.Generator, history: np.ndarray, states: list, bar
-    ) -> np.ndarray:
-        """`generate`'s compiled path: the `history` rows (``<start>`` and the primer) given, `length`
-        rows drawn after them in calls of `LOOP_CHUNK` steps, with the random numbers `choose` would
-        take from `rng` in the reference path, in its order (by event, then head, then piece)."""
+        """`generate`'s loop: the `history` rows (``<start>`` and the primer) given, `length` rows drawn
+        after them in calls of `LOOP_CHUNK` steps, with uniform numbers from `rng` taken by event,
+        then head (in the chain's order), then piece (the order tests/reference_sampler.py draws in)."""
         batch, known, streams = len(states[0]), len(history), len(self.streams)
         total = known + length
         rows = np.zeros((batch, -(-total // ROWS_BUCKET) * ROWS_BUCKET, streams), dtype=np.int32)
@@ -602,29 +483,6 @@ class Sampler:
             bar.update(max(0, first + steps - max(first, known - 1)))
         return np.asarray(carry[0])[:, known:total]
 
-    def reference_event(
-        self,
-        previous: np.ndarray,
-        states: list,
-        matches: list,
-        settings: SamplingSettings,
-        rng: np.random.Generator,
-        times: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, list]:
-        """Feed the `previous` events (starting at `times`) and draw the next ones head by head, in numpy."""
-        probs, states, context = self.step(previous, states, times)
-        chosen = np.zeros((len(previous), len(self.streams)), dtype=np.int32)
-        for k, i in enumerate(self.order):
-            s = self.streams[i]
-            p = probs[s] if s in probs else self.head(s, context, chosen)
-            if settings.repeat_weights:
-                earlier = chosen[:, list(self.order[:k])]
-                p = self.with_repeats(p, matches, earlier, settings.repeat_weights[s], self.repeat_order)
-            if settings.pitch_window and s == "note":
-                p = in_window(p, self.registers, settings.pitch_window)
-            chosen[:, i] = choose(p, settings.temperature[s], settings.top_k, settings.top_p, rng)
-        return chosen, states
-
     def compiled_loop(self, settings: SamplingSettings) -> Callable:
         """`compiled_loop` of the model for `settings` (built once per temperature, top-k, top-p, repeat
         weights and pitch window)."""
@@ -636,17 +494,3 @@ class Sampler:
             event = build_event_model(self.model, settings)
             self.loops[key] = compiled_loop(event, settings, self.vocabulary_sizes, self.together, clock)
         return self.loops[key]
-
-    @staticmethod
-    def with_repeats(
-        probs: np.ndarray, matches: list, chosen: np.ndarray, weights: list[float], order: tuple | None = None
-    ) -> np.ndarray:
-        """`probs` (batch x vocabulary) with each piece's repeat memory mixed in; `chosen` holds the
-        tokens of the streams before it in the chain `order`."""
-        mixed = np.array(probs, dtype=np.float64)
-        for b, (length, followers) in enumerate(matches):
-            copy = copy_distribution(followers, tuple(int(x) for x in chosen[b]), mixed.shape[1], order)
-            if copy is not None:
-                w = weight(weights, length)
-                mixed[b] = (1 - w) * mixed[b] + w * copy
-        return mixed

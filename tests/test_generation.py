@@ -11,13 +11,14 @@ import mido
 import numpy as np
 import pytest
 from conftest import ROOT, shipped
+from reference_sampler import ReferenceSampler, choose
 
 from generate_music import main
 from lstm_music.checkpoint import BEST, load_checkpoint
 from lstm_music.generation import ONE_THREAD_BATCH
 from lstm_music.midi_io import parse_ql, playable, read_piece, token_pitches
 from lstm_music.model import input_names
-from lstm_music.sampling import Sampler, choose
+from lstm_music.sampling import Sampler
 from lstm_music.streams import (
     REGISTER_KEY,
     SPECIALS,
@@ -141,7 +142,7 @@ def test_incremental_steps_match_the_full_model(tiny_run: Path, tiny_data: Path)
     register = piece_register(rows)
     assert REGISTER_KEY in input_names(model)  # the default: conditioned on the piece's register
     full = model.predict_on_batch(model_inputs(rows[None], input_names(model), register[None]))
-    sampler = Sampler(model)
+    sampler = ReferenceSampler(model)
     states = sampler.start(1, register[None])
     for t in range(len(rows) - 1):
         probs, states, context = sampler.step(rows[t : t + 1], states)
@@ -213,7 +214,7 @@ def test_temperature_zero_is_argmax_and_equals_top_k_one(tiny_run: Path, tmp_pat
     top1 = generate(tiny_run, tmp_path / "k1.mid", "--seed", "1", "--top-k", "1")
     assert zero.read_bytes() == top1.read_bytes()
     model, _, _ = load_checkpoint(tiny_run / BEST)
-    sampler = Sampler(model)
+    sampler = ReferenceSampler(model)
     probs, _, context = sampler.step(np.full((1, 3), START_INDEX), sampler.start(1))
     from lstm_music.sampling import SamplingSettings
 
@@ -232,7 +233,7 @@ def test_temperature_zero_is_argmax_and_equals_top_k_one(tiny_run: Path, tmp_pat
         {"pitch_window": (2.0, 3.0)},
     ],
 )
-def test_the_compiled_loop_draws_what_the_reference_path_draws(tiny_run: Path, tiny_data: Path, flags) -> None:
+def test_the_compiled_loop_draws_what_the_reference_sampler_draws(tiny_run: Path, tiny_data: Path, flags) -> None:
     from lstm_music.sampling import SamplingSettings
 
     model, metadata, vocabularies = load_checkpoint(tiny_run / BEST)
@@ -248,8 +249,9 @@ def test_the_compiled_loop_draws_what_the_reference_path_draws(tiny_run: Path, t
     sampler = Sampler(model, together_index(vocabularies, "note"))
     registers = np.array([[50.0, 70.0], [40.0, 80.0], [60.0, 62.0]])
     # one random generator, the same numbers: the float32 graph must pick the same tokens as numpy
-    reference = sampler.generate(150, 3, settings, seed=11, primer=primer, registers=registers, compiled=False)
-    compiled = sampler.generate(150, 3, settings, seed=11, primer=primer, registers=registers, compiled=True)
+    oracle = ReferenceSampler(model, together_index(vocabularies, "note"))
+    reference = oracle.generate(150, 3, settings, seed=11, primer=primer, registers=registers)
+    compiled = sampler.generate(150, 3, settings, seed=11, primer=primer, registers=registers)
     assert np.array_equal(compiled, reference)
     if settings.repeat_weights:  # sampled music, not argmax's loop
         assert len({tuple(row) for row in compiled.reshape(-1, 3).tolist()}) > 5

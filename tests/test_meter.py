@@ -143,6 +143,8 @@ def test_a_model_of_pieces_on_the_beat_generates_notes_on_the_beat(tmp_path: Pat
 def test_the_sampler_keeps_the_bar_count_the_midi_file_shows(tiny_run: Path, tmp_path: Path, monkeypatch) -> None:
     """The places in their bars that sampling fed the model are those of the events it drew, and the
     MIDI file written from them puts its last note in the bar and beat the sampler counted."""
+    import reference_sampler
+
     from lstm_music import sampling
     from lstm_music.checkpoint import load_checkpoint
     from lstm_music.notes import event_starts
@@ -154,9 +156,10 @@ def test_the_sampler_keeps_the_bar_count_the_midi_file_shows(tiny_run: Path, tmp
     sampler = sampling.Sampler(model, together_index(vocabularies, "note"))
     compiled = sampler.generate(120, 2, seed=3, bars=bars)
     fed = []
-    counted = sampling.clock_positions
-    monkeypatch.setattr(sampling, "clock_positions", lambda *clock: fed.append(counted(*clock)) or fed[-1])
-    reference = sampler.generate(120, 2, seed=3, bars=bars, compiled=False)
+    counted = reference_sampler.clock_positions
+    monkeypatch.setattr(reference_sampler, "clock_positions", lambda *clock: fed.append(counted(*clock)) or fed[-1])
+    oracle = reference_sampler.ReferenceSampler(model, together_index(vocabularies, "note"))
+    reference = oracle.generate(120, 2, seed=3, bars=bars)
     assert np.array_equal(compiled, reference) and len(fed) == 120  # <start>, then each drawn row but the last
     for k, (rows, meter) in enumerate(zip(reference, meters, strict=True)):
         events = decode_events(rows, vocabularies)

@@ -12,9 +12,10 @@ import mido
 import numpy as np
 import pytest
 from conftest import CHORALES, ROOT, shipped, train_args, write_tracks
+from reference_sampler import choose
 
 from lstm_music.checkpoint import BEST, CheckpointError
-from lstm_music.sampling import choose, choose_ops
+from lstm_music.sampling import choose_ops
 from lstm_music.training import LOCK, claim_run_dir, new_run_dir, release_run_dir
 
 

