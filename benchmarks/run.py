@@ -454,7 +454,7 @@ def bench_start(data: Path, events: int = 500) -> None:
     events, the repeat memory), beside `python -c "import tensorflow"`: each the best of 3 fresh processes."""
     import keras
 
-    from lstm_music.checkpoint import save_checkpoint
+    from lstm_music.checkpoint import Metadata, save_checkpoint
     from lstm_music.model import PRESETS, build_model
     from lstm_music.repeats import BUCKETS
     from lstm_music.streams import STREAMS
@@ -466,15 +466,11 @@ def bench_start(data: Path, events: int = 500) -> None:
     config = replace(PRESETS["default"], pitch_embedding=True, register=True)
     keras.utils.set_random_seed(0)
     model = build_model({s: len(v) for s, v in vocabularies.items()}, config)
-    metadata = {
-        "vocabularies": vocabularies_to_json(vocabularies),
-        "representation": "note",
-        "common_key": True,
-        "model": config.to_dict(),
-        "registers": [[48.0, 72.0], [55.0, 79.0]],
-        "repeat_weights": {s: [0.5] * len(BUCKETS) for s in STREAMS},
-        "median_bpm": 100.0,
-    }
+    metadata = Metadata(
+        vocabularies_to_json(vocabularies), config.to_dict(), "note", common_key=True,
+        registers=[[48.0, 72.0], [55.0, 79.0]], repeat_weights={s: [0.5] * len(BUCKETS) for s in STREAMS},
+        median_bpm=100.0,
+    )  # fmt: skip
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = save_checkpoint(model, Path(tmp) / "start.weights.h5", metadata)

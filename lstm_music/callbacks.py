@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import keras
 
-from .checkpoint import BEST, LATEST, copy_checkpoint, save_checkpoint
+from .checkpoint import BEST, LATEST, Metadata, copy_checkpoint, save_checkpoint
 from .repeats import fit_weights
 from .scoring import target_probabilities
 
@@ -27,7 +28,7 @@ class Checkpointer(keras.callbacks.Callback):
     def __init__(
         self,
         run_dir: Path,
-        metadata: dict,
+        metadata: Metadata,
         monitor: str,
         val,
         val_styles: list[int],
@@ -46,7 +47,7 @@ class Checkpointer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         value = float(logs.get(self.monitor, float("inf")))
-        info = {**self.metadata, "epoch": epoch + 1, "metrics": {k: float(v) for k, v in logs.items()}}
+        info = replace(self.metadata, epoch=epoch + 1, metrics={k: float(v) for k, v in logs.items()})
         if value < self.best:
             self.best = value
             if self.val.rows:  # how much of each head to copy from the piece's own earlier phrases
@@ -54,8 +55,7 @@ class Checkpointer(keras.callbacks.Callback):
                 probabilities = target_probabilities(self.model, rows, styles=self.val_styles, positions=positions)[0]
                 order = self.model.music_layers.order
                 self.repeat_weights = fit_weights(rows, probabilities, self.together, order)
-            if self.repeat_weights:
-                info["repeat_weights"] = self.repeat_weights
+            info.repeat_weights = self.repeat_weights
             if self.keep_all:
                 name = f"epoch{epoch + 1:03d}-{self.monitor}{value:.4f}.weights.h5"
                 path = save_checkpoint(self.model, self.run_dir / name, info)
@@ -63,8 +63,7 @@ class Checkpointer(keras.callbacks.Callback):
             else:
                 path = save_checkpoint(self.model, self.run_dir / BEST, info)
             self.best_path, self.best_epoch = path, epoch + 1
-        if self.repeat_weights:
-            info["repeat_weights"] = self.repeat_weights
+        info.repeat_weights = self.repeat_weights
         save_checkpoint(self.model, self.run_dir / LATEST, info, optimizer=True)
 
 

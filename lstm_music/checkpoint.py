@@ -1,11 +1,12 @@
 """Self-contained HDF5 checkpoints: Keras weights plus everything needed to use them.
 
 A checkpoint is a Keras ``.weights.h5`` file with one extra group, ``lstm_music``, holding a JSON
-document (format tag, vocabularies, model configuration, sequence length, parser settings and a
-training summary) and the encoded training split (for the n-gram baseline). Generation and
-evaluation need nothing else. Files are written to a temporary name, flushed and renamed, so a
-checkpoint under its final name is always complete. h5py is imported when a file is opened, so
-that commands which only name a checkpoint's errors start without it.
+document (`Metadata`: format tag, vocabularies, model configuration, what the music was read as,
+what sampling draws from, a training summary) and, in older checkpoints, the encoded training split
+(for the n-gram baseline; now a file beside them). Generation and evaluation need nothing else.
+Files are written to a temporary name, flushed and renamed, so a checkpoint under its final name
+is always complete. h5py is imported when a file is opened, so that commands which only name a
+checkpoint's errors start without it.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .backend import import_keras
 from .files import forget, reason, scratch_prefix, write_atomically
+from .instruments import PIANO
 from .vocab import OLD_REPRESENTATION, Vocabulary, vocabularies_from_json
 
 if TYPE_CHECKING:
@@ -39,8 +42,83 @@ class CheckpointError(Exception):
     """A path that is not a usable checkpoint of this toolkit; the message says why."""
 
 
+@dataclass
+class Metadata:
+    """What a checkpoint records beside its weights: one JSON document tagged `FORMAT` (`to_json`,
+    `from_json`). A field that a checkpoint made before it lacks takes the default that describes
+    such a checkpoint (whole-chord tokens in the pieces' own keys, one instrument, no meter, no styles)."""
+
+    vocabularies: dict[str, Any]  # `vocab.vocabularies_to_json`
+    model: dict[str, Any]  # `model.ModelConfig.to_dict`
+    representation: str = OLD_REPRESENTATION
+    common_key: bool = False
+    instruments: bool = False  # a fourth stream (its vocabulary is in `vocabularies`)
+    plays_as: dict[str, str] = field(default_factory=dict)  # instruments played as another (too rare to learn)
+    plays: str = PIANO  # the most common instrument, which a model without the fourth stream plays on
+    meters: list[str] = field(default_factory=list)  # the time signatures the model reads; none: no meter input
+    piece_meters: list[str] = field(default_factory=list)  # each training piece's main one, for generation to draw
+    styles: list[str] = field(default_factory=list)  # style index i + 1 is styles[i]; 0 is none
+    style_pieces: dict[str, int] = field(default_factory=dict)  # training pieces per style
+    drums: bool = False
+    preset: str | None = None
+    sequence_length: int | None = None
+    parser: dict[str, Any] | None = None  # `corpus.PARSER_SETTINGS` the pieces were read with
+    min_count: int = 2
+    median_bpm: float | None = None
+    training: dict[str, Any] = field(default_factory=dict)  # the run's data and settings, as a record
+    train_rows: dict[str, Any] | None = None  # the file of the encoded training split: name, rows, SHA-256
+    registers: list[list[float]] | None = None  # each training piece's register, for generation to draw
+    register_styles: list[int] | None = None  # the style of each of `registers`
+    register_margins: list[float] | None = None  # the pitch window (`streams.register_margins`)
+    repeat_weights: dict[str, list[float]] | None = None  # the repeat memory's, fitted on the validation pieces
+    epoch: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def train_pieces(self) -> list[str]:
+        """The paths of the training split's pieces."""
+        return self.training.get("train_pieces", [])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document, meter and style fields grouped as stored."""
+        flat = {f.name: getattr(self, f.name) for f in fields(self)}
+        grouped = {"meters": {"tokens": flat.pop("meters"), "pieces": flat.pop("piece_meters")}}
+        grouped["styles"] = {"names": flat.pop("styles"), "pieces": flat.pop("style_pieces")}
+        return {"format": FORMAT, **flat, **grouped}
+
+    def to_json(self) -> str:
+        """`to_dict` as JSON text."""
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, stored: dict[str, Any]) -> Metadata:
+        """The metadata a stored document holds (keys it does not know are left out); `TypeError` or
+        `ValueError` if it is not one."""
+        if not isinstance(stored, dict) or stored.get("format") != FORMAT:
+            found = stored.get("format") if isinstance(stored, dict) else None
+            raise ValueError(f"checkpoint format {found!r}, expected {FORMAT!r}")
+        missing = [name for name in ("vocabularies", "model") if name not in stored]
+        if missing:
+            raise KeyError(missing[0])
+        meters, styles = stored.get("meters") or {}, stored.get("styles") or {}
+        known = {f.name for f in fields(cls)} - {"meters", "piece_meters", "styles", "style_pieces"}
+        values = {k: v for k, v in stored.items() if k in known and v is not None}
+        metadata = cls(
+            **values, meters=meters.get("tokens") or [], piece_meters=meters.get("pieces") or [],
+            styles=styles.get("names") or [], style_pieces=styles.get("pieces") or {},
+        )  # fmt: skip
+        if not isinstance(metadata.model, dict) or not isinstance(metadata.training, dict):
+            raise TypeError("model settings or training record are not a mapping")
+        return metadata
+
+    @classmethod
+    def from_json(cls, text: str) -> Metadata:
+        """`from_dict` of JSON text."""
+        return cls.from_dict(json.loads(text))
+
+
 def save_checkpoint(
-    model, path: Path | str, metadata: dict, train_rows: np.ndarray | None = None, optimizer: bool = False
+    model, path: Path | str, metadata: Metadata, train_rows: np.ndarray | None = None, optimizer: bool = False
 ) -> Path:
     """Atomically write `model`'s weights and `metadata` (plus optional training rows, and with
     `optimizer` the optimizer's state: its step and Adam's moments, for a true `--resume`) to
@@ -60,7 +138,7 @@ def save_checkpoint(
             model.save_weights(built)
             with h5py.File(built, "a") as handle:
                 group = handle.create_group(GROUP)
-                text = json.dumps({"format": FORMAT, **metadata})
+                text = metadata.to_json()
                 group.create_dataset("metadata", data=np.frombuffer(text.encode(), dtype=np.uint8))
                 if train_rows is not None:
                     group.create_dataset("train_rows", data=train_rows, compression="gzip")
@@ -103,7 +181,7 @@ def restore_optimizer(model, path: Path | str) -> bool:
     return True
 
 
-def read_metadata(path: Path | str) -> dict:
+def read_metadata(path: Path | str) -> Metadata:
     """The metadata stored in checkpoint `path`; `CheckpointError` if it is not one of ours."""
     import h5py
 
@@ -118,25 +196,18 @@ def read_metadata(path: Path | str) -> dict:
     except OSError as error:
         raise CheckpointError(f"{path} is not a checkpoint of this toolkit (not an HDF5 file)") from error
     try:
-        metadata = json.loads(text.decode())
+        stored = json.loads(text.decode())
     except ValueError as error:
         raise CheckpointError(f"{path}: its metadata is damaged (not JSON: {error})") from error
-    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        found = metadata.get("format") if isinstance(metadata, dict) else None
+    if not isinstance(stored, dict) or stored.get("format") != FORMAT:
+        found = stored.get("format") if isinstance(stored, dict) else None
         raise CheckpointError(f"{path} has checkpoint format {found!r}, expected {FORMAT!r}")
     try:  # everything generation, evaluation and --resume read from it, checked in this one place
-        vocabularies_from_json(metadata["vocabularies"])
-        if not isinstance(metadata["model"], dict):
-            raise TypeError("model settings are not a mapping")
+        metadata = Metadata.from_dict(stored)
+        vocabularies_from_json(metadata.vocabularies)
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: its metadata is damaged ({type(error).__name__}: {error})") from error
     return metadata
-
-
-def seen_as(metadata: dict) -> tuple[str, bool]:
-    """(representation, common key) of the music a checkpoint was trained on; checkpoints from before
-    these were recorded used whole-chord tokens in the pieces' own keys."""
-    return metadata.get("representation", OLD_REPRESENTATION), bool(metadata.get("common_key", False))
 
 
 def fingerprint(rows: np.ndarray, chunk: int = 1 << 20) -> str:
@@ -161,16 +232,17 @@ def save_train_rows(run_dir: Path, write: Callable[[Path], None]) -> tuple[np.nd
     return rows, {"file": TRAIN_ROWS, "sha256": fingerprint(rows), "rows": int(len(rows))}
 
 
-def read_train_rows(path: Path | str) -> np.ndarray | None:
+def read_train_rows(path: Path | str, metadata: Metadata | None = None) -> np.ndarray | None:
     """The encoded training split of checkpoint `path` (what the n-gram baseline is fitted on):
     stored in the checkpoint itself (checkpoints before the run-level file), or the run folder's
-    `TRAIN_ROWS` when its fingerprint is the one the checkpoint records; None otherwise."""
+    `TRAIN_ROWS` when its fingerprint is the one the checkpoint's `metadata` (read if not given)
+    records; None otherwise."""
     import h5py
 
     with h5py.File(path, "r") as handle:
         if "train_rows" in handle[GROUP]:
             return handle[GROUP]["train_rows"][()]
-    stored = read_metadata(path).get("train_rows")
+    stored = (metadata or read_metadata(path)).train_rows
     beside = Path(path).parent / TRAIN_ROWS
     if not stored or not beside.is_file():
         return None
@@ -181,15 +253,18 @@ def read_train_rows(path: Path | str) -> np.ndarray | None:
     return rows if fingerprint(rows) == stored["sha256"] else None
 
 
-def load_checkpoint(path: Path | str) -> tuple[keras.Model, dict, dict[str, Vocabulary]]:
-    """Rebuild the model from `path` and load its weights; return ``(model, metadata, vocabularies)``."""
-    metadata = read_metadata(path)  # a bad file fails before Keras loads
+def load_checkpoint(
+    path: Path | str, metadata: Metadata | None = None
+) -> tuple[keras.Model, Metadata, dict[str, Vocabulary]]:
+    """Rebuild the model from `path` and load its weights; return ``(model, metadata, vocabularies)``
+    (`metadata`: what `read_metadata` already read from `path`, not read again)."""
+    metadata = metadata or read_metadata(path)  # a bad file fails before Keras loads
     import_keras()
     from .model import ModelConfig, build_model
 
-    vocabularies = vocabularies_from_json(metadata["vocabularies"])
+    vocabularies = vocabularies_from_json(metadata.vocabularies)
     try:
-        config = ModelConfig.from_dict(metadata["model"])
+        config = ModelConfig.from_dict(metadata.model)
     except (KeyError, TypeError) as error:
         raise CheckpointError(f"{path}: its model settings are damaged ({type(error).__name__}: {error})") from error
     model = build_model({s: len(v) for s, v in vocabularies.items()}, config)

@@ -1,4 +1,4 @@
-"""What the command-line entry points share: flag validators, the sampling flags, exit status 2.
+"""What the command-line entry points share: flag validators, the paths they name, exit status 2.
 
 Nothing here imports Keras, so `--help` and flag errors answer at once.
 """
@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .files import reason
-from .sampling import SamplingSettings
-from .streams import ALL_STREAMS
 
 
 class SettingError(Exception):
@@ -71,46 +69,6 @@ def non_negative(kind: type = int) -> Callable[[str], int | float]:
     return number(kind, 0)
 
 
-def add_sampling_flags(
-    parser: argparse.ArgumentParser, temperature: float, top_k: int, top_p: float, repeats: bool, pitch_window: bool
-) -> None:
-    """The flags that say how each head is sampled, with these defaults."""
-    parser.add_argument("--temperature", type=number(float, 0, 100), default=temperature, help="0 = argmax")
-    for stream in ALL_STREAMS:
-        parser.add_argument(
-            f"--{stream}-temperature", type=number(float, 0, 100), help=f"override --temperature for the {stream} head"
-        )
-    parser.add_argument("--top-k", type=non_negative(int), default=top_k, help="keep the k most likely tokens (0: all)")
-    parser.add_argument("--top-p", type=probability, default=top_p, help="nucleus sampling mass")
-    parser.add_argument(
-        "--repeats",
-        action=argparse.BooleanOptionalAction,
-        default=repeats,
-        help="mix in the checkpoint's repeat memory so pieces repeat their own phrases (--no-repeats: network alone)",
-    )
-    parser.add_argument(
-        "--pitch-window",
-        action=argparse.BooleanOptionalAction,
-        default=pitch_window,
-        help="keep each piece's notes within its register widened by as much as 90%% of the training pieces "
-        "reach past theirs (stored in the checkpoint; --no-pitch-window: any pitch)",
-    )
-
-
-def sampling_settings(args: argparse.Namespace, metadata: dict) -> SamplingSettings:
-    """The `SamplingSettings` the sampling flags ask for, with the checkpoint's repeat weights and
-    register margins (`metadata`; a checkpoint without them samples without)."""
-    temperatures = {s: getattr(args, f"{s}_temperature") for s in ALL_STREAMS}
-    margins = metadata.get("register_margins")
-    return SamplingSettings(
-        {s: args.temperature if t is None else t for s, t in temperatures.items()},
-        args.top_k,
-        args.top_p,
-        metadata.get("repeat_weights") if args.repeats else None,
-        tuple(margins) if margins and args.pitch_window else None,
-    )
-
-
 def given_flags(parser: argparse.ArgumentParser, argv: list[str] | None) -> set[str]:
     """The settings (argument names) that `argv` names on the command line, whatever their value:
     `parser` parsed once more with every default hidden."""
@@ -123,11 +81,6 @@ def given_flags(parser: argparse.ArgumentParser, argv: list[str] | None) -> set[
     finally:
         for action, default in zip(actions, defaults, strict=True):
             action.default = default
-
-
-def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
-    """`--verbose`: show the backend's C++ start-up and log lines, hidden by default (`backend`)."""
-    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's C++ log lines")
 
 
 def exit_status(run: Callable[[], object], errors: tuple[type[Exception], ...] = ()) -> int:
@@ -188,11 +141,11 @@ def check_output(flag: str, path: str | Path, kind: str) -> None:
         raise SettingError(f"{flag} {path}: no permission to write in {above}")
 
 
-def check_paths(args: argparse.Namespace, inputs: dict[str, str], outputs: dict[str, str]) -> None:
+def check_paths(settings: object, inputs: dict[str, str], outputs: dict[str, str]) -> None:
     """`check_input` of each flag of `inputs` and `check_output` of each of `outputs` (flag -> kind)
-    that `args` sets, before anything slow starts."""
+    that `settings` sets, before anything slow starts."""
     for flags, check in ((inputs, check_input), (outputs, check_output)):
         for flag, kind in flags.items():
-            value = getattr(args, flag.lstrip("-").replace("-", "_"))
+            value = getattr(settings, flag.lstrip("-").replace("-", "_"))
             if value:
                 check(flag, value, kind)

@@ -29,7 +29,6 @@ its share of recurring phrases goes beyond every real piece.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -37,7 +36,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -48,12 +47,8 @@ from .cli import (
     EITHER,
     FILE,
     FOLDER,
-    add_sampling_flags,
-    add_verbose_flag,
     check_paths,
     exit_status,
-    number,
-    sampling_settings,
 )
 from .corpus import DataError, load_corpus, parser_difference
 from .files import reason, write_atomically
@@ -75,8 +70,9 @@ from .midi_io import Event, Piece, event_onsets, join_chords
 from .realness import format_realness, separability
 from .realness import segment_features as realness_segments
 from .repeats import mixed_cross_entropy
-from .sampling import DEFAULT_TEMPERATURE, Bars, choose_registers, draw_meters, make_bars
+from .sampling import Bars, SamplingSettings, choose_registers, draw_meters, make_bars
 from .scoring import score_model, target_probabilities
+from .settings import EvaluateSettings, parse
 from .streams import INSTRUMENT, STREAMS, UNK, streams_of
 from .styles import StyleError, label_pieces, read_style_table, style_index, unmatched_warning
 from .vocab import (
@@ -92,24 +88,8 @@ from .vocab import (
     unknown_warning,
 )
 
-CHECKPOINT = ""  # checkpoint file or run folder; "" = the best checkpoint of the newest run in WEIGHTS_DIR
-WEIGHTS_DIR = "weights"
-DATA = "midi_songs"  # the folder scored: its pieces outside the checkpoint's training split
-CACHE_DIR = ".cache/events"
-WORKERS = 0  # parser processes; 0 = all cores
-GENERATE = 0  # pieces to generate for the music report; 0 = held-out scores only
-GENERATE_ALONE = 10  # what --generate means without a number
-LENGTH = 500  # notes and chords per generated piece
-SEED = 0
-TEMPERATURE = DEFAULT_TEMPERATURE  # sampling as generate_music.py samples (the same default)
-TOP_K = 0
-TOP_P = 1.0
-REPEATS = True
-PITCH_WINDOW = True
-STYLES = "folders"  # held-out pieces' styles: their folders, or a path,style CSV
-JSON = ""  # also write every number here
-HTML = ""  # also write the report page here
-SOUNDFONT = ""  # "" = the General MIDI SoundFont inside pretty_midi
+if TYPE_CHECKING:
+    from .checkpoint import Metadata
 
 # A piece beyond every real piece in one of these is stuck in a loop (one event or phrase over and
 # over); values merely above the real 90th percentile are counted in the table's "outside" column.
@@ -117,10 +97,9 @@ LOOP_METRICS = ("longest_run", "loop_share")
 MIN_REFERENCE = 10  # real pieces needed at the comparison length
 
 
-def held_out_pieces(pieces: list[Piece], data: Path, metadata: dict) -> list[Piece]:
+def held_out_pieces(pieces: list[Piece], data: Path, metadata: Metadata) -> list[Piece]:
     """The pieces of `data` that are not in the checkpoint's training split."""
-    training = metadata["training"]
-    trained = {(Path(training["data"]) / name).resolve() for name in training["train_pieces"]}
+    trained = {(Path(metadata.training["data"]) / name).resolve() for name in metadata.train_pieces}
     return [p for p in pieces if (data / p.path).resolve() not in trained]
 
 
@@ -267,7 +246,7 @@ def training_segments(loaded: Loaded, size: int) -> dict[str, list[np.ndarray]]:
     """Per style, `segment_features` of the checkpoint's training pieces (events holding ``<unk>``
     left out), labelled by the style index the checkpoint records for each; empty for a checkpoint
     that records none."""
-    labels = loaded.metadata["training"].get("train_styles") or loaded.metadata.get("register_styles")
+    labels = loaded.metadata.training.get("train_styles") or loaded.metadata.register_styles
     pieces = split_encoded(loaded.train_rows) if labels and loaded.train_rows is not None else []
     if len(pieces) != len(labels or []):  # none recorded, or not one per piece: nothing to label them by
         return {}
@@ -280,17 +259,16 @@ def training_segments(loaded: Loaded, size: int) -> dict[str, list[np.ndarray]]:
 
 
 def style_report(
-    sampler, settings, args: argparse.Namespace, loaded: Loaded, seen, styles
+    sampler, sampling: SamplingSettings, settings: EvaluateSettings, loaded: Loaded, seen, styles
 ) -> tuple[dict, dict[str, list[list[Event]]]]:
-    """Generate `args.generate` pieces of `args.length` events in each of the largest styles and say
+    """Generate `settings.generate` pieces of `settings.length` events in each of the largest styles and say
     how often a classifier fitted on the real held-out pieces (`metrics.style_accuracy`) recognises
     them, beside how often it recognises the real held-out pieces and the training pieces of the
     same style; also return the generated pieces of each style."""
     metadata, vocabularies = loaded.metadata, loaded.vocabularies
-    names = metadata["styles"]["names"]
-    pieces = metadata["styles"].get("pieces", {})
+    names, pieces = metadata.styles, metadata.style_pieces
     largest = sorted(names, key=lambda n: -pieces.get(n, 0))[:STYLES_COMPARED]
-    size = args.length
+    size = settings.length
     real: dict[str, list] = {name: [] for name in names}
     for piece, index in zip(seen, styles, strict=True):
         if index:
@@ -299,14 +277,15 @@ def style_report(
     for name in largest:
         index = style_index(names, name)
         registers = choose_registers(
-            metadata.get("registers"), args.generate, args.seed, None, metadata.get("register_styles"), index
+            metadata.registers, settings.generate, settings.seed, None, metadata.register_styles, index
         )
-        bars = drawn_bars(loaded, draw_meters(loaded.metadata, args.generate, args.seed, index))
-        rows = sampler.generate(size, args.generate, settings, args.seed, registers=registers, style=index, bars=bars)
+        bars = drawn_bars(loaded, draw_meters(loaded.metadata, settings.generate, settings.seed, index))
+        count, seed = settings.generate, settings.seed
+        rows = sampler.generate(size, count, sampling, seed, registers=registers, style=index, bars=bars)
         generated[name] = [decode_events(r, vocabularies) for r in rows]
         features[name] = [style_features(events) for events in generated[name]]
     report = style_accuracy({n: real[n] for n in names if real[n]}, features, training_segments(loaded, size))
-    empty = {"real_segments": 0, "generated_pieces": args.generate}
+    empty = {"real_segments": 0, "generated_pieces": settings.generate}
     return {name: report.get(name, empty) for name in largest}, generated
 
 
@@ -485,7 +464,7 @@ class Loaded:
 
     path: Path
     model: Any
-    metadata: dict
+    metadata: Metadata
     vocabularies: dict[str, Vocabulary]
     train_rows: np.ndarray | None  # the encoded training split (None until `rebuild_split` if not stored)
 
@@ -499,13 +478,11 @@ class Loaded:
     @property
     def seen_as(self) -> tuple[str, bool]:
         """(representation, common key) of the checkpoint."""
-        from .checkpoint import seen_as
-
-        return seen_as(self.metadata)
+        return self.metadata.representation, self.metadata.common_key
 
     @property
     def styles(self) -> list[str]:
-        return (self.metadata.get("styles") or {}).get("names", [])
+        return self.metadata.styles
 
     @property
     def instruments(self) -> bool:
@@ -514,25 +491,25 @@ class Loaded:
     @property
     def meters(self) -> list[str]:
         """The time signatures the model reads (none: it reads no meter)."""
-        return (self.metadata.get("meters") or {}).get("tokens", [])
+        return self.metadata.meters
 
     @property
     def plays_as(self) -> dict[str, str]:
         """The instruments the model plays as another (too rare to learn: `instruments.instrument_plan`)."""
-        return self.metadata.get("plays_as") or {}
+        return self.metadata.plays_as
 
 
-def open_checkpoint(args: argparse.Namespace) -> Loaded:
-    """Load the checkpoint `args` names with its training split (the n-gram needs it) where its
+def open_checkpoint(settings: EvaluateSettings) -> Loaded:
+    """Load the checkpoint `settings` names with its training split (the n-gram needs it) where its
     run folder has it (`rebuild_split` makes it again otherwise)."""
     from .checkpoint import load_checkpoint, read_train_rows, resolve_checkpoint
 
-    path = resolve_checkpoint(args.checkpoint, args.weights_dir)
+    path = resolve_checkpoint(settings.checkpoint, settings.weights_dir)
     model, metadata, vocabularies = load_checkpoint(path)
-    difference = parser_difference(metadata.get("parser"))
+    difference = parser_difference(metadata.parser)
     if difference:
         print(difference)
-    return Loaded(path, model, metadata, vocabularies, read_train_rows(path))
+    return Loaded(path, model, metadata, vocabularies, read_train_rows(path, metadata))
 
 
 def rebuild_split(loaded: Loaded, pieces: list[Piece], data: Path) -> None:
@@ -541,7 +518,7 @@ def rebuild_split(loaded: Loaded, pieces: list[Piece], data: Path) -> None:
     the training run's (by the fingerprint the checkpoint records)."""
     from .checkpoint import TRAIN_ROWS, CheckpointError, fingerprint
 
-    names = loaded.metadata["training"]["train_pieces"]
+    names = loaded.metadata.train_pieces
     found = {p.path: p for p in pieces}
     missing = [name for name in names if name not in found]
     if missing:
@@ -552,7 +529,7 @@ def rebuild_split(loaded: Loaded, pieces: list[Piece], data: Path) -> None:
     representation, common_key = loaded.seen_as
     seen = prepare([found[name] for name in names], representation, common_key, loaded.instruments, loaded.plays_as)
     loaded.train_rows = np.concatenate([encode_piece(p, loaded.vocabularies) for p in seen])
-    same = fingerprint(loaded.train_rows) == (loaded.metadata.get("train_rows") or {}).get("sha256")
+    same = fingerprint(loaded.train_rows) == (loaded.metadata.train_rows or {}).get("sha256")
     how = (
         "the same as the training run's" if same else "changed since training: the n-gram is fitted on them as they are"
     )
@@ -561,15 +538,15 @@ def rebuild_split(loaded: Loaded, pieces: list[Piece], data: Path) -> None:
     )
 
 
-def read_held_out(args: argparse.Namespace, loaded: Loaded) -> tuple[list[Piece], list[Piece]]:
+def read_held_out(settings: EvaluateSettings, loaded: Loaded) -> tuple[list[Piece], list[Piece]]:
     """Every piece of `--data` (labelled with its style where the checkpoint has styles) and the
     held-out ones among them."""
-    data = Path(args.data)
-    drums = loaded.metadata.get("drums", False)
-    pieces = load_corpus(data, args.cache_dir, args.workers or None, progress=False, drums=drums).pieces
+    data = Path(settings.data)
+    drums = loaded.metadata.drums
+    pieces = load_corpus(data, settings.cache_dir, settings.workers or None, progress=False, drums=drums).pieces
     if loaded.styles:  # each piece's style, read as training read it (or from --styles)
-        table = read_style_table(args.styles) if args.styles != "folders" else None
-        warning = None if table is None else unmatched_warning(table, pieces, data, args.styles)
+        table = read_style_table(settings.styles) if settings.styles != "folders" else None
+        warning = None if table is None else unmatched_warning(table, pieces, data, settings.styles)
         if warning:
             print(warning, file=sys.stderr)
         pieces = label_pieces(pieces, data, table)
@@ -590,13 +567,13 @@ def score_held_out(loaded: Loaded, seen: list[Piece], notes: int, seed: int) -> 
     probabilities, correct = target_probabilities(loaded.model, arrays, styles=styles, positions=places)
     ngram = score_ngram(loaded.train_rows, arrays, loaded.vocabularies)
     scores = {"model": score_model(probabilities, correct), "ngram": ngram}
-    if loaded.metadata.get("repeat_weights"):
+    if loaded.metadata.repeat_weights:
         together = together_index(loaded.vocabularies, loaded.seen_as[0])
         order = loaded.model.music_layers.order
-        mixed = mixed_cross_entropy(arrays, probabilities, loaded.metadata["repeat_weights"], together, order)
+        mixed = mixed_cross_entropy(arrays, probabilities, loaded.metadata.repeat_weights, together, order)
         scores["model_with_repeats"] = {s: {"cross_entropy": mixed[s]} for s in streams_of(loaded.vocabularies)}
     scores["nats_per_note"] = {name: nats_per_note(scores[name], events, notes) for name in list(scores)}
-    minimum = loaded.metadata.get("min_count", 2)
+    minimum = loaded.metadata.min_count
     scores["nats_per_known_chord_note"] = known_chord_nats(seen, probabilities, loaded.training, minimum)
     if styles:  # the same pieces told another style: the label must carry information
         wrong = other_styles(styles, len(loaded.styles), seed)
@@ -621,7 +598,7 @@ def realness_report(
     from the `generated` ones (`realness.separability`), beside how well it tells them from the
     training pieces among `real` (the floor: real music against itself; up to three training pieces
     per held-out one, drawn with `seed`)."""
-    trained = set(loaded.metadata.get("training", {}).get("train_pieces", []))
+    trained = set(loaded.metadata.train_pieces)
     held = [realness_segments(list(p.events), p.meters) for p in real if p.path not in trained]
     training = [p for p in real if p.path in trained]
     drawn = np.random.default_rng(seed).permutation(len(training))[: 3 * max(1, len(held))]
@@ -631,7 +608,7 @@ def realness_report(
 
 
 def compare_music(
-    args: argparse.Namespace, loaded: Loaded, pieces: list[Piece], seen: list[Piece]
+    settings: EvaluateSettings, loaded: Loaded, pieces: list[Piece], seen: list[Piece]
 ) -> tuple[dict, list[list[Event]], list[list[Event]]]:
     """Generate `--generate` pieces and report them against the real `pieces` (per style and per
     instrument too, where the checkpoint has them); return the report, the generated pieces and
@@ -640,14 +617,14 @@ def compare_music(
 
     representation, common_key = loaded.seen_as
     vocabularies, training = loaded.vocabularies, loaded.training
-    settings = sampling_settings(args, loaded.metadata)
-    registers = choose_registers(loaded.metadata.get("registers"), args.generate, args.seed)
+    sampling = settings.sampling_settings(loaded.metadata)
+    registers = choose_registers(loaded.metadata.registers, settings.generate, settings.seed)
     sampler = Sampler(loaded.model, together_index(vocabularies, representation))  # compiles its step once
-    length = sampling_length(args.length, representation, training)
-    meters = draw_meters(loaded.metadata, args.generate, args.seed)
+    length = sampling_length(settings.length, representation, training)
+    meters = draw_meters(loaded.metadata, settings.generate, settings.seed)
     bars = drawn_bars(loaded, meters)
-    sampled = sampler.generate(length, args.generate, settings, args.seed, registers=registers, bars=bars)
-    generated = [join_chords(decode_events(rows, vocabularies))[: args.length] for rows in sampled]
+    sampled = sampler.generate(length, settings.generate, sampling, settings.seed, registers=registers, bars=bars)
+    generated = [join_chords(decode_events(rows, vocabularies))[: settings.length] for rows in sampled]
     # real pieces as the model saw them (in the common key, if it was trained so), with chords whole
     real_pieces = prepare(pieces, "chord", common_key, loaded.instruments, loaded.plays_as)
     size = comparison_length(min(map(len, generated)), [len(p.events) for p in real_pieces])
@@ -657,36 +634,36 @@ def compare_music(
     unseen_events = [with_chords(decode_events(encode_piece(p, vocabularies)[1:], vocabularies))[:size] for p in unseen]
     timed = ([[m] for m in meters] or [[COMMON]] * len(generated), [p.meters for p in compared])
     report = music_report([g[:size] for g in generated], reference, unseen_events, training, timed)
-    report["realness"] = realness_report(loaded, real_pieces, generated, timed[0], args.seed)
+    report["realness"] = realness_report(loaded, real_pieces, generated, timed[0], settings.seed)
     report["sampling"] = {
-        "temperature": settings.temperature,
-        "top_k": args.top_k,
-        "top_p": args.top_p,
-        "repeat_weights": settings.repeat_weights,
-        "pitch_window": settings.pitch_window,
+        "temperature": sampling.temperature,
+        "top_k": settings.top_k,
+        "top_p": settings.top_p,
+        "repeat_weights": sampling.repeat_weights,
+        "pitch_window": sampling.pitch_window,
     }
-    report["length"], report["compared_length"], report["seed"] = args.length, size, args.seed
+    report["length"], report["compared_length"], report["seed"] = settings.length, size, settings.seed
     report["real_pieces"] = len(reference)
     if loaded.styles:
         styles = [style_index(loaded.styles, p.style) for p in seen]
-        report["styles"], by_style = style_report(sampler, settings, args, loaded, seen, styles)
+        report["styles"], by_style = style_report(sampler, sampling, settings, loaded, seen, styles)
         report["styles_music"] = per_style_music(by_style, real_pieces, seen, training)
     if loaded.instruments:
         report["instruments"] = instrument_report([g[:size] for g in generated], reference)
     return report, generated, reference
 
 
-def print_music(args: argparse.Namespace, report: dict) -> None:
+def print_music(settings: EvaluateSettings, report: dict) -> None:
     """The music tables: all generated pieces, then each of the largest styles against its own."""
     size = report["compared_length"]
     print(
-        f"\n{args.generate} generated pieces of {args.length} events vs the {report['real_pieces']} real pieces of at "
-        f"least {size} events, compared over their first {size} events"
+        f"\n{settings.generate} generated pieces of {settings.length} events vs the {report['real_pieces']} real "
+        f"pieces of at least {size} events, compared over their first {size} events"
     )
     print(format_report(report))
     if "styles" not in report:
         return
-    print(f"\nstyles: {args.generate} pieces of {args.length} events generated with each of the largest")
+    print(f"\nstyles: {settings.generate} pieces of {settings.length} events generated with each of the largest")
     print(format_styles(report["styles"]))
     for name, music in report["styles_music"].items():
         inside = sum(row.get("median_inside", True) for row in music["per_piece"].values())
@@ -698,41 +675,41 @@ def print_music(args: argparse.Namespace, report: dict) -> None:
         )
 
 
-def write_outputs(args: argparse.Namespace, result: dict, pages: dict, soundfont: bytes | None) -> None:
+def write_outputs(settings: EvaluateSettings, result: dict, pages: dict, soundfont: bytes | None) -> None:
     """Write `--json` (every number) and `--html` (the report page with the pieces in `pages`)."""
-    if args.json:
+    if settings.json:
         try:
-            write_atomically(Path(args.json), lambda temporary: temporary.write_text(json.dumps(result, indent=2)))
+            write_atomically(Path(settings.json), lambda temporary: temporary.write_text(json.dumps(result, indent=2)))
         except OSError as error:
-            raise DataError(f"--json {args.json}: cannot write it: {reason(error)}") from error
-        print(f"wrote {args.json}")
-    if args.html:
+            raise DataError(f"--json {settings.json}: cannot write it: {reason(error)}") from error
+        print(f"wrote {settings.json}")
+    if settings.html:
         from .report_page import write_report_page
 
         try:
-            write_report_page(Path(args.html), result, **pages, soundfont=soundfont)
+            write_report_page(Path(settings.html), result, **pages, soundfont=soundfont)
         except OSError as error:
-            raise DataError(f"--html {args.html}: cannot write it: {reason(error)}") from error
-        print(f"wrote {args.html}")
+            raise DataError(f"--html {settings.html}: cannot write it: {reason(error)}") from error
+        print(f"wrote {settings.html}")
 
 
-def evaluate(args: argparse.Namespace) -> dict:
+def evaluate(settings: EvaluateSettings) -> dict:
     """Run the held-out scoring (and the music report with `--generate`); print tables; write
     `--json` and `--html`; return the numbers."""
-    soundfont = load_soundfont(args.soundfont) if args.html else None  # a bad SoundFont stops at once
-    loaded = open_checkpoint(args)
+    soundfont = load_soundfont(settings.soundfont) if settings.html else None  # a bad SoundFont stops at once
+    loaded = open_checkpoint(settings)
     representation, common_key = loaded.seen_as
-    pieces, held_out = read_held_out(args, loaded)
+    pieces, held_out = read_held_out(settings, loaded)
     if loaded.train_rows is None:
-        rebuild_split(loaded, pieces, Path(args.data))
+        rebuild_split(loaded, pieces, Path(settings.data))
     seen = prepare(held_out, representation, common_key, loaded.instruments, loaded.plays_as)
-    held_out, seen = without_training_copies(loaded, held_out, seen, Path(args.data))
+    held_out, seen = without_training_copies(loaded, held_out, seen, Path(settings.data))
     unknown = unknown_notes(seen, loaded.vocabularies)
     notes, events = unknown["notes"], sum(len(p.events) for p in seen)
-    scores = score_held_out(loaded, seen, notes, args.seed)
+    scores = score_held_out(loaded, seen, notes, settings.seed)
     result = {
         "checkpoint": str(loaded.path),
-        "data": str(args.data),
+        "data": str(settings.data),
         "representation": representation,
         "common_key": common_key,
         "held_out_pieces": len(held_out),
@@ -752,62 +729,35 @@ def evaluate(args: argparse.Namespace) -> dict:
         print(warning)
     print(format_held_out(scores))
     generated, reference = [], []
-    if args.generate:
-        result["music"], generated, reference = compare_music(args, loaded, pieces, seen)
-        print_music(args, result["music"])
-    examples = [(Path(p.path).stem, p.events[: args.length]) for p in held_out[:2]]
-    bpm = loaded.metadata.get("median_bpm") or 120.0
+    if settings.generate:
+        result["music"], generated, reference = compare_music(settings, loaded, pieces, seen)
+        print_music(settings, result["music"])
+    examples = [(Path(p.path).stem, p.events[: settings.length]) for p in held_out[:2]]
+    bpm = loaded.metadata.median_bpm or 120.0
     pages = {"generated": generated, "reference": reference, "examples": examples, "bpm": bpm}
-    write_outputs(args, result, pages, soundfont)
+    write_outputs(settings, result, pages, soundfont)
     return result
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line flags; sampling flags mean what they mean in generate_music.py."""
-    p = argparse.ArgumentParser(
-        prog="python -m lstm_music.evaluate",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("--checkpoint", default=CHECKPOINT or None, help="checkpoint file or run folder")
-    p.add_argument("--weights-dir", default=WEIGHTS_DIR, help="where to look for the newest run")
-    p.add_argument("--data", default=DATA, help="folder of pieces to score and compare with")
-    p.add_argument("--cache-dir", default=CACHE_DIR, help="parsed-events cache")
-    p.add_argument("--workers", type=number(int, 0, 1024), default=WORKERS, help="parser processes (0: all cores)")
-    p.add_argument(
-        "--generate",
-        type=number(int, 0, 1024),
-        nargs="?",
-        const=GENERATE_ALONE,
-        default=GENERATE,
-        help=f"also generate N pieces and compare (alone: {GENERATE_ALONE})",
-    )
-    p.add_argument(
-        "--length", type=number(int, 1, 100_000), default=LENGTH, help="notes and chords per generated piece"
-    )
-    p.add_argument("--seed", type=int, default=SEED, help="sampling seed")
-    add_sampling_flags(p, TEMPERATURE, TOP_K, TOP_P, REPEATS, PITCH_WINDOW)
-    p.add_argument("--styles", default=STYLES, help="held-out pieces' styles: folders, or a path,style CSV")
-    p.add_argument("--json", default=JSON or None, help="also write every number to this JSON file")
-    p.add_argument("--html", default=HTML or None, help="also write a self-contained report page to this file")
-    p.add_argument("--soundfont", default=SOUNDFONT, help="SoundFont for the page's audio (default: TimGM6mb)")
-    add_verbose_flag(p)
-    return p.parse_args(argv)
+def parse_args(argv: list[str] | None = None) -> EvaluateSettings:
+    """The settings the command line asks for; sampling flags mean what they mean in generate_music.py."""
+    return parse(EvaluateSettings(), argv, __doc__.split("\n\n")[0], prog="python -m lstm_music.evaluate")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m lstm_music.evaluate`; exit status 2 on unusable input."""
     from .checkpoint import CheckpointError
 
-    args = parse_args(argv)
+    settings = parse_args(argv)
 
     def run() -> None:
-        inputs = {"--checkpoint": EITHER} if args.checkpoint else {"--weights-dir": FOLDER}
-        styles = {} if args.styles == "folders" else {"--styles": FILE}
-        check_paths(args, inputs | styles | {"--data": FOLDER, "--soundfont": FILE}, {"--json": FILE, "--html": FILE})
-        set_verbose(args.verbose)
+        inputs = {"--checkpoint": EITHER} if settings.checkpoint else {"--weights-dir": FOLDER}
+        styles = {} if settings.styles == "folders" else {"--styles": FILE}
+        inputs |= styles | {"--data": FOLDER, "--soundfont": FILE}
+        check_paths(settings, inputs, {"--json": FILE, "--html": FILE})
+        set_verbose(settings.verbose)
         check_backend()
-        evaluate(args)
+        evaluate(settings)
 
     return exit_status(run, (AudioError, CheckpointError, DataError, StyleError))
 

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import random
 import sys
-from argparse import Namespace
 from dataclasses import replace
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from .backend import set_threads
-from .cli import sampling_settings
 from .files import reason, write_atomically
-from .instruments import PIANO, instrument_name
+from .instruments import instrument_name
 from .instruments import program as gm_program
 from .meter import Meter, meter_at, time_signature
 from .midi_io import (
@@ -48,6 +46,10 @@ from .vocab import (
     unknown_notes,
     unknown_warning,
 )
+
+if TYPE_CHECKING:
+    from .checkpoint import Metadata
+    from .settings import GenerateSettings
 
 # Up to this many pieces at once, each TensorFlow operation of generation runs on one thread: faster on
 # 2 cores for the compiled loop's small operations at 1 to 64 pieces, about even at 256 (docs/BENCHMARKS.md).
@@ -143,18 +145,18 @@ def write_audio(paths: list[Path], soundfont: bytes) -> None:
             raise GenerationError(f"cannot write {target}: {reason(error)}") from error
 
 
-def list_styles(args: Namespace) -> None:
-    """Print the styles of the checkpoint `args` names, with their training piece counts."""
+def list_styles(settings: GenerateSettings) -> None:
+    """Print the styles of the checkpoint `settings` names, with their training piece counts."""
     from .checkpoint import read_metadata, resolve_checkpoint
 
-    path = resolve_checkpoint(args.checkpoint, args.weights_dir)
-    styles = read_metadata(path).get("styles") or {}
-    pieces = styles.get("pieces", {})
-    if not styles.get("names"):
+    path = resolve_checkpoint(settings.checkpoint, settings.weights_dir)
+    metadata = read_metadata(path)
+    pieces = metadata.style_pieces
+    if not metadata.styles:
         print(f"{path}: no styles (trained on one unlabelled mix)")
         return
-    print(f"{path}: {len(styles['names'])} styles")
-    for name in styles["names"]:
+    print(f"{path}: {len(metadata.styles)} styles")
+    for name in metadata.styles:
         print(f"{name}\t{pieces.get(name, 0)} training piece{'s' * (pieces.get(name, 0) != 1)}")
     print(f"(without --style: the unlabelled mix; {pieces.get(NONE, 0)} unlabelled training pieces)")
 
@@ -179,13 +181,11 @@ class Primer(NamedTuple):
     starts: list[Fraction]  # each row's start in quarter notes from a bar line of `meter`
 
 
-def read_primer(primer: str, metadata: dict, vocabularies: dict) -> Primer:
+def read_primer(primer: str, metadata: Metadata, vocabularies: dict) -> Primer:
     """The `--primer` file's events as read, its encoded rows as the checkpoint sees them (drums
     left out unless learned, instruments merged for a one-instrument model or played as the model's,
     moved to the common key and represented like the training pieces), the shift to that key, and
     where its bars lie."""
-    from .checkpoint import seen_as
-
     try:
         piece = read_piece(Path(primer))
     except FileNotFoundError as error:
@@ -194,17 +194,16 @@ def read_primer(primer: str, metadata: dict, vocabularies: dict) -> Primer:
         raise GenerationError(f"--primer {primer}: {error}") from error
     except OSError as error:  # a folder, a symbolic-link loop, no permission
         raise GenerationError(f"--primer {primer}: cannot read it: {reason(error)}") from error
-    if not metadata.get("drums", False):
+    if not metadata.drums:
         piece = replace(piece, events=without_drums(piece.events))
         if not piece.events:
             raise GenerationError(f"--primer {primer}: it holds only drums, which the checkpoint did not learn")
     events, shift = piece.events, 0  # a model trained in C major / A minor continues a primer in its own key
     # on the model's instruments: all one without an instrument stream, a rare one played as another
-    piece = prepare_piece(piece, "chord", False, INSTRUMENT in vocabularies, metadata.get("plays_as"))
-    representation, common_key = seen_as(metadata)
-    if common_key:
+    piece = prepare_piece(piece, "chord", False, INSTRUMENT in vocabularies, metadata.plays_as)
+    if metadata.common_key:
         piece, shift = to_common_key(piece)
-    piece = represent(piece, representation)
+    piece = represent(piece, metadata.representation)
     warning = unknown_warning(unknown_notes([piece], vocabularies), "primer")
     if warning:
         print(warning)
@@ -214,12 +213,12 @@ def read_primer(primer: str, metadata: dict, vocabularies: dict) -> Primer:
     return Primer(events, encode_piece(piece, vocabularies)[1:], shift, meter, starts)
 
 
-def piece_meters(metadata: dict, count: int, seed: int, style: int, asked: str) -> list[Meter]:
+def piece_meters(metadata: Metadata, count: int, seed: int, style: int, asked: str) -> list[Meter]:
     """The time signature of each of `count` pieces: `asked` (``"3/4"``, from `--time-signature`), or
     each a training piece's drawn at random (the piece that lends it its register, among the pieces
     of `style`); `GenerationError` for a time signature the checkpoint cannot write. Without meter
     in the checkpoint: none."""
-    known = (metadata.get("meters") or {}).get("tokens", [])
+    known = metadata.meters
     if not known:
         if asked:
             raise GenerationError(f"--time-signature {asked}: this checkpoint was trained without meter")
@@ -247,72 +246,73 @@ def bar_lead(bars: Bars | None, primer: Primer | None, keep_primer: bool) -> Fra
     return first % bar
 
 
-def generate(args: Namespace) -> list[Path]:
-    """Generate `args.count` pieces as `args` says; return the paths written."""
+def generate(settings: GenerateSettings) -> list[Path]:
+    """Generate `settings.count` pieces as `settings` says; return the paths written."""
     from .checkpoint import load_checkpoint, read_metadata, resolve_checkpoint
 
-    program = instrument_program(args.instrument)
-    soundfont = audio_soundfont(args.soundfont) if args.wav or args.soundfont else None  # checked before sampling
-    path = resolve_checkpoint(args.checkpoint, args.weights_dir)
-    set_threads(1 if args.count <= ONE_THREAD_BATCH else 0)
-    early = read_metadata(path)  # an unknown --style or --time-signature stops before Keras loads
-    styles = early.get("styles") or {}
-    style = resolve_style(args.style, styles.get("names", []), styles.get("pieces", {})) if args.style else 0
-    seed = args.seed if args.seed is not None else random.randrange(2**31)
-    meters = piece_meters(early, args.count, seed, style, args.time_signature)
-    model, metadata, vocabularies = load_checkpoint(path)
+    program = instrument_program(settings.instrument)
+    wanted = settings.wav or settings.soundfont
+    soundfont = audio_soundfont(settings.soundfont) if wanted else None  # checked before sampling
+    path = resolve_checkpoint(settings.checkpoint, settings.weights_dir)
+    set_threads(1 if settings.count <= ONE_THREAD_BATCH else 0)
+    metadata = read_metadata(path)  # an unknown --style or --time-signature stops before Keras loads
+    style = resolve_style(settings.style, metadata.styles, metadata.style_pieces) if settings.style else 0
+    seed = settings.seed if settings.seed is not None else random.randrange(2**31)
+    meters = piece_meters(metadata, settings.count, seed, style, settings.time_signature)
+    model, metadata, vocabularies = load_checkpoint(path, metadata)
     if program is None and INSTRUMENT not in vocabularies:  # one instrument: the training pieces' most common
-        program = gm_program(metadata.get("plays", PIANO))
-    primer = read_primer(args.primer, metadata, vocabularies) if args.primer else None
-    if primer is not None and meters and not args.time_signature:  # a primer is continued in its own meter
-        meters = [primer.meter] * args.count
-    sampled, bars = sample(model, metadata, vocabularies, args, seed, style, primer, meters)
-    written = write_pieces(args, path, sampled, vocabularies, metadata, program, primer, meters, bars)
+        program = gm_program(metadata.plays)
+    primer = read_primer(settings.primer, metadata, vocabularies) if settings.primer else None
+    if primer is not None and meters and not settings.time_signature:  # a primer is continued in its own meter
+        meters = [primer.meter] * settings.count
+    sampled, bars = sample(model, metadata, vocabularies, settings, seed, style, primer, meters)
+    written = write_pieces(settings, path, sampled, vocabularies, metadata, program, primer, meters, bars)
     print(f"checkpoint {path}, seed {seed}", file=sys.stderr)
     if soundfont is not None:
         write_audio(written, soundfont)
     return written
 
 
-def sample(model, metadata: dict, vocabularies: dict, args: Namespace, seed: int, style: int, primer, meters):
-    """The `args.count` pieces sampled as `args` says (indices) and their `Bars` (None without meter)."""
-    from .checkpoint import seen_as
+def sample(
+    model, metadata: Metadata, vocabularies: dict, settings: GenerateSettings, seed: int, style: int, primer, meters
+):
+    """The `settings.count` pieces sampled as `settings` says (indices) and their `Bars` (None without meter)."""
     from .sampling import Sampler, choose_registers
 
     primer_rows = primer.rows if primer else None
-    sampler = Sampler(model, together_index(vocabularies, seen_as(metadata)[0]))
-    known = metadata.get("registers")
-    registers = choose_registers(known, args.count, seed, primer_rows, metadata.get("register_styles"), style)
+    sampler = Sampler(model, together_index(vocabularies, metadata.representation))
+    known = metadata.registers
+    registers = choose_registers(known, settings.count, seed, primer_rows, metadata.register_styles, style)
     bars = None
     if meters:
         starts = primer.starts if primer else None
-        bars = make_bars(metadata["meters"]["tokens"], meters, vocabularies["offset"].tokens, starts)
-    settings = sampling_settings(args, metadata)
-    long = args.length * args.count >= 5000 and sys.stderr.isatty()  # a bar where the wait is noticeable
+        bars = make_bars(metadata.meters, meters, vocabularies["offset"].tokens, starts)
+    sampling = settings.sampling_settings(metadata)
+    long = settings.length * settings.count >= 5000 and sys.stderr.isatty()  # a bar where the wait is noticeable
     sampled = sampler.generate(
-        args.length, args.count, settings, seed, primer_rows, registers, style, progress=long, bars=bars
+        settings.length, settings.count, sampling, seed, primer_rows, registers, style, progress=long, bars=bars
     )
     return sampled, bars
 
 
-def write_pieces(args, path, sampled, vocabularies, metadata, program, primer, meters, bars) -> list[Path]:
+def write_pieces(settings, path, sampled, vocabularies, metadata, program, primer, meters, bars) -> list[Path]:
     """Write the `sampled` pieces (decoded, moved back into the primer's key and by `--transpose`,
-    after the primer with `--keep-primer`, a bar line at their start) as `args` says; return the paths."""
-    bpm = args.bpm or metadata.get("median_bpm") or 120.0
+    after the primer with `--keep-primer`, a bar line at their start) as `settings` says; return the paths."""
+    bpm = settings.bpm or metadata.median_bpm or 120.0
     shift = primer.shift if primer else 0
-    lead = bar_lead(bars, primer, args.keep_primer)
+    lead = bar_lead(bars, primer, settings.keep_primer)
     run, stamp = path.parent.name, f"{datetime.now():%Y%m%d-%H%M%S}"
     written = []
-    for n in range(args.count):
+    for n in range(settings.count):
         events = decode_events(sampled[n], vocabularies)
-        if args.transpose - shift:  # back into the primer's key, and where --transpose asks
-            events = transpose_folded(events, args.transpose - shift)
-        events = (primer.events if primer and args.keep_primer else []) + events
+        if settings.transpose - shift:  # back into the primer's key, and where --transpose asks
+            events = transpose_folded(events, settings.transpose - shift)
+        events = (primer.events if primer and settings.keep_primer else []) + events
         if lead:
             events[0] = events[0]._replace(offset=format_ql(parse_ql(events[0].offset) + lead))
-        out = Path(args.out) if args.out else Path(args.output_dir) / f"{run}-{stamp}-{n + 1}.mid"
+        out = Path(settings.out) if settings.out else Path(settings.output_dir) / f"{run}-{stamp}-{n + 1}.mid"
         meter = (meters[n].numerator, meters[n].denominator) if meters else None
-        write_music(events, out, program, bpm, args.musicxml, args.png, meter)
+        write_music(events, out, program, bpm, settings.musicxml, settings.png, meter)
         print(describe(out, events, bpm))
         written.append(out)
     return written

@@ -82,7 +82,7 @@ PRESETS: dict[str, ModelConfig] = {
     # One epoch of midi_songs/ in about a minute on a 2-core laptop.
     "small": ModelConfig(32, 64, [128], 128, 0, False, 0.1, True),
     # Best held-out loss within 15 minutes on a 2-core CPU of the note-event sizes tried, at batch 64
-    # (docs/BENCHMARKS.md, "The default preset for note events").
+    # (docs/HISTORY.md, "The default preset for note events").
     "default": ModelConfig(48, 96, [192], 192, 96, True, 0.3, True),
 }
 

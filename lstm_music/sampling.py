@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,6 +41,9 @@ from .streams import (
     input_key,
     piece_register,
 )
+
+if TYPE_CHECKING:
+    from .checkpoint import Metadata
 
 # Plain sampling from the model (with its repeat memory): of the settings tried in the music
 # report (docs/BENCHMARKS.md) the closest to real pieces; lower temperatures fall into loops.
@@ -352,14 +356,13 @@ def draw_training(known: list, count: int, seed: int, styles: list[int] | None =
     return [known[i] for i in rng.integers(len(known), size=count)]
 
 
-def draw_meters(metadata: dict, count: int, seed: int, style: int = 0) -> list[Meter]:
+def draw_meters(metadata: Metadata, count: int, seed: int, style: int = 0) -> list[Meter]:
     """The time signature of each of `count` pieces (of `style`) as a checkpoint's `metadata` lends
     them: each the main one of the training piece that lends it its register (`draw_training`);
     none for a checkpoint without meter."""
-    meters = metadata.get("meters") or {}
-    if not meters.get("tokens") or not meters.get("pieces"):
+    if not metadata.meters or not metadata.piece_meters:
         return []
-    drawn = draw_training(meters["pieces"], count, seed, metadata.get("register_styles"), style)
+    drawn = draw_training(metadata.piece_meters, count, seed, metadata.register_styles, style)
     return [Meter(Fraction(0), *time_signature(token)) for token in drawn]
 
 

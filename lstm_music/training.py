@@ -14,7 +14,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-from argparse import Namespace
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -31,6 +30,7 @@ from .instruments import PIANO, REAL_SHARE, instrument_name, instrument_plan
 from .meter import main_meter
 from .midi_io import Piece
 from .notes import events_span
+from .settings import TrainSettings, progress_mode
 from .streams import ALL_STREAMS, INSTRUMENT, piece_register, register_margins
 from .styles import (
     NONE,
@@ -67,6 +67,7 @@ from .vocab import (
 )
 
 if TYPE_CHECKING:
+    from .checkpoint import Metadata
     from .model import ModelConfig
 
 
@@ -95,22 +96,24 @@ def jax_platforms() -> set[str]:
     return {device.platform for device in jax.devices()}
 
 
-def read_data(args: Namespace, in_memory: bool = True) -> Corpus:
-    """Parse (or read from the cache) every piece in `args.data`; print the one-line summary.
+def read_data(settings: TrainSettings, in_memory: bool = True) -> Corpus:
+    """Parse (or read from the cache) every piece in `settings.data`; print the one-line summary.
     Training reads it with `in_memory` False: its pieces' events stay in the cache until used."""
-    if args.drums and args.instruments == "merge":
+    if settings.drums and settings.instruments == "merge":
         raise SettingError("--drums needs an instrument stream: it cannot be used with --instruments merge")
-    table = None if args.styles in ("folders", "none") else read_style_table(args.styles)
-    cache = None if args.no_cache else args.cache_dir
-    corpus = load_corpus(args.data, cache, args.workers or None, drums=args.drums, in_memory=in_memory)
+    table = None if settings.styles in ("folders", "none") else read_style_table(settings.styles)
+    cache = settings.cache_dir if settings.cache else None
+    corpus = load_corpus(settings.data, cache, settings.workers or None, drums=settings.drums, in_memory=in_memory)
     print(corpus.summary())
     print(describe_piece_meters(corpus.pieces))
     if table is not None:
-        warning = unmatched_warning(table, corpus.pieces, args.data, args.styles)
+        warning = unmatched_warning(table, corpus.pieces, settings.data, settings.styles)
         if warning:
             print(warning, file=sys.stderr)
-    if args.styles != "none":  # each piece's style, from its folder or the table
-        corpus.pieces, dropped = keep_styles(label_pieces(corpus.pieces, args.data, table), args.min_style_pieces)
+    if settings.styles != "none":  # each piece's style, from its folder or the table
+        corpus.pieces, dropped = keep_styles(
+            label_pieces(corpus.pieces, settings.data, table), settings.min_style_pieces
+        )
         print(describe_styles(corpus.pieces, dropped))
     return corpus
 
@@ -137,17 +140,17 @@ def describe_instruments(counts: dict[str, int], learned: bool, plays_as: dict[s
     return line
 
 
-def parse_only(args: Namespace) -> None:
+def parse_only(settings: TrainSettings) -> None:
     """Print the corpus summary and the size of each vocabulary (built on the training split)."""
-    corpus = read_data(args)
-    train, validation = split_pieces(corpus.pieces, args.val_fraction, args.seed)
-    common_key = args.key == "common"
+    corpus = read_data(settings)
+    train, validation = split_pieces(corpus.pieces, settings.val_fraction, settings.seed)
+    common_key = settings.key == "common"
     counts = instruments_used(corpus.pieces)
-    instruments, plays_as = instrument_plan(counts, args.instruments)
+    instruments, plays_as = instrument_plan(counts, settings.instruments)
     print(describe_instruments(counts, instruments, plays_as))
-    representation = args.representation
-    seen = augment(prepare(train, representation, common_key, instruments, plays_as), args.transpose)
-    vocabularies = build_vocabularies(seen, args.min_count, representation, instruments)
+    representation = settings.representation
+    seen = augment(prepare(train, representation, common_key, instruments, plays_as), settings.transpose)
+    vocabularies = build_vocabularies(seen, settings.min_count, representation, instruments)
     sizes = ", ".join(f"{s} {len(v)}" for s, v in vocabularies.items())
     print(f"pieces: {len(train)} train, {len(validation)} validation; vocabulary sizes: {sizes}")
     if validation:
@@ -158,21 +161,21 @@ def parse_only(args: Namespace) -> None:
         )
 
 
-def model_config(args: Namespace) -> ModelConfig:
+def model_config(settings: TrainSettings) -> ModelConfig:
     """The preset's sizes with any size flags applied on top."""
     from .model import PRESETS
 
     overrides = {
-        "embedding": args.embedding,
-        "branch_units": args.branch_units,
-        "trunk_units": args.trunk_units,
-        "dense_units": args.dense_units,
-        "head_units": args.head_units,
-        "dropout": args.dropout,
-        "conditioned": None if args.heads is None else args.heads == "conditioned",
-        "instrument_first": args.instrument_first,
+        "embedding": settings.embedding,
+        "branch_units": settings.branch_units,
+        "trunk_units": settings.trunk_units,
+        "dense_units": settings.dense_units,
+        "head_units": settings.head_units,
+        "dropout": settings.dropout,
+        "conditioned": None if settings.heads is None else settings.heads == "conditioned",
+        "instrument_first": settings.instrument_first,
     }
-    return replace(PRESETS[args.preset], **{k: v for k, v in overrides.items() if v is not None})
+    return replace(PRESETS[settings.preset], **{k: v for k, v in overrides.items() if v is not None})
 
 
 @dataclass
@@ -195,46 +198,46 @@ class Plan:
         return prepared(pieces, self.representation, self.common_key, self.instruments, moves, self.plays_as)
 
 
-def recorded_settings(metadata: dict) -> dict:
+def recorded_settings(metadata: Metadata) -> dict:
     """The value each model or data flag had in the run a checkpoint's `metadata` records, for the
     flags a resumed run cannot change (`check_resume`); None where the checkpoint records none."""
-    from .checkpoint import seen_as
-
-    model = metadata.get("model") or {}
-    representation, common_key = seen_as(metadata)
+    model = metadata.model
     recorded = {name: model.get(name) for name in ("embedding", "branch_units", "dense_units", "head_units", "dropout")}
     return recorded | {
-        "preset": metadata.get("preset"),
+        "preset": metadata.preset,
         "trunk_units": model.get("trunk_units"),
         "heads": None if "conditioned" not in model else ("conditioned" if model["conditioned"] else "independent"),
         "instrument_first": model.get("instrument_first"),
         "register": model.get("register"),
-        "representation": representation,
-        "key": "common" if common_key else "keep",
-        "instruments": "separate" if metadata.get("instruments") else "merge",
-        "drums": bool(metadata.get("drums", False)),
-        "min_count": metadata.get("min_count"),
-        "meter": bool((metadata.get("meters") or {}).get("tokens")),
+        "representation": metadata.representation,
+        "key": "common" if metadata.common_key else "keep",
+        "instruments": "separate" if metadata.instruments else "merge",
+        "drums": metadata.drums,
+        "min_count": metadata.min_count,
+        "meter": bool(metadata.meters),
     }
 
 
-def check_resume(args: Namespace) -> None:
-    """`CheckpointError` if `--resume` names no checkpoint of this toolkit; `SettingError` naming the
-    first flag given on the command line that asks for another model or data setting than the
-    checkpoint's (a resumed run keeps its checkpoint's: silently ignoring the flag would mislead)."""
+def check_resume(settings: TrainSettings) -> Metadata:
+    """The metadata of the `--resume` checkpoint, read once for the whole run; `CheckpointError` if
+    it names no checkpoint of this toolkit; `SettingError` naming the first flag given on the command
+    line that asks for another model or data setting than the checkpoint's (a resumed run keeps its
+    checkpoint's: silently ignoring the flag would mislead)."""
     from .checkpoint import read_metadata
 
-    recorded = recorded_settings(read_metadata(args.resume))
+    metadata = read_metadata(settings.resume)
+    recorded = recorded_settings(metadata)
     for name, value in recorded.items():
-        asked = getattr(args, name)
+        asked = getattr(settings, name)
         same = asked == value or (name == "instruments" and asked == "auto")  # auto: whatever the data said
-        if name in args.given and not same:
+        if name in settings.given and not same:
             flag = f"--{name.replace('_', '-')}"
             shown = " ".join(map(str, asked)) if isinstance(asked, list) else asked
             raise SettingError(
-                f"{flag} {shown}: --resume {args.resume} was trained with {value}; a resumed run keeps its "
+                f"{flag} {shown}: --resume {settings.resume} was trained with {value}; a resumed run keeps its "
                 f"checkpoint's model and data settings (leave {flag} out, or train a new run)"
             )
+    return metadata
 
 
 LOCK = ".lock"  # held (flock) by the training that owns a run folder; the kernel lets go if it is killed
@@ -309,38 +312,38 @@ def release_run_dir(run_dir: Path, lock: IO) -> None:
         run_dir.rmdir()  # only if empty
 
 
-def plan_run(args: Namespace, corpus: Corpus, counts: dict[str, int]) -> Plan:
+def plan_run(settings: TrainSettings, corpus: Corpus, counts: dict[str, int], resumed: Metadata | None) -> Plan:
     """The representation, key, instrument stream and styles of the run, whose instruments play
-    `counts` notes: a resumed run keeps its checkpoint's (and says if the checkpoint's pieces were
-    parsed otherwise)."""
-    from .checkpoint import load_checkpoint, seen_as
+    `counts` notes: a resumed run keeps its checkpoint's (`resumed`: its metadata; and says if the
+    checkpoint's pieces were parsed otherwise)."""
+    from .checkpoint import load_checkpoint
 
-    if not args.resume:
-        instruments, plays_as = instrument_plan(counts, args.instruments)
+    if resumed is None:
+        instruments, plays_as = instrument_plan(counts, settings.instruments)
         styles = list(style_counts(corpus.pieces))
         most = next(iter(counts), PIANO)
-        return Plan(args.representation, args.key == "common", instruments, styles, plays_as, most, args.preset)
-    model, metadata, vocabularies = load_checkpoint(args.resume)
-    difference = parser_difference(metadata.get("parser"))
+        return Plan(
+            settings.representation, settings.key == "common", instruments, styles, plays_as, most, settings.preset
+        )
+    model, metadata, vocabularies = load_checkpoint(settings.resume, resumed)
+    difference = parser_difference(metadata.parser)
     if difference:
         print(difference)
-    representation, common_key = seen_as(metadata)
-    styles = metadata.get("styles", {}).get("names", [])
     return Plan(
-        representation, common_key, INSTRUMENT in vocabularies, styles, metadata.get("plays_as", {}),
-        metadata.get("plays", PIANO), metadata.get("preset") or "custom",
-        (metadata.get("meters") or {}).get("tokens", []), int(metadata["epoch"]), (model, metadata, vocabularies),
+        metadata.representation, metadata.common_key, INSTRUMENT in vocabularies, metadata.styles,
+        metadata.plays_as, metadata.plays, metadata.preset or "custom", metadata.meters, metadata.epoch,
+        (model, metadata, vocabularies),
     )  # fmt: skip
 
 
-def make_model(args: Namespace, plan: Plan, census: Census, pieces: Callable[[], Iterator[Piece]]):
+def make_model(settings: TrainSettings, plan: Plan, census: Census, pieces: Callable[[], Iterator[Piece]]):
     """The compiled model, its configuration and vocabularies: the resumed checkpoint's (saying how
     many of the training `pieces` notes it cannot represent), or new ones built on the training `census`."""
     from .model import ModelConfig, build_model, compile_model
 
     if plan.resumed:
         model, metadata, vocabularies = plan.resumed
-        config = ModelConfig.from_dict(metadata["model"])
+        config = ModelConfig.from_dict(metadata.model)
         counts = unknown_notes(pieces(), vocabularies)
         if counts["pitch"] or counts["rhythm"]:
             print(
@@ -348,126 +351,137 @@ def make_model(args: Namespace, plan: Plan, census: Census, pieces: Callable[[],
                 f"{counts['rhythm']} a rhythm outside the checkpoint's vocabularies (encoded as <unk>)"
             )
     else:
-        vocabularies = build_vocabularies(census, args.min_count, plan.representation, plan.instruments)
+        vocabularies = build_vocabularies(census, settings.min_count, plan.representation, plan.instruments)
         note_events = plan.representation == "note"
-        config = replace(model_config(args), pitch_embedding=note_events, register=note_events and args.register)
+        config = replace(
+            model_config(settings), pitch_embedding=note_events, register=note_events and settings.register
+        )
         config = replace(config, styles=len(plan.styles) + 1 if plan.styles else 0, meters=len(plan.meters))
         model = build_model({s: len(v) for s, v in vocabularies.items()}, config)
-    loss_weights = dict(zip(ALL_STREAMS, args.loss_weights, strict=False))  # a fourth weight is the instrument's
-    compile_model(model, args.learning_rate, loss_weights, args.label_smoothing)
+    loss_weights = dict(zip(ALL_STREAMS, settings.loss_weights, strict=False))  # a fourth weight is the instrument's
+    compile_model(model, settings.learning_rate, loss_weights, settings.label_smoothing)
     if plan.resumed:
         from .checkpoint import LATEST, restore_optimizer
 
-        if restore_optimizer(model, args.resume):
+        if restore_optimizer(model, settings.resume):
             print(f"resume: the optimizer continues from step {int(model.optimizer.iterations.numpy())}")
         else:
             print(
-                f"resume: {args.resume} holds no optimizer state (weights only): continuing with a fresh optimizer "
+                f"resume: {settings.resume} holds no optimizer state (weights only): continuing with a fresh optimizer "
                 f"(resume from a run's {LATEST} to continue exactly)"
             )
     return model, config, vocabularies
 
 
-def run_metadata(args: Namespace, corpus: Corpus, split: tuple, plan: Plan, config, vocabularies: dict) -> dict:
+def run_metadata(
+    settings: TrainSettings, corpus: Corpus, split: tuple, plan: Plan, config, vocabularies: dict
+) -> Metadata:
     """What every checkpoint of the run records besides its epoch, metrics and repeat weights."""
+    from .checkpoint import Metadata
+
     train_pieces, val_pieces = split
     tempos = [p.bpm for p in corpus.pieces if p.bpm]
     indices = [style_index(plan.styles, p.style) for p in train_pieces]
     pieces = {name: indices.count(i) for i, name in enumerate([NONE, *plan.styles])}
-    return {
-        "vocabularies": vocabularies_to_json(vocabularies),
-        "representation": plan.representation,
-        "common_key": plan.common_key,
-        "instruments": plan.instruments,  # a fourth stream (its vocabulary is in "vocabularies")
-        "plays_as": plan.plays_as,  # instruments played as another (too rare to learn)
-        "plays": plan.plays,  # the most common instrument, which a model without the fourth stream plays on
-        "meters": {
-            "tokens": plan.meters,  # the time signatures the model reads (their indices); none: no meter input
-            "pieces": [main_meter(p.meters, events_span(p.events)).token for p in train_pieces],  # generation's
-        },
-        "styles": {
-            "names": plan.styles,  # style index i + 1; 0 is none
-            "pieces": pieces,
-        },
-        "drums": args.drums,
-        "model": config.to_dict(),
-        "preset": plan.preset,
-        "sequence_length": args.sequence_length,
-        "parser": PARSER_SETTINGS,
-        "min_count": args.min_count,
-        "median_bpm": statistics.median(tempos) if tempos else None,
-        "training": {
-            "data": str(args.data),
+    return Metadata(
+        vocabularies=vocabularies_to_json(vocabularies),
+        model=config.to_dict(),
+        representation=plan.representation,
+        common_key=plan.common_key,
+        instruments=plan.instruments,
+        plays_as=plan.plays_as,
+        plays=plan.plays,
+        meters=plan.meters,
+        piece_meters=[main_meter(p.meters, events_span(p.events)).token for p in train_pieces],
+        styles=plan.styles,
+        style_pieces=pieces,
+        drums=settings.drums,
+        preset=plan.preset,
+        sequence_length=settings.sequence_length,
+        parser=PARSER_SETTINGS,
+        min_count=settings.min_count,
+        median_bpm=statistics.median(tempos) if tempos else None,
+        training={
+            "data": str(settings.data),
             "pieces": len(corpus.pieces),
             "train_pieces": [p.path for p in train_pieces],
             "train_styles": indices,  # each training piece's style index, in the order of train_pieces
             "validation_pieces": [p.path for p in val_pieces],
             "events": corpus.events,
-            "transpose": args.transpose,
-            "seed": args.seed,
-            "batch_size": args.batch_size,
-            "learning_rate": args.learning_rate,
-            "loss_weights": list(args.loss_weights),
-            "label_smoothing": args.label_smoothing,
-            "precision": args.precision,
-            "resumed_from": str(args.resume) if args.resume else None,
+            "transpose": settings.transpose,
+            "seed": settings.seed,
+            "batch_size": settings.batch_size,
+            "learning_rate": settings.learning_rate,
+            "loss_weights": list(settings.loss_weights),
+            "label_smoothing": settings.label_smoothing,
+            "precision": settings.precision,
+            "resumed_from": str(settings.resume) if settings.resume else None,
         },
-    }
+    )
 
 
 def windows(
-    args: Namespace, split: Encoded, styles: list[int], names: list[str], replicas: int, weights=None, epoch=None
+    settings: TrainSettings,
+    split: Encoded,
+    styles: list[int],
+    names: list[str],
+    replicas: int,
+    weights=None,
+    epoch=None,
 ):
     """The training windows of `split` (given `epoch`: shuffled from the seed and it, with style
     dropout, cold starts where there are styles, and `weights`) or, without, the validation windows;
     batches padded to `replicas` rows, of which this process feeds its share (`backend.process_part`)."""
     from .dataset import WindowDataset
 
+    shape = (split.rows, settings.sequence_length, settings.batch_size, settings.stride or None)
     if epoch is not None:
+        openings = settings.style_openings if any(styles) else 0.0
         return WindowDataset(
-            split.rows, args.sequence_length, args.batch_size, args.stride or None, True, args.seed, names,
-            styles, args.style_dropout, args.style_openings if any(styles) else 0.0, weights, epoch, replicas,
-            process_part(), split.positions, args.meter_dropout,
+            *shape, True, settings.seed, names, styles, settings.style_dropout, openings, weights, epoch, replicas,
+            process_part(), split.positions, settings.meter_dropout,
         )  # fmt: skip
     return WindowDataset(
-        split.rows, args.sequence_length, args.batch_size, args.stride or None, False, names=names, styles=styles,
-        multiple=replicas, part=process_part(), positions=split.positions,
-    )  # fmt: skip
+        *shape, False, names=names, styles=styles, multiple=replicas, part=process_part(), positions=split.positions
+    )
 
 
-def set_up(args: Namespace) -> Namespace:
-    """Check the precision against the backend, then set it and the seed; return `args`, with a
-    resumed run's drums setting taken from its checkpoint (it reads its pieces as that run did)."""
+def set_up(settings: TrainSettings, resumed: Metadata | None) -> TrainSettings:
+    """Check the precision against the backend, then set it and the seed; return `settings`, with a
+    resumed run's drums setting taken from its checkpoint's metadata `resumed` (it reads its pieces
+    as that run did)."""
     import keras
 
-    from .checkpoint import read_metadata
-
-    problem = precision_problem(args.precision, keras.backend.backend(), jax_platforms())
+    problem = precision_problem(settings.precision, keras.backend.backend(), jax_platforms())
     if problem:
         raise SettingError(problem)
-    if args.resume:
-        args = Namespace(**{**vars(args), "drums": bool(read_metadata(args.resume).get("drums", False))})
-    keras.mixed_precision.set_global_policy(args.precision)
+    if resumed is not None:
+        settings = replace(settings, drums=resumed.drums)
+    keras.mixed_precision.set_global_policy(settings.precision)
     with quiet():  # under JAX this is where TensorFlow loads, if installed, to be seeded too
-        keras.utils.set_random_seed(args.seed)
-    return args
+        keras.utils.set_random_seed(settings.seed)
+    return settings
 
 
-def train(args: Namespace, extra_callbacks: list | None = None) -> Path | None:
-    """Train as `args` says; return the path of the best checkpoint (None in a process other than
+def train(settings: TrainSettings, extra_callbacks: list | None = None, resumed: Metadata | None = None) -> Path | None:
+    """Train as `settings` says; return the path of the best checkpoint (None in a process other than
     process 0 of several, which trains the same model and writes nothing that stays). A run that
-    ends before its first checkpoint (Ctrl-C, a full disk) leaves nothing that blocks its name."""
+    ends before its first checkpoint (Ctrl-C, a full disk) leaves nothing that blocks its name.
+    `resumed`: the metadata of `--resume` where `check_resume` has read it."""
     import_keras()
     from .checkpoint import BEST, read_metadata
+
+    if settings.resume and resumed is None:
+        resumed = read_metadata(settings.resume)
 
     helper = process_part()[0]  # process 0 alone writes the run; another its own copy in a scratch folder
     if helper:
         run_dir, lock = Path(tempfile.mkdtemp(prefix=scratch_prefix(f"lstm-music-process{helper}"))), None
     else:  # a default run name says the preset of the model it trains: a resumed one's is its checkpoint's
-        preset = (read_metadata(args.resume).get("preset") or "custom") if args.resume else args.preset
-        run_dir, lock = claim_run_dir(Path(args.weights_dir), args.run_name, preset)
+        preset = (resumed.preset or "custom") if resumed else settings.preset
+        run_dir, lock = claim_run_dir(Path(settings.weights_dir), settings.run_name, preset)
     try:
-        return train_in(run_dir, args, extra_callbacks or [])
+        return train_in(run_dir, settings, extra_callbacks or [], resumed)
     except BaseException:
         if not helper and not (run_dir / BEST).exists():
             forget_run(run_dir)
@@ -481,47 +495,47 @@ def train(args: Namespace, extra_callbacks: list | None = None) -> Path | None:
             release_run_dir(run_dir, lock)
 
 
-def train_in(run_dir: Path, args: Namespace, extra_callbacks: list) -> Path | None:
+def train_in(run_dir: Path, settings: TrainSettings, extra_callbacks: list, resumed: Metadata | None) -> Path | None:
     """`train` in the run folder `run_dir`, which it holds."""
     from .callbacks import Checkpointer
     from .model import input_names
 
-    args = set_up(args)
-    corpus = read_data(args, in_memory=False)
-    split = split_pieces(corpus.pieces, args.val_fraction, args.seed)
-    scope, replicas = data_parallel(args.distribute)
+    settings = set_up(settings, resumed)
+    corpus = read_data(settings, in_memory=False)
+    split = split_pieces(corpus.pieces, settings.val_fraction, settings.seed)
+    scope, replicas = data_parallel(settings.distribute)
     with scope:  # the model and its optimizer are made where they will train
         counts = instruments_used(corpus.pieces)
-        plan = plan_run(args, corpus, counts)
-        if args.meter and not plan.resumed:
+        plan = plan_run(settings, corpus, counts, resumed)
+        if settings.meter and not plan.resumed:
             plan.meters = meter_vocabulary(split[0]).tokens
         print(describe_instruments(counts, plan.instruments, plan.plays_as))
-        moves = [0, *shifts(args.transpose)]  # the pieces themselves first, then their transpositions
+        moves = [0, *shifts(settings.transpose)]  # the pieces themselves first, then their transpositions
         census = count_tokens(plan.seen(split[0], moves))
-        model, config, vocabularies = make_model(args, plan, census, lambda: plan.seen(split[0], moves))
-    metadata = run_metadata(args, corpus, split, plan, config, vocabularies)
-    train, seen_arrays, val, metadata["train_rows"] = encode_split(run_dir, plan, split, census, vocabularies, moves)
+        model, config, vocabularies = make_model(settings, plan, census, lambda: plan.seen(split[0], moves))
+    metadata = run_metadata(settings, corpus, split, plan, config, vocabularies)
+    train, seen_arrays, val, metadata.train_rows = encode_split(run_dir, plan, split, census, vocabularies, moves)
     train_styles = [style_index(plan.styles, style) for style in census.styles]
     val_styles = [style_index(plan.styles, p.style) for p in split[1]]
     names = input_names(model)
-    weights = balance_weights(census.styles, census.sizes, args.style_balance)
-    train_data = windows(args, train, train_styles, names, replicas, weights, plan.first_epoch)
-    val_data = windows(args, val, val_styles, names, replicas) if val.rows else None
+    weights = balance_weights(census.styles, census.sizes, settings.style_balance)
+    train_data = windows(settings, train, train_styles, names, replicas, weights, plan.first_epoch)
+    val_data = windows(settings, val, val_styles, names, replicas) if val.rows else None
     monitor = "val_loss" if val_data is not None else "loss"
     if val_data is None:
         print("no validation pieces: checkpoints will have no repeat weights (generation uses the network alone)")
     if config.register:  # generation draws each piece's register from these
-        metadata["registers"] = [piece_register(a).round(1).tolist() for a in seen_arrays]
-        metadata["register_styles"] = train_styles[: len(seen_arrays)]  # a style's pieces lend it their registers
-        if not args.drums:  # a drum's number is a sound, not a pitch: no window
-            metadata["register_margins"] = register_margins(seen_arrays)
+        metadata.registers = [piece_register(a).round(1).tolist() for a in seen_arrays]
+        metadata.register_styles = train_styles[: len(seen_arrays)]  # a style's pieces lend it their registers
+        if not settings.drums:  # a drum's number is a sound, not a pitch: no window
+            metadata.register_margins = register_margins(seen_arrays)
     print(
         f"model: preset {plan.preset}, {model.count_params():,} parameters; {len(split[0])} train pieces "
         f"({train_data.targets:,} targets per epoch), {len(split[1])} validation"
     )
     together = together_index(vocabularies, plan.representation)
-    checkpointer = Checkpointer(run_dir, metadata, monitor, val, val_styles, together, args.keep_all)
-    best = fit(model, args, plan.first_epoch, (train_data, val_data), checkpointer, extra_callbacks)
+    checkpointer = Checkpointer(run_dir, metadata, monitor, val, val_styles, together, settings.keep_all)
+    best = fit(model, settings, plan.first_epoch, (train_data, val_data), checkpointer, extra_callbacks)
     return None if process_part()[0] else best
 
 
@@ -594,7 +608,7 @@ def encode_to_memory_map(path: Path, pieces: Iterator[Piece], sizes: list[int], 
     return np.split(rows, np.cumsum([size + 1 for size in sizes])[:-1])
 
 
-def fit(model, args: Namespace, first_epoch: int, data: tuple, checkpointer, extra_callbacks: list) -> Path:
+def fit(model, settings: TrainSettings, first_epoch: int, data: tuple, checkpointer, extra_callbacks: list) -> Path:
     """Run Keras' `fit` with the checkpoint, time-limit, history and early-stopping callbacks; on
     Ctrl-C or a write failure keep what was saved; return the best checkpoint's path."""
     import keras
@@ -605,23 +619,23 @@ def fit(model, args: Namespace, first_epoch: int, data: tuple, checkpointer, ext
     run_dir, monitor = checkpointer.run_dir, checkpointer.monitor
     callbacks = [
         checkpointer,
-        TimeLimit(args.max_minutes, agreed),
+        TimeLimit(settings.max_minutes, agreed),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: draw_curves(run_dir)),  # after the CSV row
-        *([keras.callbacks.EarlyStopping(monitor, patience=args.patience)] if args.patience > 0 else []),
+        *([keras.callbacks.EarlyStopping(monitor, patience=settings.patience)] if settings.patience > 0 else []),
         *extra_callbacks,
     ]
-    hidden = quiet() if args.distribute else contextlib.nullcontext()  # tf.distribute's C++ notices while it trains
+    hidden = quiet() if settings.distribute else contextlib.nullcontext()  # tf.distribute's C++ notices while it trains
     try:
         with hidden:
             model.fit(
                 data[0],
                 validation_data=data[1],
-                epochs=first_epoch + args.epochs,
+                epochs=first_epoch + settings.epochs,
                 initial_epoch=first_epoch,
                 callbacks=callbacks,
                 shuffle=False,  # WindowDataset shuffles its windows itself, reproducibly from --seed
-                verbose=args.progress,
+                verbose=progress_mode(settings.progress),
             )
     except KeyboardInterrupt:
         if checkpointer.best_path is None:

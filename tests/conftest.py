@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -15,6 +16,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 TPQ = 480
+
+
+def stored_metadata(checkpoint: Path) -> dict:
+    """The JSON document of a checkpoint's metadata as stored (to change it as an older or damaged file would be)."""
+    import h5py
+
+    with h5py.File(checkpoint, "r") as handle:
+        return json.loads(bytes(handle["lstm_music"]["metadata"][()]))
+
+
+def store_metadata(checkpoint: Path, document: dict | bytes) -> None:
+    """Put `document` (JSON, or bytes as they are) in place of a checkpoint's metadata."""
+    import h5py
+    import numpy as np
+
+    data = document if isinstance(document, bytes) else json.dumps(document).encode()
+    with h5py.File(checkpoint, "a") as handle:
+        del handle["lstm_music"]["metadata"]
+        handle["lstm_music"].create_dataset("metadata", data=np.frombuffer(data, dtype=np.uint8))
 
 
 def shipped(name: str) -> Path:

@@ -46,10 +46,39 @@ def test_bad_numbers_stop_with_one_line_and_exit_2(script, flags: list[str], mes
 
 
 def test_good_numbers_pass_as_numbers() -> None:
-    args = generate_music.parse_args(["--bpm", "0", "--temperature", "0", "--length", "100000", "--transpose", "-5"])
-    assert (args.bpm, args.temperature, args.length, args.transpose) == (0, 0, 100000, -5)
-    args = train.parse_args(["--learning-rate", "1e-3", "--max-minutes", "0", "--val-fraction", "0"])
-    assert (args.learning_rate, args.max_minutes, args.val_fraction) == (1e-3, 0, 0)
+    settings = generate_music.parse_args(
+        ["--bpm", "0", "--temperature", "0", "--length", "100000", "--transpose", "-5"]
+    )
+    assert (settings.bpm, settings.temperature, settings.length, settings.transpose) == (0, 0, 100000, -5)
+    settings = train.parse_args(["--learning-rate", "1e-3", "--max-minutes", "0", "--val-fraction", "0"])
+    assert (settings.learning_rate, settings.max_minutes, settings.val_fraction) == (1e-3, 0, 0)
+
+
+@pytest.mark.parametrize("script", [train, generate_music, evaluate])
+def test_every_setting_is_a_flag_with_its_help_and_the_scripts_constants_are_its_defaults(script, monkeypatch) -> None:
+    from dataclasses import fields, replace
+
+    from lstm_music.settings import ADVANCED, EvaluateSettings, parser_for
+
+    opening = EvaluateSettings() if script is evaluate else script.SETTINGS
+    parser = parser_for(opening, "")
+    flags = {action.dest: action for action in parser._actions}
+    for f in fields(opening):
+        if f.name != "given":  # what the command line named: no flag of its own
+            assert f.name in flags and len(flags[f.name].help) > 10, f.name
+            assert flags[f.name].default == getattr(opening, f.name), f.name
+    if script is train:  # what few users need sits in a group of its own
+        advanced = next(g for g in parser._action_groups if g.title == ADVANCED)
+        assert {"precision", "distribute", "processes", "cpu_devices", "embedding"} <= {
+            a.dest for a in advanced._group_actions
+        }
+    if script is not evaluate:  # a constant edited at the top of the script is the flag's default
+        monkeypatch.setattr(script, "SETTINGS", replace(script.SETTINGS, length=7) if script is generate_music
+                            else replace(script.SETTINGS, epochs=7))  # fmt: skip
+        parsed = script.parse_args([])
+        assert (parsed.length if script is generate_music else parsed.epochs) == 7
+        assert parsed.given == frozenset()
+        assert "seed" in script.parse_args(["--seed", "3"]).given
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
-from conftest import ROOT, shipped
+from conftest import ROOT, shipped, store_metadata, stored_metadata
 from reference_sampler import ReferenceSampler, choose
 
 from generate_music import main
@@ -237,12 +237,12 @@ def test_the_compiled_loop_draws_what_the_reference_sampler_draws(tiny_run: Path
     from lstm_music.sampling import SamplingSettings
 
     model, metadata, vocabularies = load_checkpoint(tiny_run / BEST)
-    assert metadata["repeat_weights"]
+    assert metadata.repeat_weights
     settings = SamplingSettings(
         flags.get("temperature", {s: 1.0 for s in STREAMS}),
         flags.get("top_k", 0),
         flags.get("top_p", 1.0),
-        metadata["repeat_weights"] if flags.get("repeats", True) else None,
+        metadata.repeat_weights if flags.get("repeats", True) else None,
         flags.get("pitch_window"),
     )
     primer = encode_piece(read_piece(sorted(tiny_data.iterdir())[2]), vocabularies)[1:30]
@@ -314,17 +314,11 @@ def test_damaged_checkpoints_stop_generation_and_evaluation_with_one_line(
 ) -> None:
     import shutil
 
-    import h5py
-
     from lstm_music import evaluate
-    from lstm_music.checkpoint import GROUP, read_metadata
 
     broken = tmp_path / "broken.weights.h5"
     shutil.copy(tiny_run / BEST, broken)
-    text = damage(read_metadata(broken))
-    with h5py.File(broken, "a") as handle:
-        del handle[GROUP]["metadata"]
-        handle[GROUP].create_dataset("metadata", data=np.frombuffer(text, dtype=np.uint8))
+    store_metadata(broken, damage(stored_metadata(broken)))
     for run in (main, evaluate.main):
         assert run(["--checkpoint", str(broken)]) == 2
         [line] = capsys.readouterr().err.strip().splitlines()
@@ -364,7 +358,7 @@ def test_a_chord_never_seen_in_training_is_read_without_unk(tiny_run: Path, tiny
     new = (pitches[0], pitches[len(pitches) // 2], pitches[-1])  # lowest, middle and highest pitch at once
     assert note_token(new) not in chords
     primer = write_tracks(tmp_path / "new_chord.mid", [[(0, 1, p, 0) for p in new] + [(1, 1, p, 0) for p in new]])
-    [piece] = prepare([read_piece(primer)], metadata["representation"], False)
+    [piece] = prepare([read_piece(primer)], metadata.representation, False)
     assert [e.note for e in piece.events[:3]] == [note_token([p]) for p in new]
     assert UNK_INDEX not in encode_piece(piece, vocabularies)
 
@@ -372,21 +366,17 @@ def test_a_chord_never_seen_in_training_is_read_without_unk(tiny_run: Path, tiny
 def test_a_whole_chord_checkpoint_from_before_representations_still_generates(
     tiny_data: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    import h5py
     from conftest import train_args
 
-    from lstm_music.checkpoint import GROUP, read_metadata
     from lstm_music.vocab import decode_events
     from train import main as train_main
 
     flags = train_args(tiny_data, tmp_path, tmp_path / "cache", "old", "--epochs", "1", "--representation", "chord")
     assert train_main(flags) == 0
     best = tmp_path / "old" / BEST
-    metadata = read_metadata(best)
+    metadata = stored_metadata(best)
     del metadata["representation"], metadata["common_key"]  # what a checkpoint made before them holds
-    with h5py.File(best, "a") as handle:
-        del handle[GROUP]["metadata"]
-        handle[GROUP].create_dataset("metadata", data=np.frombuffer(json.dumps(metadata).encode(), dtype=np.uint8))
+    store_metadata(best, metadata)
     _, _, vocabularies = load_checkpoint(best)
     assert any("." in token for token in vocabularies["note"].tokens)  # whole-chord tokens
     sampled = []
@@ -419,7 +409,7 @@ def test_a_common_key_model_continues_a_primer_in_the_primers_key(tiny_data: Pat
     (_, _, _, _, fed, registers, style), sampled = calls[0]
     assert style == 0  # a checkpoint without styles samples the unlabelled mix
     _, metadata, vocabularies = load_checkpoint(run / BEST)
-    assert metadata["common_key"] is True
+    assert metadata.common_key is True
     [in_c] = prepare([read_piece(primer)], "note", True)
     assert np.array_equal(fed, encode_piece(in_c, vocabularies)[1:])
     assert registers.tolist() == [piece_register(fed).tolist()]  # the continuation keeps the primer's register

@@ -177,7 +177,7 @@ def test_the_compiled_loop_draws_what_the_reference_path_draws_with_instruments(
 
     model, metadata, vocabularies = load_checkpoint(request.getfixturevalue(run) / "best.weights.h5")
     assert model.music_layers.chain[0] == ("note" if run == "trio_last_run" else "instrument")
-    settings = SamplingSettings({s: temperature for s in ALL_STREAMS}, 0, 1.0, metadata["repeat_weights"])
+    settings = SamplingSettings({s: temperature for s in ALL_STREAMS}, 0, 1.0, metadata.repeat_weights)
     primer = encode_piece(represent(read_piece(sorted(trios.iterdir())[0]), "note"), vocabularies)[1:20]
     sampler = Sampler(model, together_index(vocabularies, "note"))
     oracle = ReferenceSampler(model, together_index(vocabularies, "note"))
@@ -277,7 +277,7 @@ def test_a_folder_of_one_instrument_with_a_rare_second_trains_three_streams_on_t
     flags = train_args(data, tmp_path / "w", tmp_path / "c", "violin", "--epochs", "1", "--val-fraction", "0.25")
     assert main(flags) == 0
     metadata = read_metadata(tmp_path / "w" / "violin" / "best.weights.h5")
-    assert INSTRUMENT not in vocabularies_from_json(metadata["vocabularies"]) and metadata["plays"] == "40"
+    assert INSTRUMENT not in vocabularies_from_json(metadata.vocabularies) and metadata.plays == "40"
     out = tmp_path / "out.mid"
     command = [sys.executable, "generate_music.py", "--checkpoint", str(tmp_path / "w" / "violin"), "--out", str(out)]
     result = subprocess.run([*command, "--length", "20", "--seed", "1"], cwd=ROOT, capture_output=True, text=True)

@@ -152,7 +152,7 @@ def test_the_sampler_keeps_the_bar_count_the_midi_file_shows(tiny_run: Path, tmp
 
     model, metadata, vocabularies = load_checkpoint(tiny_run / "best.weights.h5")
     meters = [Meter(Fraction(0), 3, 4), Meter(Fraction(0), 6, 8)]
-    bars = sampling.make_bars(metadata["meters"]["tokens"], meters, vocabularies["offset"].tokens)
+    bars = sampling.make_bars(metadata.meters, meters, vocabularies["offset"].tokens)
     sampler = sampling.Sampler(model, together_index(vocabularies, "note"))
     compiled = sampler.generate(120, 2, seed=3, bars=bars)
     fed = []
@@ -194,19 +194,17 @@ def test_the_classifier_tells_plainly_different_sets_apart_and_not_two_halves_of
 def test_a_checkpoint_from_before_meter_still_loads_generates_and_evaluates(tiny_data: Path, tmp_path: Path) -> None:
     import json
 
-    import h5py
+    from conftest import store_metadata, stored_metadata
 
-    from lstm_music.checkpoint import BEST, GROUP, read_metadata
+    from lstm_music.checkpoint import BEST
     from lstm_music.evaluate import main as evaluate_main
     from train import main
 
     assert main(train_args(tiny_data, tmp_path, tmp_path / "cache", "old", "--epochs", "1", "--no-meter")) == 0
     best = tmp_path / "old" / BEST
-    metadata = read_metadata(best)
+    metadata = stored_metadata(best)
     del metadata["meters"], metadata["model"]["meters"]  # what a checkpoint made before meter holds
-    with h5py.File(best, "a") as handle:
-        del handle[GROUP]["metadata"]
-        handle[GROUP].create_dataset("metadata", data=np.frombuffer(json.dumps(metadata).encode(), dtype=np.uint8))
+    store_metadata(best, metadata)
     out = tmp_path / "old.mid"
     command = [sys.executable, "generate_music.py", "--checkpoint", str(best), "--out", str(out), "--length", "80"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)

@@ -139,7 +139,7 @@ def test_one_note_loop_is_flagged_and_outside_the_real_range() -> None:
 def test_a_training_piece_under_another_name_is_not_held_out(tiny_run: Path, tiny_data: Path, tmp_path: Path, capsys):
     from lstm_music.checkpoint import read_metadata
 
-    training = read_metadata(tiny_run / "best.weights.h5")["training"]
+    training = read_metadata(tiny_run / "best.weights.h5").training
     (held,) = training["validation_pieces"]
     data = tmp_path / "mixed"  # the held-out chorale, and a training chorale renamed into a sub-folder
     (data / "copies").mkdir(parents=True)

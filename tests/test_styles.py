@@ -83,13 +83,12 @@ def test_the_styles_are_stored_and_listed(style_run: Path) -> None:
     from lstm_music.checkpoint import read_metadata
 
     metadata = read_metadata(style_run / "best.weights.h5")
-    styles = metadata["styles"]
-    assert sorted(styles["names"]) == ["fsharp", "scales"]
-    assert sum(styles["pieces"].values()) == 6  # 7 pieces, 1 held out
+    assert sorted(metadata.styles) == ["fsharp", "scales"]
+    assert sum(metadata.style_pieces.values()) == 6  # 7 pieces, 1 held out
     # each training piece's style index, in the order of its path (0: none, else names' index + 1)
-    training = metadata["training"]
+    training = metadata.training
     folders = [Path(path).parts[0] if "/" in path else None for path in training["train_pieces"]]
-    assert training["train_styles"] == [styles["names"].index(f) + 1 if f else 0 for f in folders]
+    assert training["train_styles"] == [metadata.styles.index(f) + 1 if f else 0 for f in folders]
     listed = generate(style_run, "--list-styles")
     assert listed.returncode == 0 and "fsharp\t" in listed.stdout and "scales\t" in listed.stdout
 

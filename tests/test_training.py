@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT, shipped, train_args
 from reference_sampler import build_head_models, build_step_model
 
-from lstm_music.checkpoint import BEST, CheckpointError, load_checkpoint, read_metadata, read_train_rows
+from lstm_music.checkpoint import BEST, LATEST, CheckpointError, load_checkpoint, read_metadata, read_train_rows
 from lstm_music.corpus import load_corpus
 from lstm_music.midi_io import read_piece, token_pitches
 from lstm_music.model import PRESETS, build_model, input_names
@@ -59,24 +59,24 @@ def test_checkpoint_is_self_contained_and_reloads_identically(tiny_run: Path, ti
     model, _, vocabularies = load_checkpoint(best)
     corpus = load_corpus(tiny_data, None, workers=1, progress=False)
     train, validation = split_pieces(corpus.pieces, 0.2, 0)
-    assert metadata["sequence_length"] == 16
-    assert metadata["model"]["branch_units"] == 16 and metadata["model"]["trunk_units"] == [16]
-    assert metadata["training"]["train_pieces"] == [p.path for p in train]
-    assert metadata["training"]["validation_pieces"] == [p.path for p in validation]
-    assert metadata["training"]["events"] == corpus.events
-    assert metadata["parser"]["quarter_length_divisors"] == [4, 3]
-    assert {"val_loss", "note_accuracy"} <= set(metadata["metrics"])
-    weights = metadata["repeat_weights"]  # fitted on the validation pieces
+    assert metadata.sequence_length == 16
+    assert metadata.model["branch_units"] == 16 and metadata.model["trunk_units"] == [16]
+    assert metadata.train_pieces == [p.path for p in train]
+    assert metadata.training["validation_pieces"] == [p.path for p in validation]
+    assert metadata.training["events"] == corpus.events
+    assert metadata.parser["quarter_length_divisors"] == [4, 3]
+    assert {"val_loss", "note_accuracy"} <= set(metadata.metrics)
+    weights = metadata.repeat_weights  # fitted on the validation pieces
     assert set(weights) == set(STREAMS) and all(
         len(w) == len(BUCKETS) and all(0 <= x < 1 for x in w) for w in weights.values()
     )
     train_rows = read_train_rows(best)
     seen = prepare(train, "note", True)  # one event per note, each piece in C major or A minor
-    assert metadata["representation"] == "note" and metadata["common_key"] is True
+    assert metadata.representation == "note" and metadata.common_key is True
     assert np.array_equal(train_rows, np.concatenate([encode_piece(p, vocabularies) for p in seen]))
     # each training piece's register (5th and 95th percentile pitch), for generation to draw from
     registers = [np.percentile([m for e in p.events for m in token_pitches(e.note)], [5, 95]) for p in seen]
-    np.testing.assert_allclose(metadata["registers"], registers, atol=0.051)
+    np.testing.assert_allclose(metadata.registers, registers, atol=0.051)
 
     rows = encode_piece(validation[0], vocabularies)[:40]
     here = model.predict_on_batch(model_inputs(rows[None], input_names(model), [[55.0, 74.0]]))
@@ -104,16 +104,52 @@ def test_checkpoint_is_self_contained_and_reloads_identically(tiny_run: Path, ti
         np.testing.assert_array_equal(here[s], there[s])
 
 
+def test_metadata_round_trips_and_reads_what_older_checkpoints_stored(tiny_run: Path) -> None:
+    from conftest import stored_metadata
+
+    from lstm_music.checkpoint import FORMAT, Metadata
+    from lstm_music.instruments import PIANO
+    from lstm_music.vocab import OLD_REPRESENTATION
+
+    metadata = read_metadata(tiny_run / BEST)
+    assert Metadata.from_json(metadata.to_json()) == metadata
+    assert stored_metadata(tiny_run / BEST) == metadata.to_dict()  # stored as the schema writes it
+    assert metadata.meters and metadata.piece_meters and metadata.repeat_weights and metadata.epoch == 2
+    first = Metadata.from_dict({"format": FORMAT, "vocabularies": metadata.vocabularies, "model": metadata.model})
+    assert (first.representation, first.common_key, first.plays) == (OLD_REPRESENTATION, False, PIANO)
+    assert (first.meters, first.styles, first.repeat_weights, first.train_pieces) == ([], [], None, [])
+    with pytest.raises(ValueError, match="format"):
+        Metadata.from_dict({**metadata.to_dict(), "format": "lstm_music-checkpoint/0"})
+    with pytest.raises(KeyError, match="model"):
+        Metadata.from_dict({"format": FORMAT, "vocabularies": metadata.vocabularies})
+
+
+def test_each_command_reads_a_checkpoints_metadata_once(tiny_run: Path, tiny_data: Path, tmp_path, monkeypatch) -> None:
+    from generate_music import main as generate_main
+    from lstm_music import checkpoint
+    from lstm_music.evaluate import main as evaluate_main
+    from train import main as train_main
+
+    reads = []
+    original = checkpoint.read_metadata
+    monkeypatch.setattr(checkpoint, "read_metadata", lambda path: reads.append(path) or original(path))
+    assert generate_main(["--checkpoint", str(tiny_run), "--out", str(tmp_path / "a.mid"), "--length", "20"]) == 0
+    assert evaluate_main(["--checkpoint", str(tiny_run), "--data", str(tiny_data)]) == 0
+    resumed = train_args(tiny_data, tmp_path, tmp_path / "cache", "more", "--resume", str(tiny_run / LATEST))
+    assert train_main([*resumed, "--epochs", "3"]) == 0
+    assert [Path(p) for p in reads] == [tiny_run / BEST, tiny_run / BEST, tiny_run / LATEST]
+
+
 def test_checkpoint_killed_while_saving_is_complete_or_absent(tmp_path: Path) -> None:
     saver = (
         "import sys, numpy as np\n"
-        "from lstm_music.checkpoint import save_checkpoint\n"
+        "from lstm_music.checkpoint import Metadata, save_checkpoint\n"
         "from lstm_music.model import PRESETS, build_model\n"
         "model = build_model({'note': 3000, 'offset': 30, 'duration': 50}, PRESETS['default'])\n"
         "rows = np.zeros((50000, 3), dtype=np.int32)\n"
         "n = 0\n"
         "while True:\n"
-        "    save_checkpoint(model, sys.argv[1], {'n': n}, rows); n += 1\n"
+        "    save_checkpoint(model, sys.argv[1], Metadata({}, {}, epoch=n), rows); n += 1\n"
         "    print(n, flush=True)\n"
     )
     target = tmp_path / BEST
@@ -182,12 +218,12 @@ def test_resume_continues_epochs_from_saved_weights(
     import lstm_music.training as training
 
     real_train = training.train
-    monkeypatch.setattr(training, "train", lambda args: real_train(args, [FirstLoss()]))
+    monkeypatch.setattr(training, "train", lambda args, resumed=None: real_train(args, [FirstLoss()], resumed))
     saved = tiny_run / BEST
     args = train_args(tiny_data, tmp_path, tmp_path / "cache", "resumed", "--epochs", "1", "--resume", str(saved))
     assert main(args) == 0
     assert [row["epoch"] for row in read_history(tmp_path / "resumed")] == ["2"]
-    assert read_metadata(tmp_path / "resumed" / BEST)["epoch"] == 3
+    assert read_metadata(tmp_path / "resumed" / BEST).epoch == 3
 
     model, _, _ = load_checkpoint(saved)
     from lstm_music.model import compile_model
@@ -279,7 +315,7 @@ def test_mixed_precision_training_leaves_float32_checkpoints(tiny_data: Path, tm
     finally:
         keras.mixed_precision.set_global_policy("float32")
     best = tmp_path / "bf16" / BEST
-    assert read_metadata(best)["training"]["precision"] == "mixed_bfloat16"
+    assert read_metadata(best).training["precision"] == "mixed_bfloat16"
     model, _, _ = load_checkpoint(best)
     assert {w.dtype for w in model.weights} == {"float32"}
     rows = read_train_rows(best)[:20]
@@ -318,12 +354,11 @@ def test_scoring_in_batches_of_any_size_gives_the_same_probabilities(tiny_run: P
 
 
 def test_resume_from_latest_continues_the_run_exactly(tiny_data: Path, tmp_path: Path, capsys) -> None:
-    from lstm_music.checkpoint import LATEST
     from train import main
 
     def weights(run: str) -> list:
         model, metadata, _ = load_checkpoint(tmp_path / run / LATEST)
-        return [metadata["epoch"], *model.get_weights()]
+        return [metadata.epoch, *model.get_weights()]
 
     cache = tmp_path / "cache"
     assert main(train_args(tiny_data, tmp_path, cache, "whole", "--epochs", "2")) == 0
@@ -359,7 +394,7 @@ def test_checkpoints_do_not_carry_the_training_split_and_evaluation_finds_or_reb
     with h5py.File(best, "r") as handle:
         assert "train_rows" not in handle["lstm_music"]  # a checkpoint's size does not grow with the corpus
     rows = np.load(tiny_run / TRAIN_ROWS)  # stored once per run
-    assert read_metadata(best)["train_rows"] == {"file": TRAIN_ROWS, "sha256": fingerprint(rows), "rows": len(rows)}
+    assert read_metadata(best).train_rows == {"file": TRAIN_ROWS, "sha256": fingerprint(rows), "rows": len(rows)}
     flags = ["--data", str(tiny_data), "--cache-dir", str(tmp_path / "cache"), "--json"]
     assert evaluate_main(["--checkpoint", str(best), *flags, str(tmp_path / "here.json")]) == 0
     alone = tmp_path / "copied" / BEST  # the checkpoint copied on its own: the split is rebuilt from --data
