@@ -1,4 +1,4 @@
-"""Pictures: piano rolls, training curves and generated-against-real histograms, as PNG files.
+"""Pictures: piano rolls and training curves, as PNG files.
 
 Drawn with matplotlib's object API on the Agg canvas (no window, no global pyplot state), so it
 works headless and from worker threads; files are written atomically (`files.write_atomically`).
@@ -6,7 +6,6 @@ works headless and from worker threads; files are written atomically (`files.wri
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from .files import write_atomically
@@ -15,7 +14,7 @@ from .midi_io import Event, playable_notes
 from .streams import ALL_STREAMS
 
 
-def _save(figure, path: Path) -> Path:
+def save_figure(figure, path: Path) -> Path:
     """Write `figure` to `path` as a PNG, atomically."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -50,7 +49,7 @@ def piano_roll(events: list[Event], path: Path, bpm: float = 120.0, title: str =
     axes.secondary_xaxis("top", functions=(lambda b: b * 60 / bpm, lambda s: s * bpm / 60))
     axes.set_title(f"{title or Path(path).stem}: beats below, seconds at {bpm:g} bpm above", fontsize=10)
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _bar(x: float, y: float, width: float, height: float, colour: str):
@@ -84,35 +83,4 @@ def training_curves(history: list[dict], path: Path) -> Path:
     axes.legend(fontsize=8, ncol=2)
     axes.grid(alpha=0.3)
     figure.tight_layout()
-    return _save(figure, path)
-
-
-def histograms(generated: list[list[Event]], real: list[list[Event]], path: Path) -> Path:
-    """Draw the pitch-class, duration and offset histograms of the `generated` pieces beside the
-    `real` ones, each as shares of its own events (durations and offsets: the 12 commonest)."""
-    from matplotlib.figure import Figure
-
-    from .metrics import HISTOGRAMS, histogram
-    from .midi_io import parse_ql
-
-    figure = Figure(figsize=(12.0, 3.6))
-    for i, kind in enumerate(HISTOGRAMS):
-        axes = figure.add_subplot(1, len(HISTOGRAMS), i + 1)
-        made, heard = histogram(generated, kind), histogram(real, kind)
-        if kind == "pitch_class":
-            keys = list(range(12))
-            labels = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
-        else:
-            common = [key for key, _ in (heard + made).most_common(12)]
-            keys = labels = sorted(common, key=lambda key: parse_ql(key) if key[:1].isdigit() else math.inf)
-        positions = range(len(keys))
-        for shift, counts, label in ((-0.2, heard, "real"), (0.2, made, "generated")):
-            total = sum(counts.values()) or 1
-            axes.bar([x + shift for x in positions], [counts.get(k, 0) / total for k in keys], 0.4, label=label)
-        axes.set_xticks(list(positions), labels, fontsize=8, rotation=0 if kind == "pitch_class" else 45)
-        axes.set_title({"pitch_class": "pitch classes", "duration": "durations (quarters)",
-                        "offset": "offsets from the previous event (quarters)"}[kind], fontsize=10)  # fmt: skip
-        axes.set_ylabel("share of events" if i else "share of notes")
-        axes.legend(fontsize=8)
-    figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -115,7 +116,6 @@ def write_report_page(
 ) -> Path:
     """Write the page for `result` (what `evaluate` returns): the `generated` pieces and the named
     real `examples` drawn and rendered at `bpm`, and histograms of `generated` against `reference`."""
-    from .pictures import histograms
 
     parts = [
         f"<h1>Evaluation of {html.escape(result['checkpoint'])}</h1>",
@@ -146,3 +146,35 @@ def write_report_page(
         f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"
     )
     return write_atomically(Path(path), lambda temporary: temporary.write_text(page, encoding="utf-8"))
+
+
+def histograms(generated: list[list[Event]], real: list[list[Event]], path: Path) -> Path:
+    """Draw the pitch-class, duration and offset histograms of the `generated` pieces beside the
+    `real` ones, each as shares of its own events (durations and offsets: the 12 commonest)."""
+    from matplotlib.figure import Figure
+
+    from .metrics import HISTOGRAMS, histogram
+    from .midi_io import parse_ql
+    from .pictures import save_figure
+
+    figure = Figure(figsize=(12.0, 3.6))
+    for i, kind in enumerate(HISTOGRAMS):
+        axes = figure.add_subplot(1, len(HISTOGRAMS), i + 1)
+        made, heard = histogram(generated, kind), histogram(real, kind)
+        if kind == "pitch_class":
+            keys = list(range(12))
+            labels = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+        else:
+            common = [key for key, _ in (heard + made).most_common(12)]
+            keys = labels = sorted(common, key=lambda key: parse_ql(key) if key[:1].isdigit() else math.inf)
+        positions = range(len(keys))
+        for shift, counts, label in ((-0.2, heard, "real"), (0.2, made, "generated")):
+            total = sum(counts.values()) or 1
+            axes.bar([x + shift for x in positions], [counts.get(k, 0) / total for k in keys], 0.4, label=label)
+        axes.set_xticks(list(positions), labels, fontsize=8, rotation=0 if kind == "pitch_class" else 45)
+        axes.set_title({"pitch_class": "pitch classes", "duration": "durations (quarters)",
+                        "offset": "offsets from the previous event (quarters)"}[kind], fontsize=10)  # fmt: skip
+        axes.set_ylabel("share of events" if i else "share of notes")
+        axes.legend(fontsize=8)
+    figure.tight_layout()
+    return save_figure(figure, path)

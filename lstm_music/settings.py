@@ -10,7 +10,6 @@ asks for. The library takes these objects. Nothing here imports Keras, so `--hel
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -344,8 +343,3 @@ def parse(defaults: Settings, argv: list[str] | None, description: str, prog: st
     if problem:
         parser.error(problem)
     return settings
-
-
-def progress_mode(progress: int | None) -> int:
-    """Keras' `verbose`: the `--progress` asked for, else a bar on a terminal and a line per epoch otherwise."""
-    return progress if progress is not None else (1 if sys.stdout.isatty() else 2)

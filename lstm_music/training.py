@@ -30,7 +30,6 @@ from .instruments import PIANO, REAL_SHARE, instrument_name, instrument_plan
 from .meter import main_meter
 from .midi_io import Piece
 from .notes import events_span
-from .settings import TrainSettings, progress_mode
 from .streams import ALL_STREAMS, INSTRUMENT, piece_register, register_margins
 from .styles import (
     NONE,
@@ -69,6 +68,7 @@ from .vocab import (
 if TYPE_CHECKING:
     from .checkpoint import Metadata
     from .model import ModelConfig
+    from .settings import TrainSettings
 
 
 def precision_problem(precision: str, backend: str, platforms: set[str]) -> str | None:
@@ -635,7 +635,7 @@ def fit(model, settings: TrainSettings, first_epoch: int, data: tuple, checkpoin
                 initial_epoch=first_epoch,
                 callbacks=callbacks,
                 shuffle=False,  # WindowDataset shuffles its windows itself, reproducibly from --seed
-                verbose=progress_mode(settings.progress),
+                verbose=settings.progress if settings.progress is not None else (1 if sys.stdout.isatty() else 2),
             )
     except KeyboardInterrupt:
         if checkpointer.best_path is None:
