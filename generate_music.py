@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> None:
         from lstm_music.backend import check_backend, set_verbose
-        from lstm_music.generation import generate, list_styles
+        from lstm_music.generate.generation import generate, list_styles
 
         inputs = {"--checkpoint": EITHER} if settings.checkpoint else {"--weights-dir": FOLDER}
         outputs = {"--out": FILE} if settings.out else {"--output-dir": FOLDER}
@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
             check_backend()
         (list_styles if settings.list_styles else generate)(settings)
 
-    from lstm_music.checkpoint import CheckpointError
-    from lstm_music.generation import GenerationError
-    from lstm_music.styles import StyleError
+    from lstm_music.data.styles import StyleError
+    from lstm_music.generate.generation import GenerationError
+    from lstm_music.model.checkpoint import CheckpointError
 
     return exit_status(run, (CheckpointError, GenerationError, StyleError))
 

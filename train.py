@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         outputs = {} if settings.parse_only else {"--weights-dir": FOLDER}
         check_paths(settings, {"--data": FOLDER, "--resume": FILE, **styles}, outputs)
         set_verbose(settings.verbose)
-        from lstm_music.training import check_resume, parse_only, train
+        from lstm_music.model.training import check_resume, parse_only, train
 
         if settings.parse_only:
             parse_only(settings)
@@ -60,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
             join_processes(settings.coordinator, settings.processes, settings.process_id)
         train(settings, resumed=resumed)
 
-    from lstm_music.checkpoint import CheckpointError
-    from lstm_music.corpus import DataError
-    from lstm_music.styles import StyleError
+    from lstm_music.data.corpus import DataError
+    from lstm_music.data.styles import StyleError
+    from lstm_music.model.checkpoint import CheckpointError
 
     return exit_status(run, (DataError, CheckpointError, StyleError))
 

@@ -24,7 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lstm_music.evaluate import LOOP_METRICS, evaluate, parse_args  # noqa: E402
+from lstm_music.evaluate.music_report import LOOP_METRICS  # noqa: E402
+from lstm_music.evaluate.run import evaluate, parse_args  # noqa: E402
 
 
 def print_instruments(reports: list[dict]) -> None:

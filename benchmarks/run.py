@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from lstm_music.corpus import load_corpus  # noqa: E402
+from lstm_music.data.corpus import load_corpus  # noqa: E402
 
 RESULTS: dict = {}
 
@@ -50,8 +50,8 @@ def table(title: str, header: list[str], rows: list[list]) -> None:
 
 def bench_parse(data: Path) -> None:
     """Cold parse: full music21 path in one process vs the lean path in all workers; then cached."""
-    from lstm_music import corpus as corpus_module
-    from lstm_music.midi_io import read_score
+    from lstm_music.data import corpus as corpus_module
+    from lstm_music.data.midi_io import read_score
 
     with tempfile.TemporaryDirectory() as cache:
         start = time.perf_counter()
@@ -122,8 +122,8 @@ def matmul_rate() -> float:
 
 def prepared(data: Path, representation: str = "chord") -> tuple[list[np.ndarray], dict[str, int], float]:
     """Training arrays and vocabulary sizes of `data` as train.py makes them, and notes per event."""
-    from lstm_music.midi_io import token_pitches
-    from lstm_music.vocab import build_vocabularies, encode_piece, prepare, split_pieces
+    from lstm_music.data.midi_io import token_pitches
+    from lstm_music.data.vocab import build_vocabularies, encode_piece, prepare, split_pieces
 
     corpus = load_corpus(data, ROOT / ".cache" / "events", progress=False)
     train, _ = split_pieces(corpus.pieces, 0.1, 0)
@@ -174,8 +174,8 @@ def original_throughput(arrays: list[np.ndarray], vocab: dict[str, int], seconds
 def targets_per_second(model, arrays: list[np.ndarray], batch: int, seconds: float) -> float:
     """Real (unpadded) training targets per second of `model` on full batches of 64-event windows
     (under JAX a smaller last batch would compile again inside the timing)."""
-    from lstm_music.dataset import WindowDataset
-    from lstm_music.model import input_names
+    from lstm_music.data.dataset import WindowDataset
+    from lstm_music.model.network import input_names
 
     dataset = WindowDataset(arrays, 64, batch, None, True, 0, input_names(model))
     batches = [b for b in (dataset[i] for i in range(min(len(dataset), 41))) if len(b[2]) == batch]
@@ -194,8 +194,8 @@ def bench_training(data: Path, seconds: float) -> None:
     beside the original design and the previous default preset on chord tokens."""
     import keras
 
-    from lstm_music.model import PRESETS, ModelConfig, build_model, compile_model
-    from lstm_music.training import jax_platforms
+    from lstm_music.model.network import PRESETS, ModelConfig, build_model, compile_model
+    from lstm_music.model.training import jax_platforms
 
     # The default preset up to 2026-11-27, made for chord tokens (issue 9 measures the new one against it).
     previous_default = ModelConfig(64, 128, [256, 256], 256, 128, True, 0.3, True)
@@ -251,9 +251,9 @@ def bench_instruments(data: Path, seconds: float) -> None:
     instrument stream (four branches) and with every part merged into one instrument (three)."""
     import keras
 
-    from lstm_music.model import PRESETS, build_model, compile_model
-    from lstm_music.training import jax_platforms
-    from lstm_music.vocab import build_vocabularies, encode_piece, prepare, split_pieces
+    from lstm_music.data.vocab import build_vocabularies, encode_piece, prepare, split_pieces
+    from lstm_music.model.network import PRESETS, build_model, compile_model
+    from lstm_music.model.training import jax_platforms
 
     corpus = load_corpus(ROOT / "midi_ensembles", ROOT / ".cache" / "events", progress=False)
     train, _ = split_pieces(corpus.pieces, 0.1, 0)
@@ -382,7 +382,7 @@ def palestrina_folder(folder: Path, every: int = 13) -> Path:
 
 def bench_unknown(data: Path) -> None:
     """Share of held-out notes each representation cannot represent, trained on one collection and read on another."""
-    from lstm_music.vocab import build_vocabularies, prepare, split_pieces, unknown_notes
+    from lstm_music.data.vocab import build_vocabularies, prepare, split_pieces, unknown_notes
 
     cache = ROOT / ".cache" / "events"
     pieces = load_corpus(data, cache, progress=False).pieces
@@ -412,10 +412,10 @@ def bench_sampling(data: Path, events: int) -> None:
     """Milliseconds per generated event: incremental state-carrying steps vs a 100-event window per event."""
     import keras
 
-    from lstm_music.meter import Meter
-    from lstm_music.model import PRESETS, build_model, input_names
-    from lstm_music.repeats import BUCKETS
-    from lstm_music.sampling import LOOP_CHUNK, Sampler, SamplingSettings, make_bars
+    from lstm_music.data.meter import Meter
+    from lstm_music.generate.sampling import LOOP_CHUNK, Sampler, SamplingSettings, make_bars
+    from lstm_music.model.network import PRESETS, build_model, input_names
+    from lstm_music.model.repeats import BUCKETS
     from lstm_music.streams import STREAMS, model_inputs
 
     sys.path.insert(0, str(ROOT / "tests"))  # the numpy sampler is the tests' oracle, timed here beside the loop
@@ -454,11 +454,11 @@ def bench_start(data: Path, events: int = 500) -> None:
     events, the repeat memory), beside `python -c "import tensorflow"`: each the best of 3 fresh processes."""
     import keras
 
-    from lstm_music.checkpoint import Metadata, save_checkpoint
-    from lstm_music.model import PRESETS, build_model
-    from lstm_music.repeats import BUCKETS
+    from lstm_music.data.vocab import build_vocabularies, prepare, split_pieces, vocabularies_to_json
+    from lstm_music.model.checkpoint import Metadata, save_checkpoint
+    from lstm_music.model.network import PRESETS, build_model
+    from lstm_music.model.repeats import BUCKETS
     from lstm_music.streams import STREAMS
-    from lstm_music.vocab import build_vocabularies, prepare, split_pieces, vocabularies_to_json
 
     corpus = load_corpus(data, ROOT / ".cache" / "events", progress=False)
     train = prepare(split_pieces(corpus.pieces, 0.1, 0)[0], "note", True)
@@ -492,7 +492,7 @@ def bench_writing(pieces: list, events: int = 1000) -> None:
     """Milliseconds to write `events` note events as a MIDI file: directly (mido) and through a music21 score."""
     from music21.midi import translate
 
-    from lstm_music.midi_io import events_to_score, write_midi
+    from lstm_music.data.midi_io import events_to_score, write_midi
 
     notes = [e for p in pieces for e in p.events][:events]
     write_midi(notes[:10], Path(tempfile.gettempdir()) / "warm.mid")  # imports outside the timing

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .cli import fraction, given_flags, non_negative, number, positive_int, probability
-from .midi_io import BPM_RANGE
-from .sampling import DEFAULT_TEMPERATURE, SamplingSettings
+from .data.midi_io import BPM_RANGE
+from .generate.sampling import DEFAULT_TEMPERATURE, SamplingSettings
 from .streams import ALL_STREAMS
 
 if TYPE_CHECKING:
-    from .checkpoint import Metadata
+    from .model.checkpoint import Metadata
 
 ADVANCED = "advanced"  # the help group of what few users need: several devices or processes, sizes, precision
 
@@ -48,7 +48,7 @@ class Common:
     """What every command has."""
 
     verbose: bool = setting(False, "show TensorFlow's C++ log lines")
-    given: frozenset[str] = field(default=frozenset(), metadata={"flag": False})  # the settings the command line named
+    given: frozenset[str] = frozenset()  # the settings the command line named (`parse`): no flag of its own
 
 
 @dataclass
@@ -309,9 +309,9 @@ def parser_for(defaults: Settings, description: str, prog: str | None = None) ->
     parser = argparse.ArgumentParser(prog=prog, description=description)
     groups: dict[str, Any] = {"": parser}
     for f in fields(defaults):
-        spec = f.metadata
-        if spec.get("flag") is False:
+        if f.name == "given":
             continue
+        spec = f.metadata
         if spec["group"] not in groups:
             groups[spec["group"]] = parser.add_argument_group(spec["group"])
         flag = "--" + f.name.replace("_", "-")
@@ -337,7 +337,7 @@ def parse(defaults: Settings, argv: list[str] | None, description: str, prog: st
     line naming the flag where a value or a combination cannot work."""
     parser = parser_for(defaults, description, prog)
     namespace = parser.parse_args(argv)
-    values = {f.name: getattr(namespace, f.name) for f in fields(defaults) if f.metadata.get("flag") is not False}
+    values = {f.name: getattr(namespace, f.name) for f in fields(defaults) if f.name != "given"}
     settings = replace(defaults, **values, given=frozenset(given_flags(parser, argv)))
     problem = settings.problem()
     if problem:

@@ -15,10 +15,10 @@ from functools import cached_property
 import keras
 import numpy as np
 
-from lstm_music.meter import clock_positions
-from lstm_music.model import piece_inputs, position_input
-from lstm_music.repeats import PieceMemory, agreeing, weight
-from lstm_music.sampling import Sampler, SamplingSettings
+from lstm_music.data.meter import clock_positions
+from lstm_music.generate.sampling import Sampler, SamplingSettings
+from lstm_music.model.network import piece_inputs, position_input
+from lstm_music.model.repeats import PieceMemory, agreeing, weight
 from lstm_music.streams import POSITION_KEY, REGISTER_KEY, SPECIALS, STYLE_KEY, given_key, input_key
 
 

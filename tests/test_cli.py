@@ -4,7 +4,7 @@ import pytest
 
 import generate_music
 import train
-from lstm_music import evaluate
+from lstm_music.evaluate import run as evaluate
 
 MISUSE = [
     (train, ["--sequence-length", "1"], "--sequence-length: must be an integer in [2, 4096], got 1"),

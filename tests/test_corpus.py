@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from conftest import KNOWN_EVENTS, ROOT, unprivileged, write_tracks
 
-from lstm_music import corpus as corpus_module
-from lstm_music.corpus import DataError, load_corpus
-from lstm_music.notes import Notes
+from lstm_music.data import corpus as corpus_module
+from lstm_music.data.corpus import DataError, load_corpus
+from lstm_music.data.notes import Notes
 
 
 def bad_folder(folder: Path) -> Path:
@@ -208,7 +208,7 @@ def test_an_unreadable_file_is_skipped_not_fatal(shared_tmp: Path, known_midi: P
     shutil.copy(known_midi, folder / "b.mid")
     (folder / "b.mid").chmod(0)
     read = (
-        "import json, sys; from lstm_music.corpus import load_corpus; "
+        "import json, sys; from lstm_music.data.corpus import load_corpus; "
         "c = load_corpus(sys.argv[1], sys.argv[2], workers=1, progress=False); "
         "print(json.dumps([[p.path for p in c.pieces], c.skipped]))"
     )
@@ -220,7 +220,7 @@ def test_an_unreadable_file_is_skipped_not_fatal(shared_tmp: Path, known_midi: P
 
 
 def test_a_checkpoint_parsed_with_other_parser_settings_is_noted() -> None:
-    from lstm_music.corpus import PARSER_SETTINGS, parser_difference
+    from lstm_music.data.corpus import PARSER_SETTINGS, parser_difference
 
     assert parser_difference(PARSER_SETTINGS) is None and parser_difference(None) is None
     older = {**PARSER_SETTINGS, "version": 1}
@@ -230,8 +230,8 @@ def test_a_checkpoint_parsed_with_other_parser_settings_is_noted() -> None:
 
 
 def test_a_file_reports_its_progress_track_by_track(known_midi: Path) -> None:
-    from lstm_music.corpus import _parse_file
-    from lstm_music.midi_io import read_midi
+    from lstm_music.data.corpus import _parse_file
+    from lstm_music.data.midi_io import read_midi
 
     shares: list[float] = []
     read_midi(known_midi, shares.append)

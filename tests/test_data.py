@@ -3,20 +3,9 @@
 import numpy as np
 import pytest
 
-from lstm_music.dataset import WindowDataset, window_starts
-from lstm_music.midi_io import Event, Piece
-from lstm_music.sampling import choose_registers
-from lstm_music.streams import (
-    REGISTER_KEY,
-    START_INDEX,
-    STREAMS,
-    UNK_INDEX,
-    given_key,
-    input_key,
-    model_inputs,
-    piece_register,
-)
-from lstm_music.vocab import (
+from lstm_music.data.dataset import WindowDataset, window_starts
+from lstm_music.data.midi_io import Event, Piece
+from lstm_music.data.vocab import (
     Vocabulary,
     augment,
     build_vocabularies,
@@ -32,6 +21,17 @@ from lstm_music.vocab import (
     transpose_piece,
     vocabularies_from_json,
     vocabularies_to_json,
+)
+from lstm_music.generate.sampling import choose_registers
+from lstm_music.streams import (
+    REGISTER_KEY,
+    START_INDEX,
+    STREAMS,
+    UNK_INDEX,
+    given_key,
+    input_key,
+    model_inputs,
+    piece_register,
 )
 
 
@@ -71,7 +71,7 @@ def test_split_is_by_piece_and_deterministic() -> None:
 def test_pieces_encoded_one_at_a_time_to_disk_equal_the_whole_corpus_encoded_in_memory(tmp_path) -> None:
     from conftest import ROOT
 
-    from lstm_music.corpus import load_corpus
+    from lstm_music.data.corpus import load_corpus
 
     folder = ROOT / "midi_songs" / "bach"
     pieces = load_corpus(folder, tmp_path / "cache", progress=False, in_memory=False).pieces[:6]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, train_args
 
-from lstm_music.checkpoint import BEST, LATEST
+from lstm_music.model.checkpoint import BEST, LATEST
 
 pytestmark = pytest.mark.robust  # slow (five training processes): make test-robust, which CI runs too
 

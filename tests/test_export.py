@@ -9,9 +9,9 @@ from pathlib import Path
 
 from conftest import ROOT
 
-from lstm_music.meter import Meter, positions
-from lstm_music.midi_io import read_piece
-from lstm_music.notes import event_starts
+from lstm_music.data.meter import Meter, positions
+from lstm_music.data.midi_io import read_piece
+from lstm_music.data.notes import event_starts
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from export_midi_songs import CORPUS_ROOT, export_one, write_score  # noqa: E402

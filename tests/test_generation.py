@@ -14,11 +14,12 @@ from conftest import ROOT, shipped, store_metadata, stored_metadata
 from reference_sampler import ReferenceSampler, choose
 
 from generate_music import main
-from lstm_music.checkpoint import BEST, load_checkpoint
-from lstm_music.generation import ONE_THREAD_BATCH
-from lstm_music.midi_io import parse_ql, playable, read_piece, token_pitches
-from lstm_music.model import input_names
-from lstm_music.sampling import Sampler
+from lstm_music.data.midi_io import parse_ql, playable, read_piece, token_pitches
+from lstm_music.data.vocab import build_vocabularies, encode_piece, prepare, together_index
+from lstm_music.generate.generation import ONE_THREAD_BATCH
+from lstm_music.generate.sampling import Sampler
+from lstm_music.model.checkpoint import BEST, load_checkpoint
+from lstm_music.model.network import input_names
 from lstm_music.streams import (
     REGISTER_KEY,
     SPECIALS,
@@ -28,7 +29,6 @@ from lstm_music.streams import (
     piece_register,
     register_margins,
 )
-from lstm_music.vocab import build_vocabularies, encode_piece, prepare, together_index
 
 
 def generate(run: Path, out: Path, *flags: str) -> Path:
@@ -112,7 +112,7 @@ def test_file_holds_the_sampled_events_with_tempo_and_instrument(tiny_run: Path,
         Sampler, "generate", lambda self, *a, **k: sampled.append(original(self, *a, **k)) or sampled[-1]
     )
     out = generate(tiny_run, tmp_path / "v.mid", "--seed", "3", "--bpm", "93", "--instrument", "Violin")
-    from lstm_music.vocab import decode_events
+    from lstm_music.data.vocab import decode_events
 
     _, _, vocabularies = load_checkpoint(tiny_run / BEST)
     events = decode_events(sampled[0][0], vocabularies)
@@ -196,7 +196,7 @@ class Draws:
 def test_a_draw_past_the_rounded_mass_takes_a_token_that_can_be_drawn(top_k: int, top_p: float) -> None:
     from keras import ops
 
-    from lstm_music.sampling import choose_ops
+    from lstm_music.generate.sampling import choose_ops
 
     # the last two tokens cannot be drawn; a draw past the cumulative sums' rounded total (here
     # 1.5, to be sure) used to take the very last token
@@ -216,7 +216,7 @@ def test_temperature_zero_is_argmax_and_equals_top_k_one(tiny_run: Path, tmp_pat
     model, _, _ = load_checkpoint(tiny_run / BEST)
     sampler = ReferenceSampler(model)
     probs, _, context = sampler.step(np.full((1, 3), START_INDEX), sampler.start(1))
-    from lstm_music.sampling import SamplingSettings
+    from lstm_music.generate.sampling import SamplingSettings
 
     first = sampler.generate(1, 1, SamplingSettings({s: 0.0 for s in STREAMS}), seed=9)[0]
     for i, s in enumerate(STREAMS):
@@ -234,7 +234,7 @@ def test_temperature_zero_is_argmax_and_equals_top_k_one(tiny_run: Path, tmp_pat
     ],
 )
 def test_the_compiled_loop_draws_what_the_reference_sampler_draws(tiny_run: Path, tiny_data: Path, flags) -> None:
-    from lstm_music.sampling import SamplingSettings
+    from lstm_music.generate.sampling import SamplingSettings
 
     model, metadata, vocabularies = load_checkpoint(tiny_run / BEST)
     assert metadata.repeat_weights
@@ -314,7 +314,7 @@ def test_damaged_checkpoints_stop_generation_and_evaluation_with_one_line(
 ) -> None:
     import shutil
 
-    from lstm_music import evaluate
+    from lstm_music.evaluate import run as evaluate
 
     broken = tmp_path / "broken.weights.h5"
     shutil.copy(tiny_run / BEST, broken)
@@ -326,10 +326,10 @@ def test_damaged_checkpoints_stop_generation_and_evaluation_with_one_line(
 
 
 def test_unknown_primer_notes_are_counted(tiny_run: Path, known_midi: Path, tmp_path: Path, capsys) -> None:
-    from lstm_music.vocab import represent, unknown_notes
+    from lstm_music.data.vocab import represent, unknown_notes
 
     _, _, vocabularies = load_checkpoint(tiny_run / BEST)
-    from lstm_music.midi_io import Piece, without_drums
+    from lstm_music.data.midi_io import Piece, without_drums
 
     primer = Piece("known", without_drums(read_piece(known_midi).events))  # the checkpoint learned no drums
     counts = unknown_notes([represent(primer, "note")], vocabularies)
@@ -347,9 +347,9 @@ def test_unknown_primer_notes_are_counted(tiny_run: Path, known_midi: Path, tmp_
 def test_a_chord_never_seen_in_training_is_read_without_unk(tiny_run: Path, tiny_data: Path, tmp_path: Path) -> None:
     from conftest import write_tracks
 
-    from lstm_music.midi_io import note_token
+    from lstm_music.data.midi_io import note_token
+    from lstm_music.data.vocab import prepare
     from lstm_music.streams import UNK_INDEX
-    from lstm_music.vocab import prepare
 
     _, metadata, vocabularies = load_checkpoint(tiny_run / BEST)
     chorales = [read_piece(p) for p in sorted(tiny_data.iterdir())]
@@ -368,7 +368,7 @@ def test_a_whole_chord_checkpoint_from_before_representations_still_generates(
 ) -> None:
     from conftest import train_args
 
-    from lstm_music.vocab import decode_events
+    from lstm_music.data.vocab import decode_events
     from train import main as train_main
 
     flags = train_args(tiny_data, tmp_path, tmp_path / "cache", "old", "--epochs", "1", "--representation", "chord")
@@ -394,7 +394,7 @@ def test_a_whole_chord_checkpoint_from_before_representations_still_generates(
 def test_a_common_key_model_continues_a_primer_in_the_primers_key(tiny_data: Path, tmp_path: Path, monkeypatch) -> None:
     from conftest import train_args
 
-    from lstm_music.vocab import decode_events, prepare, transpose_folded
+    from lstm_music.data.vocab import decode_events, prepare, transpose_folded
     from train import main as train_main
 
     assert train_main(train_args(tiny_data, tmp_path, tmp_path / "cache", "c", "--epochs", "1", "--key", "common")) == 0

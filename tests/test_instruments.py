@@ -8,9 +8,9 @@ import mido
 import pytest
 from conftest import ROOT, TPQ, train_args, write_tracks
 
-from lstm_music.instruments import channels
-from lstm_music.metrics import instrument_report
-from lstm_music.midi_io import Event, merge_instruments, read_piece, split_chords, without_drums, write_midi
+from lstm_music.data.instruments import channels
+from lstm_music.data.midi_io import Event, merge_instruments, read_piece, split_chords, without_drums, write_midi
+from lstm_music.evaluate.metrics import instrument_report
 
 VIOLIN, CELLO, PIANO = 40, 42, 0
 
@@ -36,7 +36,7 @@ def trio(path: Path, melody=MELODY, bass=BASS) -> Path:
 
 def played(events: list[Event]) -> set[tuple]:
     """Every note as (absolute onset, pitch, duration, instrument)."""
-    from lstm_music.midi_io import event_onsets
+    from lstm_music.data.midi_io import event_onsets
 
     return {(start, pitch, length, i) for start, length, pitches, i in event_onsets(events) for pitch in pitches}
 
@@ -170,10 +170,10 @@ def test_the_compiled_loop_draws_what_the_reference_path_draws_with_instruments(
     import numpy as np
     from reference_sampler import ReferenceSampler
 
-    from lstm_music.checkpoint import load_checkpoint
-    from lstm_music.sampling import Sampler, SamplingSettings
+    from lstm_music.data.vocab import encode_piece, represent, together_index
+    from lstm_music.generate.sampling import Sampler, SamplingSettings
+    from lstm_music.model.checkpoint import load_checkpoint
     from lstm_music.streams import ALL_STREAMS
-    from lstm_music.vocab import encode_piece, represent, together_index
 
     model, metadata, vocabularies = load_checkpoint(request.getfixturevalue(run) / "best.weights.h5")
     assert model.music_layers.chain[0] == ("note" if run == "trio_last_run" else "instrument")
@@ -188,7 +188,7 @@ def test_the_compiled_loop_draws_what_the_reference_path_draws_with_instruments(
 
 
 def test_a_model_with_instruments_writes_one_track_per_instrument(trio_run: Path, tmp_path: Path) -> None:
-    from lstm_music.checkpoint import load_checkpoint
+    from lstm_music.model.checkpoint import load_checkpoint
     from lstm_music.streams import INSTRUMENT
 
     model, _, vocabularies = load_checkpoint(trio_run / "best.weights.h5")
@@ -227,7 +227,7 @@ def test_drums_cannot_be_merged(tmp_path: Path) -> None:
 
 
 def test_musicxml_gets_one_part_per_instrument(tmp_path: Path) -> None:
-    from lstm_music.midi_io import events_to_score
+    from lstm_music.data.midi_io import events_to_score
 
     events = read_piece(trio(tmp_path / "trio.mid")).events
     score = events_to_score(events)
@@ -239,9 +239,9 @@ def test_musicxml_gets_one_part_per_instrument(tmp_path: Path) -> None:
 
 
 def test_an_instrument_seen_once_is_still_an_instrument() -> None:
-    from lstm_music.midi_io import Piece
+    from lstm_music.data.midi_io import Piece
+    from lstm_music.data.vocab import build_vocabularies, encode_piece
     from lstm_music.streams import INSTRUMENT
-    from lstm_music.vocab import build_vocabularies, encode_piece
 
     pieces = [Piece("a", [Event("C4", "0", "1", "40")] * 20), Piece("b", [Event("C2", "0", "1", "71")])]
     vocabularies = build_vocabularies(pieces, min_count=2, representation="note", instruments=True)
@@ -250,7 +250,7 @@ def test_an_instrument_seen_once_is_still_an_instrument() -> None:
 
 
 def test_auto_learns_the_instruments_that_hold_a_real_share_of_the_notes() -> None:
-    from lstm_music.instruments import instrument_plan
+    from lstm_music.data.instruments import instrument_plan
 
     assert instrument_plan({"0": 990, "1": 10}, "auto") == (False, {})  # two pianos are one instrument to a listener
     assert instrument_plan({"0": 990, "1": 10}, "separate") == (True, {})
@@ -264,9 +264,9 @@ def test_auto_learns_the_instruments_that_hold_a_real_share_of_the_notes() -> No
 
 
 def test_a_folder_of_one_instrument_with_a_rare_second_trains_three_streams_on_the_first(tmp_path: Path) -> None:
-    from lstm_music.checkpoint import read_metadata
+    from lstm_music.data.vocab import vocabularies_from_json
+    from lstm_music.model.checkpoint import read_metadata
     from lstm_music.streams import INSTRUMENT
-    from lstm_music.vocab import vocabularies_from_json
     from train import main
 
     data = tmp_path / "violin"

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from conftest import ROOT, TPQ, train_args
 
-from lstm_music.meter import COMMON, OFF_GRID, Meter, off_the_grid, positions, time_signature
-from lstm_music.midi_io import Event, read_piece, write_midi
-from lstm_music.realness import segment_features, separability
+from lstm_music.data.meter import COMMON, OFF_GRID, Meter, off_the_grid, positions, time_signature
+from lstm_music.data.midi_io import Event, read_piece, write_midi
+from lstm_music.evaluate.realness import segment_features, separability
 
 
 def with_meters(path: Path, notes: list[tuple[float, float, int]], meters: list[tuple[float, int, int]]) -> Path:
@@ -37,7 +37,7 @@ def with_meters(path: Path, notes: list[tuple[float, float, int]], meters: list[
 
 def places(piece) -> list[tuple[int, int]]:
     """(beat, step) of each event's start, worked out by `meter.positions`."""
-    from lstm_music.notes import event_starts
+    from lstm_music.data.notes import event_starts
 
     ticks, resolution = event_starts(piece.events)
     return [tuple(p[1:]) for p in positions(ticks, resolution, piece.meters).tolist()]
@@ -72,7 +72,7 @@ def test_a_pickup_bar_of_a_score_puts_the_first_bar_line_before_the_start() -> N
 def test_pieces_without_a_time_signature_are_read_in_four_four_and_said_to_be(tmp_path: Path) -> None:
     plain = read_piece(with_meters(tmp_path / "plain.mid", [(0, 1, 60), (5, 1, 62)], []))
     assert plain.meters == () and places(plain) == [(0, 0), (1, 0)]
-    from lstm_music.meter import describe_meters
+    from lstm_music.data.meter import describe_meters
 
     line = describe_meters([("plain.mid", plain.meters, Fraction(6), False), ("jig.mid", (Meter(0, 6, 8),), 6, True)])
     assert line.startswith("meters: 4/4 1 piece, 6/8 1 piece; 1 without a time signature (read in 4/4): plain.mid")
@@ -99,7 +99,7 @@ def test_time_signatures_are_checked() -> None:
 
 
 def test_the_written_midi_and_musicxml_carry_the_time_signature(tmp_path: Path) -> None:
-    from lstm_music.midi_io import events_to_score
+    from lstm_music.data.midi_io import events_to_score
 
     events = [Event("C4", "0", "1"), Event("E4", "1", "0.5"), Event("G4", "0.5", "1.5")]
     path = write_midi(events, tmp_path / "jig.mid", meter=(6, 8))
@@ -145,10 +145,10 @@ def test_the_sampler_keeps_the_bar_count_the_midi_file_shows(tiny_run: Path, tmp
     MIDI file written from them puts its last note in the bar and beat the sampler counted."""
     import reference_sampler
 
-    from lstm_music import sampling
-    from lstm_music.checkpoint import load_checkpoint
-    from lstm_music.notes import event_starts
-    from lstm_music.vocab import decode_events, represent, together_index
+    from lstm_music.data.notes import event_starts
+    from lstm_music.data.vocab import decode_events, represent, together_index
+    from lstm_music.generate import sampling
+    from lstm_music.model.checkpoint import load_checkpoint
 
     model, metadata, vocabularies = load_checkpoint(tiny_run / "best.weights.h5")
     meters = [Meter(Fraction(0), 3, 4), Meter(Fraction(0), 6, 8)]
@@ -196,8 +196,8 @@ def test_a_checkpoint_from_before_meter_still_loads_generates_and_evaluates(tiny
 
     from conftest import store_metadata, stored_metadata
 
-    from lstm_music.checkpoint import BEST
-    from lstm_music.evaluate import main as evaluate_main
+    from lstm_music.evaluate.run import main as evaluate_main
+    from lstm_music.model.checkpoint import BEST
     from train import main
 
     assert main(train_args(tiny_data, tmp_path, tmp_path / "cache", "old", "--epochs", "1", "--no-meter")) == 0

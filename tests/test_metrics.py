@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from lstm_music.baseline import NGram
-from lstm_music.evaluate import copy_reference, music_report
-from lstm_music.evaluate import main as evaluate_main
-from lstm_music.meter import Meter
-from lstm_music.metrics import (
+from lstm_music.data.meter import Meter
+from lstm_music.data.midi_io import Event
+from lstm_music.evaluate.baseline import NGram
+from lstm_music.evaluate.metrics import (
     PIECE_METRICS,
     histogram,
     js_distance,
@@ -23,7 +22,8 @@ from lstm_music.metrics import (
     percentile_range,
     piece_metrics,
 )
-from lstm_music.midi_io import Event
+from lstm_music.evaluate.music_report import copy_reference, music_report
+from lstm_music.evaluate.run import main as evaluate_main
 
 E0, E1, E2 = Event("C4", "0", "1"), Event("E4.G4", "1", "1"), Event("C4", "1", "1")
 E3, E4, E5 = Event("C4", "1", "0.5"), Event("C4", "0.5", "0.5"), Event("G3", "0.5", "2")
@@ -69,9 +69,9 @@ def test_piece_metrics_equal_hand_computed_values() -> None:
 def test_key_of_real_chorales_and_the_shift_to_a_common_key() -> None:
     from conftest import shipped
 
-    from lstm_music.keys import estimate_key, key_clarity
-    from lstm_music.midi_io import read_piece, token_pitches
-    from lstm_music.vocab import to_common_key
+    from lstm_music.data.keys import estimate_key, key_clarity
+    from lstm_music.data.midi_io import read_piece, token_pitches
+    from lstm_music.data.vocab import to_common_key
 
     # BWV 1.6 is in F major, BWV 101.7 in D minor (their first chords say so)
     for name, tonic, mode in (("bach_bwv1.6.mid", 5, "major"), ("bach_bwv101.7.mid", 2, "minor")):
@@ -137,7 +137,7 @@ def test_one_note_loop_is_flagged_and_outside_the_real_range() -> None:
 
 
 def test_a_training_piece_under_another_name_is_not_held_out(tiny_run: Path, tiny_data: Path, tmp_path: Path, capsys):
-    from lstm_music.checkpoint import read_metadata
+    from lstm_music.model.checkpoint import read_metadata
 
     training = read_metadata(tiny_run / "best.weights.h5").training
     (held,) = training["validation_pieces"]
@@ -197,8 +197,8 @@ def test_json_report_holds_every_number_of_the_table(tiny_run: Path, tiny_data: 
 
 
 def test_known_chord_nats_sum_the_notes_of_each_chord_the_training_split_knows() -> None:
-    from lstm_music.evaluate import known_chord_nats
-    from lstm_music.midi_io import Piece, split_chords
+    from lstm_music.data.midi_io import Piece, split_chords
+    from lstm_music.evaluate.held_out import known_chord_nats
 
     chord, other = Event("C4.E4.G4", "1", "1"), Event("D4.F4", "1", "1")
     training = [[chord, chord, other]]  # with min_count 2 the C major chord is known, D4.F4 is not
@@ -211,7 +211,7 @@ def test_known_chord_nats_sum_the_notes_of_each_chord_the_training_split_knows()
 
 
 def test_pieces_are_compared_at_equal_length() -> None:
-    from lstm_music.evaluate import comparison_length
+    from lstm_music.evaluate.music_report import comparison_length
 
     assert comparison_length(500, [100] * 20 + [600] * 12) == 500  # twelve real pieces reach 500 events
     assert comparison_length(500, [100] * 20 + [150] * 7 + [600] * 3) == 150  # the 10th longest sets the length

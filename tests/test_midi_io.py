@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import KNOWN_EVENTS, ROOT, shipped, write_tracks
 
-from lstm_music.midi_io import (
+from lstm_music.data.midi_io import (
     Event,
     UnreadableFile,
     format_ql,
@@ -123,7 +123,7 @@ def test_bad_files_are_refused_with_reason(tmp_path: Path, name: str, content: b
 
 
 def test_drums_only_file_is_read_as_drums_and_left_out_without_them(tmp_path: Path) -> None:
-    from lstm_music.corpus import load_corpus
+    from lstm_music.data.corpus import load_corpus
 
     path = write_tracks(tmp_path / "drums.mid", [[(b, 0.5, 38, 9) for b in range(8)]])
     assert {tuple(e) for e in read_piece(path).events} == {("D2", e, "0.5", "drums") for e in ("0", "1")}
@@ -161,7 +161,7 @@ def test_direct_writer_writes_the_notes_music21_writes(tmp_path: Path) -> None:
     import mido
     from music21.midi import translate
 
-    from lstm_music.midi_io import events_to_score
+    from lstm_music.data.midi_io import events_to_score
 
     def heard(path: Path) -> tuple[list, set, list]:
         """Notes (onset, length, pitch) in quarters, programs and tempi of a MIDI file, read with mido."""

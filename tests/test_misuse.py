@@ -14,9 +14,9 @@ import pytest
 from conftest import CHORALES, ROOT, shipped, train_args, write_tracks
 from reference_sampler import choose
 
-from lstm_music.checkpoint import BEST, CheckpointError
-from lstm_music.sampling import choose_ops
-from lstm_music.training import LOCK, claim_run_dir, new_run_dir, release_run_dir
+from lstm_music.generate.sampling import choose_ops
+from lstm_music.model.checkpoint import BEST, CheckpointError
+from lstm_music.model.training import LOCK, claim_run_dir, new_run_dir, release_run_dir
 
 
 def test_the_sampler_never_draws_a_special_token_at_any_temperature() -> None:
@@ -151,7 +151,7 @@ def test_style_rows_that_name_no_piece_are_counted_and_warned_about(tiny_data: P
 
 
 def test_a_midi_file_of_format_2_is_skipped_with_its_reason(tmp_path: Path) -> None:
-    from lstm_music.corpus import load_corpus
+    from lstm_music.data.corpus import load_corpus
 
     write_tracks(tmp_path / "one.mid", [[(0, 1, 60, 0)]])
     song = mido.MidiFile(str(shipped(CHORALES[0])))

@@ -11,10 +11,10 @@ import pytest
 from conftest import ROOT, write_tracks
 from test_instruments import BASS, CHORDS, MELODY, write_ensemble
 
-from lstm_music.corpus import load_corpus
-from lstm_music.midi_io import Piece, read_piece, split_chords
-from lstm_music.notes import NoteEvents, Notes
-from lstm_music.vocab import (
+from lstm_music.data.corpus import load_corpus
+from lstm_music.data.midi_io import Piece, read_piece, split_chords
+from lstm_music.data.notes import NoteEvents, Notes
+from lstm_music.data.vocab import (
     build_vocabularies,
     count_tokens,
     encode_piece,

@@ -14,7 +14,7 @@ from conftest import ROOT, unprivileged
 
 import generate_music
 import train
-from lstm_music import evaluate
+from lstm_music.evaluate import run as evaluate
 
 INPUT, OUTPUT = "input", "output"
 # (entry point, its module, flag, what the flag names, input or output)

@@ -3,7 +3,7 @@
 import numpy as np
 from reference_sampler import ReferenceSampler, copy_distribution
 
-from lstm_music.repeats import (
+from lstm_music.model.repeats import (
     BUCKETS,
     MAX_CONTEXT,
     PieceMemory,
@@ -106,9 +106,9 @@ def test_the_compiled_loops_memory_finds_what_piece_memory_finds() -> None:
 
     from conftest import shipped
 
-    from lstm_music.midi_io import read_piece
-    from lstm_music.repeats import match_ops, remember_ops, row_keys, start_memory_ops
-    from lstm_music.vocab import build_vocabularies, encode_piece, prepare, together_index
+    from lstm_music.data.midi_io import read_piece
+    from lstm_music.data.vocab import build_vocabularies, encode_piece, prepare, together_index
+    from lstm_music.model.repeats import match_ops, remember_ops, row_keys, start_memory_ops
 
     pieces = prepare([read_piece(shipped("bach_bwv10.7.mid"))], "note", False)
     vocabularies = build_vocabularies(pieces, 1, "note")

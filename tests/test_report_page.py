@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lstm_music.evaluate import main as evaluate_main
+from lstm_music.evaluate.run import main as evaluate_main
 
 GENERATED = 2
 

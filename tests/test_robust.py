@@ -22,9 +22,9 @@ import mido
 import pytest
 from conftest import CHORALES, ROOT, shipped, train_args, write_tracks
 
-from lstm_music.checkpoint import BEST, load_checkpoint
-from lstm_music.corpus import load_corpus
+from lstm_music.data.corpus import load_corpus
 from lstm_music.files import TEMPORARY
+from lstm_music.model.checkpoint import BEST, load_checkpoint
 
 pytestmark = pytest.mark.robust
 
@@ -96,7 +96,7 @@ def test_damaged_files_are_read_or_skipped_with_one_line(tmp_path: Path) -> None
 
 
 def _pitches(token: str) -> list[int]:
-    from lstm_music.midi_io import token_pitches
+    from lstm_music.data.midi_io import token_pitches
 
     return list(token_pitches(token))
 

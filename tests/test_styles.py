@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 from conftest import ROOT, train_args, write_tracks
 
-from lstm_music.midi_io import Piece, read_piece, token_pitches
-from lstm_music.styles import StyleError, balance_weights, keep_styles, label_pieces, read_style_table, style_counts
+from lstm_music.data.midi_io import Piece, read_piece, token_pitches
+from lstm_music.data.styles import (
+    StyleError,
+    balance_weights,
+    keep_styles,
+    label_pieces,
+    read_style_table,
+    style_counts,
+)
 
 C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]
 F_SHARP = [54, 58, 61]  # F#3 A#3 C#4
@@ -80,7 +87,7 @@ def generate(run: Path, *flags: str) -> subprocess.CompletedProcess:
 
 
 def test_the_styles_are_stored_and_listed(style_run: Path) -> None:
-    from lstm_music.checkpoint import read_metadata
+    from lstm_music.model.checkpoint import read_metadata
 
     metadata = read_metadata(style_run / "best.weights.h5")
     assert sorted(metadata.styles) == ["fsharp", "scales"]
@@ -128,7 +135,7 @@ def test_each_style_is_generated_on_request(style_run: Path, tmp_path: Path) -> 
 
 
 def test_the_mix_and_the_evaluation_of_a_style_model(style_run: Path, two_styles: Path, tmp_path: Path) -> None:
-    from lstm_music.evaluate import main as evaluate_main
+    from lstm_music.evaluate.run import main as evaluate_main
 
     assert generate(style_run, "--out", str(tmp_path / "mix.mid"), "--seed", "1", "--length", "60").returncode == 0
     assert read_piece(tmp_path / "mix.mid").events
@@ -150,8 +157,8 @@ def test_the_mix_and_the_evaluation_of_a_style_model(style_run: Path, two_styles
 
 
 def test_the_style_classifier_tells_scales_from_chords(tmp_path: Path) -> None:
-    from lstm_music.metrics import style_accuracy, style_features
-    from lstm_music.vocab import represent
+    from lstm_music.data.vocab import represent
+    from lstm_music.evaluate.metrics import style_accuracy, style_features
 
     def features(path: Path) -> list:
         return [style_features(represent(read_piece(path), "note").events)]

@@ -14,14 +14,14 @@ import pytest
 from conftest import ROOT, shipped, train_args
 from reference_sampler import build_head_models, build_step_model
 
-from lstm_music.checkpoint import BEST, LATEST, CheckpointError, load_checkpoint, read_metadata, read_train_rows
-from lstm_music.corpus import load_corpus
-from lstm_music.midi_io import read_piece, token_pitches
-from lstm_music.model import PRESETS, build_model, input_names
-from lstm_music.repeats import BUCKETS
+from lstm_music.data.corpus import load_corpus
+from lstm_music.data.midi_io import read_piece, token_pitches
+from lstm_music.data.vocab import encode_piece, prepare, split_pieces, vocabularies_to_json
+from lstm_music.model.checkpoint import BEST, LATEST, CheckpointError, load_checkpoint, read_metadata, read_train_rows
+from lstm_music.model.network import PRESETS, build_model, input_names
+from lstm_music.model.repeats import BUCKETS
+from lstm_music.model.training import precision_problem, read_history
 from lstm_music.streams import STREAMS, given_key, input_key, model_inputs
-from lstm_music.training import precision_problem, read_history
-from lstm_music.vocab import encode_piece, prepare, split_pieces, vocabularies_to_json
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
@@ -83,9 +83,9 @@ def test_checkpoint_is_self_contained_and_reloads_identically(tiny_run: Path, ti
     np.save(tiny_run.parent / "batch.npy", rows)
     probe = (
         "import sys, json, numpy as np\n"
-        "from lstm_music.checkpoint import load_checkpoint\n"
-        "from lstm_music.model import input_names\n"
-        "from lstm_music.streams import STREAMS, model_inputs\nfrom lstm_music.vocab import vocabularies_to_json\n"
+        "from lstm_music.model.checkpoint import load_checkpoint\n"
+        "from lstm_music.model.network import input_names\n"
+        "from lstm_music.streams import STREAMS, model_inputs\nfrom lstm_music.data.vocab import vocabularies_to_json\n"
         "model, meta, voc = load_checkpoint(sys.argv[1]); rows = np.load(sys.argv[2])\n"
         "out = model.predict_on_batch(model_inputs(rows[None], input_names(model), [[55.0, 74.0]]))\n"
         "np.savez(sys.argv[3], **{s: out[s] for s in STREAMS})\n"
@@ -107,9 +107,9 @@ def test_checkpoint_is_self_contained_and_reloads_identically(tiny_run: Path, ti
 def test_metadata_round_trips_and_reads_what_older_checkpoints_stored(tiny_run: Path) -> None:
     from conftest import stored_metadata
 
-    from lstm_music.checkpoint import FORMAT, Metadata
-    from lstm_music.instruments import PIANO
-    from lstm_music.vocab import OLD_REPRESENTATION
+    from lstm_music.data.instruments import PIANO
+    from lstm_music.data.vocab import OLD_REPRESENTATION
+    from lstm_music.model.checkpoint import FORMAT, Metadata
 
     metadata = read_metadata(tiny_run / BEST)
     assert Metadata.from_json(metadata.to_json()) == metadata
@@ -126,8 +126,8 @@ def test_metadata_round_trips_and_reads_what_older_checkpoints_stored(tiny_run: 
 
 def test_each_command_reads_a_checkpoints_metadata_once(tiny_run: Path, tiny_data: Path, tmp_path, monkeypatch) -> None:
     from generate_music import main as generate_main
-    from lstm_music import checkpoint
-    from lstm_music.evaluate import main as evaluate_main
+    from lstm_music.evaluate.run import main as evaluate_main
+    from lstm_music.model import checkpoint
     from train import main as train_main
 
     reads = []
@@ -143,8 +143,8 @@ def test_each_command_reads_a_checkpoints_metadata_once(tiny_run: Path, tiny_dat
 def test_checkpoint_killed_while_saving_is_complete_or_absent(tmp_path: Path) -> None:
     saver = (
         "import sys, numpy as np\n"
-        "from lstm_music.checkpoint import Metadata, save_checkpoint\n"
-        "from lstm_music.model import PRESETS, build_model\n"
+        "from lstm_music.model.checkpoint import Metadata, save_checkpoint\n"
+        "from lstm_music.model.network import PRESETS, build_model\n"
         "model = build_model({'note': 3000, 'offset': 30, 'duration': 50}, PRESETS['default'])\n"
         "rows = np.zeros((50000, 3), dtype=np.int32)\n"
         "n = 0\n"
@@ -187,7 +187,7 @@ def test_resume_continues_epochs_from_saved_weights(
 ) -> None:
     import keras
 
-    from lstm_music import dataset
+    from lstm_music.data import dataset
     from train import main
 
     # Keras reads a batch or two to learn the data's structure and then starts a new epoch, so the
@@ -215,7 +215,7 @@ def test_resume_continues_epochs_from_saved_weights(
 
     monkeypatch.setattr(dataset.WindowDataset, "__getitem__", recording)
     monkeypatch.setattr(dataset.WindowDataset, "on_epoch_end", reshuffle)
-    import lstm_music.training as training
+    import lstm_music.model.training as training
 
     real_train = training.train
     monkeypatch.setattr(training, "train", lambda args, resumed=None: real_train(args, [FirstLoss()], resumed))
@@ -226,7 +226,7 @@ def test_resume_continues_epochs_from_saved_weights(
     assert read_metadata(tmp_path / "resumed" / BEST).epoch == 3
 
     model, _, _ = load_checkpoint(saved)
-    from lstm_music.model import compile_model
+    from lstm_music.model.network import compile_model
 
     compile_model(model)
     inputs, targets, weight = first["batch"]
@@ -238,9 +238,9 @@ def test_resume_continues_epochs_from_saved_weights(
 def test_reported_loss_is_the_mean_over_real_positions_however_much_padding(
     tiny_run: Path, tiny_data: Path, label_smoothing: float
 ) -> None:
-    from lstm_music.dataset import WindowDataset
-    from lstm_music.model import compile_model
-    from lstm_music.scoring import target_probabilities
+    from lstm_music.data.dataset import WindowDataset
+    from lstm_music.model.network import compile_model
+    from lstm_music.model.scoring import target_probabilities
 
     model, _, vocabularies = load_checkpoint(tiny_run / BEST)
     compile_model(model, label_smoothing=label_smoothing)
@@ -334,8 +334,8 @@ def test_half_precision_is_refused_only_where_the_backend_cannot_run_it() -> Non
 
 
 def test_scoring_in_batches_of_any_size_gives_the_same_probabilities(tiny_run: Path, tiny_data: Path) -> None:
-    from lstm_music.model import input_names
-    from lstm_music.scoring import target_probabilities
+    from lstm_music.model.network import input_names
+    from lstm_music.model.scoring import target_probabilities
     from lstm_music.streams import model_inputs
 
     model, _, vocabularies = load_checkpoint(tiny_run / BEST)
@@ -387,8 +387,8 @@ def test_checkpoints_do_not_carry_the_training_split_and_evaluation_finds_or_reb
 ) -> None:
     import h5py
 
-    from lstm_music.checkpoint import TRAIN_ROWS, fingerprint
-    from lstm_music.evaluate import main as evaluate_main
+    from lstm_music.evaluate.run import main as evaluate_main
+    from lstm_music.model.checkpoint import TRAIN_ROWS, fingerprint
 
     best = tiny_run / BEST
     with h5py.File(best, "r") as handle:
@@ -420,7 +420,7 @@ def test_weights_saved_by_an_earlier_version_load_into_the_same_layers() -> None
     # where the shapes agree. This file was saved by bf8d894 with every kind of layer the model has.
     import keras
 
-    from lstm_music.model import ModelConfig, build_model
+    from lstm_music.model.network import ModelConfig, build_model
 
     saved = ROOT / "tests" / "data" / "layers-bf8d894"
     expected = json.loads(saved.with_suffix(".json").read_text())

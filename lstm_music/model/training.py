@@ -22,16 +22,14 @@ from typing import IO, TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from .backend import agreed, data_parallel, import_keras, process_part, quiet
-from .cli import SettingError
-from .corpus import PARSER_SETTINGS, Corpus, load_corpus, parser_difference
-from .files import reason, remove_stale, scratch_prefix
-from .instruments import PIANO, REAL_SHARE, instrument_name, instrument_plan
-from .meter import main_meter
-from .midi_io import Piece
-from .notes import events_span
-from .streams import ALL_STREAMS, INSTRUMENT, piece_register, register_margins
-from .styles import (
+from ..backend import agreed, data_parallel, import_keras, process_part, quiet
+from ..cli import SettingError
+from ..data.corpus import PARSER_SETTINGS, Corpus, load_corpus, parser_difference
+from ..data.instruments import PIANO, REAL_SHARE, instrument_name, instrument_plan
+from ..data.meter import main_meter
+from ..data.midi_io import Piece
+from ..data.notes import events_span
+from ..data.styles import (
     NONE,
     balance_weights,
     describe_styles,
@@ -42,7 +40,7 @@ from .styles import (
     style_index,
     unmatched_warning,
 )
-from .vocab import (
+from ..data.vocab import (
     Census,
     Vocabulary,
     augment,
@@ -64,11 +62,13 @@ from .vocab import (
     vocabularies_to_json,
     write_rows,
 )
+from ..files import reason, remove_stale, scratch_prefix
+from ..streams import ALL_STREAMS, INSTRUMENT, piece_register, register_margins
 
 if TYPE_CHECKING:
+    from ..settings import TrainSettings
     from .checkpoint import Metadata
-    from .model import ModelConfig
-    from .settings import TrainSettings
+    from .network import ModelConfig
 
 
 def precision_problem(precision: str, backend: str, platforms: set[str]) -> str | None:
@@ -163,7 +163,7 @@ def parse_only(settings: TrainSettings) -> None:
 
 def model_config(settings: TrainSettings) -> ModelConfig:
     """The preset's sizes with any size flags applied on top."""
-    from .model import PRESETS
+    from .network import PRESETS
 
     overrides = {
         "embedding": settings.embedding,
@@ -339,7 +339,7 @@ def plan_run(settings: TrainSettings, corpus: Corpus, counts: dict[str, int], re
 def make_model(settings: TrainSettings, plan: Plan, census: Census, pieces: Callable[[], Iterator[Piece]]):
     """The compiled model, its configuration and vocabularies: the resumed checkpoint's (saying how
     many of the training `pieces` notes it cannot represent), or new ones built on the training `census`."""
-    from .model import ModelConfig, build_model, compile_model
+    from .network import ModelConfig, build_model, compile_model
 
     if plan.resumed:
         model, metadata, vocabularies = plan.resumed
@@ -432,7 +432,7 @@ def windows(
     """The training windows of `split` (given `epoch`: shuffled from the seed and it, with style
     dropout, cold starts where there are styles, and `weights`) or, without, the validation windows;
     batches padded to `replicas` rows, of which this process feeds its share (`backend.process_part`)."""
-    from .dataset import WindowDataset
+    from ..data.dataset import WindowDataset
 
     shape = (split.rows, settings.sequence_length, settings.batch_size, settings.stride or None)
     if epoch is not None:
@@ -498,7 +498,7 @@ def train(settings: TrainSettings, extra_callbacks: list | None = None, resumed:
 def train_in(run_dir: Path, settings: TrainSettings, extra_callbacks: list, resumed: Metadata | None) -> Path | None:
     """`train` in the run folder `run_dir`, which it holds."""
     from .callbacks import Checkpointer
-    from .model import input_names
+    from .network import input_names
 
     settings = set_up(settings, resumed)
     corpus = read_data(settings, in_memory=False)
@@ -656,7 +656,7 @@ def fit(model, settings: TrainSettings, first_epoch: int, data: tuple, checkpoin
 
 def draw_curves(run_dir: Path) -> None:
     """Redraw `history.png` from `history.csv`; a picture that cannot be drawn never stops training."""
-    from .pictures import training_curves
+    from ..render.pictures import training_curves
 
     try:
         training_curves(read_history(run_dir), run_dir / "history.png")

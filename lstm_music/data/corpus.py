@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import reason, write_atomically
+from ..files import reason, write_atomically
 from .instruments import PERCUSSION_CHANNEL
 from .meter import Meter
 from .midi_io import MIDI_SUFFIXES, QUARTER_LENGTH_DIVISORS, SCORE_SUFFIXES, Piece, UnreadableFile, read_piece

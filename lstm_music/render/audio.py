@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import reason, write_atomically
+from ..files import reason, write_atomically
 
 SAMPLE_RATE = 44100  # Hz; the WAV is 16-bit stereo
 RELEASE_SECONDS = 1.0  # kept after the MIDI file's last event, so the last notes die away instead of stopping

@@ -17,9 +17,9 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from .files import write_atomically
+from ..data.midi_io import Event, write_midi
+from ..files import write_atomically
 from .metrics import PIECE_METRICS
-from .midi_io import Event, write_midi
 from .realness import format_realness
 
 AUDIO_SECONDS = 30
@@ -89,8 +89,8 @@ def music_table(report: dict) -> str:
 
 def piece_figure(events: list[Event], title: str, bpm: float, soundfont: bytes, folder: Path) -> str:
     """A piece's piano roll and an audio player of its first `AUDIO_SECONDS`."""
-    from .audio import peak_normalised, render, wav_bytes
-    from .pictures import piano_roll
+    from ..render.audio import peak_normalised, render, wav_bytes
+    from ..render.pictures import piano_roll
 
     stem = folder / title.replace(" ", "-")
     picture = piano_roll(events, stem.with_suffix(".png"), bpm, title).read_bytes()
@@ -153,9 +153,9 @@ def histograms(generated: list[list[Event]], real: list[list[Event]], path: Path
     `real` ones, each as shares of its own events (durations and offsets: the 12 commonest)."""
     from matplotlib.figure import Figure
 
+    from ..data.midi_io import parse_ql
+    from ..render.pictures import save_figure
     from .metrics import HISTOGRAMS, histogram
-    from .midi_io import parse_ql
-    from .pictures import save_figure
 
     figure = Figure(figsize=(12.0, 3.6))
     for i, kind in enumerate(HISTOGRAMS):

@@ -13,8 +13,8 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from .streams import streams_of
-from .vocab import split_encoded
+from ..data.vocab import split_encoded
+from ..streams import streams_of
 
 
 class NGram:

@@ -18,11 +18,11 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.spatial.distance import jensenshannon
 
-from .keys import key_clarity, pitch_class_counts
-from .meter import OFF_GRID, Meter, positions
-from .midi_io import Event, parse_ql, span
-from .notes import event_starts
-from .streams import UNK
+from ..data.keys import key_clarity, pitch_class_counts
+from ..data.meter import OFF_GRID, Meter, positions
+from ..data.midi_io import Event, parse_ql, span
+from ..data.notes import event_starts
+from ..streams import UNK
 
 PHRASE = 8  # events per phrase for the loop measure
 

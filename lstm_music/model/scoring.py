@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .streams import PIECE_KEYS, model_inputs, streams_of
+from ..streams import PIECE_KEYS, model_inputs, streams_of
 
 
 def target_probabilities(
@@ -32,7 +32,7 @@ def target_probabilities(
     the true tokens' probabilities are kept: memory stays flat however many and however long the
     pieces are. A conditioned head is given the true tokens of the heads before it in the same event.
     """
-    from .model import build_segment_model, input_names, state_sizes
+    from .network import build_segment_model, input_names, state_sizes
 
     if not hasattr(model, "segment_model"):  # built once per model: each new model is traced again
         model.segment_model = build_segment_model(model)

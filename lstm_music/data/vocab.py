@@ -27,12 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..streams import ALL_STREAMS, INSTRUMENT, SPECIALS, START_INDEX, STREAMS, UNK_INDEX, streams_of
 from .instruments import DRUMS
 from .keys import shift_to_common_key
 from .meter import describe_meters, in_force, off_the_grid, positions
 from .midi_io import Event, Piece, join_chords, merge_instruments, note_token, pitch_name, split_chords
 from .notes import DRUMS_CODE, NoteEvents, Notes, event_starts, events_span, held_notes, instrument_code, note_starts
-from .streams import ALL_STREAMS, INSTRUMENT, SPECIALS, START_INDEX, STREAMS, UNK_INDEX, streams_of
 
 REPRESENTATIONS = ("note", "chord")
 OLD_REPRESENTATION = "chord"  # what a checkpoint that records none was trained on

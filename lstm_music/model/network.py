@@ -31,8 +31,8 @@ from dataclasses import asdict, dataclass, field
 import keras
 from keras import layers, ops
 
-from .meter import BEATS, OFF_GRID
-from .streams import INSTRUMENT, PIECE_KEYS, POSITION_KEY, REGISTER_KEY, STYLE_KEY, given_key, input_key, streams_of
+from ..data.meter import BEATS, OFF_GRID
+from ..streams import INSTRUMENT, PIECE_KEYS, POSITION_KEY, REGISTER_KEY, STYLE_KEY, given_key, input_key, streams_of
 
 
 @dataclass

@@ -16,8 +16,8 @@ import math
 import keras
 import numpy as np
 
+from ..streams import REGISTER_KEY, START_INDEX, STREAMS, input_key, model_inputs, piece_register, streams_of
 from .meter import OFF_GRID
-from .streams import REGISTER_KEY, START_INDEX, STREAMS, input_key, model_inputs, piece_register, streams_of
 
 UNKNOWN_PLACE = (0, 0, OFF_GRID)  # a place in the bar that says nothing: time signature <unk>, off the grid
 

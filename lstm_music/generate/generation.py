@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from .backend import set_threads
-from .files import reason, write_atomically
-from .instruments import instrument_name
-from .instruments import program as gm_program
-from .meter import Meter, meter_at, time_signature
-from .midi_io import (
+from ..backend import set_threads
+from ..data.instruments import instrument_name
+from ..data.instruments import program as gm_program
+from ..data.meter import Meter, meter_at, time_signature
+from ..data.midi_io import (
     Event,
     UnreadableFile,
     events_to_score,
@@ -31,11 +30,9 @@ from .midi_io import (
     without_drums,
     write_midi,
 )
-from .notes import event_starts
-from .sampling import Bars, draw_meters, make_bars
-from .streams import INSTRUMENT, SPECIALS
-from .styles import NONE, resolve_style
-from .vocab import (
+from ..data.notes import event_starts
+from ..data.styles import NONE, resolve_style
+from ..data.vocab import (
     decode_events,
     encode_piece,
     prepare_piece,
@@ -46,10 +43,13 @@ from .vocab import (
     unknown_notes,
     unknown_warning,
 )
+from ..files import reason, write_atomically
+from ..streams import INSTRUMENT, SPECIALS
+from .sampling import Bars, draw_meters, make_bars
 
 if TYPE_CHECKING:
-    from .checkpoint import Metadata
-    from .settings import GenerateSettings
+    from ..model.checkpoint import Metadata
+    from ..settings import GenerateSettings
 
 # Up to this many pieces at once, each TensorFlow operation of generation runs on one thread: faster on
 # 2 cores for the compiled loop's small operations at 1 to 64 pieces, about even at 256 (docs/BENCHMARKS.md).
@@ -121,7 +121,7 @@ def write_music(
             write_atomically(target, lambda temporary: score.write("musicxml", fp=str(temporary)))
             print(f"sheet music: {target}")
         if png:
-            from .pictures import piano_roll
+            from ..render.pictures import piano_roll
 
             shown = events if program is None else merge_instruments(events, str(program))
             target = path.with_suffix(".png")
@@ -133,7 +133,7 @@ def write_music(
 def write_audio(paths: list[Path], soundfont: bytes) -> None:
     """Render each written MIDI file to a WAV file beside it (same name, `.wav`). Runs after every
     MIDI file of the batch is written, so a failing render loses no piece."""
-    from .audio import AudioError, midi_to_wav
+    from ..render.audio import AudioError, midi_to_wav
 
     for path in paths:
         target = path.with_suffix(".wav")
@@ -147,7 +147,7 @@ def write_audio(paths: list[Path], soundfont: bytes) -> None:
 
 def list_styles(settings: GenerateSettings) -> None:
     """Print the styles of the checkpoint `settings` names, with their training piece counts."""
-    from .checkpoint import read_metadata, resolve_checkpoint
+    from ..model.checkpoint import read_metadata, resolve_checkpoint
 
     path = resolve_checkpoint(settings.checkpoint, settings.weights_dir)
     metadata = read_metadata(path)
@@ -163,7 +163,7 @@ def list_styles(settings: GenerateSettings) -> None:
 
 def audio_soundfont(path: str) -> bytes:
     """The SoundFont for `--wav` (`path`, or the default), loaded and checked."""
-    from .audio import AudioError, load_soundfont
+    from ..render.audio import AudioError, load_soundfont
 
     try:
         return load_soundfont(path)
@@ -248,7 +248,7 @@ def bar_lead(bars: Bars | None, primer: Primer | None, keep_primer: bool) -> Fra
 
 def generate(settings: GenerateSettings) -> list[Path]:
     """Generate `settings.count` pieces as `settings` says; return the paths written."""
-    from .checkpoint import load_checkpoint, read_metadata, resolve_checkpoint
+    from ..model.checkpoint import load_checkpoint, read_metadata, resolve_checkpoint
 
     program = instrument_program(settings.instrument)
     wanted = settings.wav or settings.soundfont

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .backend import import_keras
-from .files import forget, reason, scratch_prefix, write_atomically
-from .instruments import PIANO
-from .vocab import OLD_REPRESENTATION, Vocabulary, vocabularies_from_json
+from ..backend import import_keras
+from ..data.instruments import PIANO
+from ..data.vocab import OLD_REPRESENTATION, Vocabulary, vocabularies_from_json
+from ..files import forget, reason, scratch_prefix, write_atomically
 
 if TYPE_CHECKING:
     import keras
@@ -260,7 +260,7 @@ def load_checkpoint(
     (`metadata`: what `read_metadata` already read from `path`, not read again)."""
     metadata = metadata or read_metadata(path)  # a bad file fails before Keras loads
     import_keras()
-    from .model import ModelConfig, build_model
+    from .network import ModelConfig, build_model
 
     vocabularies = vocabularies_from_json(metadata.vocabularies)
     try:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .files import write_atomically
-from .instruments import instrument_name, order
-from .midi_io import Event, playable_notes
-from .streams import ALL_STREAMS
+from ..data.instruments import instrument_name, order
+from ..data.midi_io import Event, playable_notes
+from ..files import write_atomically
+from ..streams import ALL_STREAMS
 
 
 def save_figure(figure, path: Path) -> Path:

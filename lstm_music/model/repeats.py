@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .streams import streams_of
+from ..streams import streams_of
 
 MAX_CONTEXT = 16  # longest stretch of events matched
 BUCKETS = (1, 2, 4, 8)  # a match of k events uses the weight of the last bucket start <= k

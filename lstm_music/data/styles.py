@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from .files import reason
+from ..files import reason
 from .midi_io import Piece
 
 NONE = "<none>"  # index 0 of a checkpoint's styles: the unlabelled mix

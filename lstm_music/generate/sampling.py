@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .meter import BEATS, GRID, OFF_GRID, STEPS, Meter, time_signature
-from .midi_io import parse_ql
-from .repeats import (
+from ..data.meter import BEATS, GRID, OFF_GRID, STEPS, Meter, time_signature
+from ..data.midi_io import parse_ql
+from ..model.repeats import (
     MAX_CONTEXT,
     match_ops,
     remember_ops,
@@ -30,7 +30,7 @@ from .repeats import (
     start_memory_ops,
     weight,
 )
-from .streams import (
+from ..streams import (
     ALL_STREAMS,
     POSITION_KEY,
     REGISTER_KEY,
@@ -43,7 +43,7 @@ from .streams import (
 )
 
 if TYPE_CHECKING:
-    from .checkpoint import Metadata
+    from ..model.checkpoint import Metadata
 
 # Plain sampling from the model (with its repeat memory): of the settings tried in the music
 # report (docs/BENCHMARKS.md) the closest to real pieces; lower temperatures fall into loops.
@@ -143,7 +143,7 @@ def with_repeats_ops(probs, followers, counts, chosen: list[tuple], stream: int,
     of the streams before it in the chain), say about the stream in column `stream`."""
     from keras import ops
 
-    from .model import TokenCounts
+    from ..model.network import TokenCounts
 
     agree = counts > 0
     for column, token in chosen:
@@ -169,7 +169,7 @@ def build_event_model(model, settings: SamplingSettings):
     import keras
     from keras import ops
 
-    from .model import state_sizes
+    from ..model.network import state_sizes
 
     parts = model.music_layers
     streams = parts.streams
@@ -385,7 +385,7 @@ class Sampler:
 
     def __init__(self, model, together: int | None = None) -> None:
         """`together`: the offset index of a chord's later notes, for the repeat memory (`repeats`)."""
-        from .model import input_names, state_sizes  # Keras loads only when used
+        from ..model.network import input_names, state_sizes  # Keras loads only when used
 
         self.together = together
         self.model = model
