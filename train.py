@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         outputs = {} if settings.parse_only else {"--weights-dir": FOLDER}
         check_paths(settings, {"--data": FOLDER, "--resume": FILE, **styles}, outputs)
         set_verbose(settings.verbose)
-        from lstm_music.model.training import check_resume, parse_only, train
+        from lstm_music.data.reading import parse_only
+        from lstm_music.model.training import check_resume, train
 
         if settings.parse_only:
             parse_only(settings)

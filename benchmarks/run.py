@@ -122,7 +122,7 @@ def matmul_rate() -> float:
 
 def prepared(data: Path, representation: str = "chord") -> tuple[list[np.ndarray], dict[str, int], float]:
     """Training arrays and vocabulary sizes of `data` as train.py makes them, and notes per event."""
-    from lstm_music.data.midi_io import token_pitches
+    from lstm_music.data.events import token_pitches
     from lstm_music.data.vocab import build_vocabularies, encode_piece, prepare, split_pieces
 
     corpus = load_corpus(data, ROOT / ".cache" / "events", progress=False)
@@ -413,7 +413,8 @@ def bench_sampling(data: Path, events: int) -> None:
     import keras
 
     from lstm_music.data.meter import Meter
-    from lstm_music.generate.sampling import LOOP_CHUNK, Sampler, SamplingSettings, make_bars
+    from lstm_music.generate.conditions import make_bars
+    from lstm_music.generate.sampling import LOOP_CHUNK, Sampler, SamplingSettings
     from lstm_music.model.network import PRESETS, build_model, input_names
     from lstm_music.model.repeats import BUCKETS
     from lstm_music.streams import STREAMS, model_inputs

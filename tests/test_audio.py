@@ -10,7 +10,8 @@ import pytest
 from conftest import write_tracks
 
 from generate_music import main
-from lstm_music.data.midi_io import Event, write_midi
+from lstm_music.data.events import Event
+from lstm_music.data.midi_io import write_midi
 from lstm_music.render.audio import AudioError, load_soundfont, midi_to_wav, render
 
 SCALE = [60, 62, 64, 65, 67, 69, 71, 72]

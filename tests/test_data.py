@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lstm_music.data.dataset import WindowDataset, window_starts
-from lstm_music.data.midi_io import Event, Piece
+from lstm_music.data.events import Event, Piece
 from lstm_music.data.vocab import (
     Vocabulary,
     augment,
@@ -22,7 +22,7 @@ from lstm_music.data.vocab import (
     vocabularies_from_json,
     vocabularies_to_json,
 )
-from lstm_music.generate.sampling import choose_registers
+from lstm_music.generate.conditions import choose_registers
 from lstm_music.streams import (
     REGISTER_KEY,
     START_INDEX,

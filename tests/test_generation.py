@@ -14,7 +14,8 @@ from conftest import ROOT, shipped, store_metadata, stored_metadata
 from reference_sampler import ReferenceSampler, choose
 
 from generate_music import main
-from lstm_music.data.midi_io import parse_ql, playable, read_piece, token_pitches
+from lstm_music.data.events import parse_ql, token_pitches
+from lstm_music.data.midi_io import playable, read_piece
 from lstm_music.data.vocab import build_vocabularies, encode_piece, prepare, together_index
 from lstm_music.generate.generation import ONE_THREAD_BATCH
 from lstm_music.generate.sampling import Sampler
@@ -329,7 +330,7 @@ def test_unknown_primer_notes_are_counted(tiny_run: Path, known_midi: Path, tmp_
     from lstm_music.data.vocab import represent, unknown_notes
 
     _, _, vocabularies = load_checkpoint(tiny_run / BEST)
-    from lstm_music.data.midi_io import Piece, without_drums
+    from lstm_music.data.events import Piece, without_drums
 
     primer = Piece("known", without_drums(read_piece(known_midi).events))  # the checkpoint learned no drums
     counts = unknown_notes([represent(primer, "note")], vocabularies)
@@ -347,7 +348,7 @@ def test_unknown_primer_notes_are_counted(tiny_run: Path, known_midi: Path, tmp_
 def test_a_chord_never_seen_in_training_is_read_without_unk(tiny_run: Path, tiny_data: Path, tmp_path: Path) -> None:
     from conftest import write_tracks
 
-    from lstm_music.data.midi_io import note_token
+    from lstm_music.data.events import note_token
     from lstm_music.data.vocab import prepare
     from lstm_music.streams import UNK_INDEX
 

@@ -8,8 +8,9 @@ import mido
 import pytest
 from conftest import ROOT, TPQ, train_args, write_tracks
 
+from lstm_music.data.events import Event, merge_instruments, split_chords, without_drums
 from lstm_music.data.instruments import channels
-from lstm_music.data.midi_io import Event, merge_instruments, read_piece, split_chords, without_drums, write_midi
+from lstm_music.data.midi_io import read_piece, write_midi
 from lstm_music.evaluate.metrics import instrument_report
 
 VIOLIN, CELLO, PIANO = 40, 42, 0
@@ -36,7 +37,7 @@ def trio(path: Path, melody=MELODY, bass=BASS) -> Path:
 
 def played(events: list[Event]) -> set[tuple]:
     """Every note as (absolute onset, pitch, duration, instrument)."""
-    from lstm_music.data.midi_io import event_onsets
+    from lstm_music.data.events import event_onsets
 
     return {(start, pitch, length, i) for start, length, pitches, i in event_onsets(events) for pitch in pitches}
 
@@ -239,7 +240,7 @@ def test_musicxml_gets_one_part_per_instrument(tmp_path: Path) -> None:
 
 
 def test_an_instrument_seen_once_is_still_an_instrument() -> None:
-    from lstm_music.data.midi_io import Piece
+    from lstm_music.data.events import Piece
     from lstm_music.data.vocab import build_vocabularies, encode_piece
     from lstm_music.streams import INSTRUMENT
 

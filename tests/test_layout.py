@@ -59,3 +59,15 @@ def test_the_library_takes_settings_objects_and_reads_metadata_through_its_schem
         assert not re.search(r"\bargs\.|Namespace\b", text), path
         if path.name != "checkpoint.py":
             assert not re.search(r"metadata\.get\(|metadata\[", text), path
+
+
+def test_no_module_over_450_lines_and_no_function_over_60() -> None:
+    files = [*PACKAGE.rglob("*.py"), ROOT / "train.py", ROOT / "generate_music.py"]
+    long_modules = [path.name for path in files if len(path.read_text().splitlines()) > 450]
+    long_functions = [
+        f"{path.name}:{node.name}"
+        for path in files
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef) and node.end_lineno - node.lineno + 1 > 60
+    ]
+    assert not long_modules and not long_functions, (long_modules, long_functions)

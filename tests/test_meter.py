@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from conftest import ROOT, TPQ, train_args
 
+from lstm_music.data.events import Event
 from lstm_music.data.meter import COMMON, OFF_GRID, Meter, off_the_grid, positions, time_signature
-from lstm_music.data.midi_io import Event, read_piece, write_midi
+from lstm_music.data.midi_io import read_piece, write_midi
 from lstm_music.evaluate.realness import segment_features, separability
 
 
@@ -148,11 +149,12 @@ def test_the_sampler_keeps_the_bar_count_the_midi_file_shows(tiny_run: Path, tmp
     from lstm_music.data.notes import event_starts
     from lstm_music.data.vocab import decode_events, represent, together_index
     from lstm_music.generate import sampling
+    from lstm_music.generate.conditions import make_bars
     from lstm_music.model.checkpoint import load_checkpoint
 
     model, metadata, vocabularies = load_checkpoint(tiny_run / "best.weights.h5")
     meters = [Meter(Fraction(0), 3, 4), Meter(Fraction(0), 6, 8)]
-    bars = sampling.make_bars(metadata.meters, meters, vocabularies["offset"].tokens)
+    bars = make_bars(metadata.meters, meters, vocabularies["offset"].tokens)
     sampler = sampling.Sampler(model, together_index(vocabularies, "note"))
     compiled = sampler.generate(120, 2, seed=3, bars=bars)
     fed = []

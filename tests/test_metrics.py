@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
+from lstm_music.data.events import Event
 from lstm_music.data.meter import Meter
-from lstm_music.data.midi_io import Event
 from lstm_music.evaluate.baseline import NGram
 from lstm_music.evaluate.metrics import (
     PIECE_METRICS,
@@ -69,8 +69,9 @@ def test_piece_metrics_equal_hand_computed_values() -> None:
 def test_key_of_real_chorales_and_the_shift_to_a_common_key() -> None:
     from conftest import shipped
 
+    from lstm_music.data.events import token_pitches
     from lstm_music.data.keys import estimate_key, key_clarity
-    from lstm_music.data.midi_io import read_piece, token_pitches
+    from lstm_music.data.midi_io import read_piece
     from lstm_music.data.vocab import to_common_key
 
     # BWV 1.6 is in F major, BWV 101.7 in D minor (their first chords say so)
@@ -197,7 +198,7 @@ def test_json_report_holds_every_number_of_the_table(tiny_run: Path, tiny_data: 
 
 
 def test_known_chord_nats_sum_the_notes_of_each_chord_the_training_split_knows() -> None:
-    from lstm_music.data.midi_io import Piece, split_chords
+    from lstm_music.data.events import Piece, split_chords
     from lstm_music.evaluate.held_out import known_chord_nats
 
     chord, other = Event("C4.E4.G4", "1", "1"), Event("D4.F4", "1", "1")

@@ -7,22 +7,18 @@ from pathlib import Path
 import pytest
 from conftest import KNOWN_EVENTS, ROOT, shipped, write_tracks
 
-from lstm_music.data.midi_io import (
+from lstm_music.data.events import (
     Event,
-    UnreadableFile,
     format_ql,
     join_chords,
     note_token,
     parse_ql,
     pitch_name,
     pitch_number,
-    read_midi,
-    read_piece,
-    read_score,
     split_chords,
     without_drums,
-    write_midi,
 )
+from lstm_music.data.midi_io import UnreadableFile, read_midi, read_piece, read_score, write_midi
 
 
 def test_known_file_parses_to_exact_events(known_midi: Path) -> None:

@@ -16,7 +16,7 @@ from reference_sampler import choose
 
 from lstm_music.generate.sampling import choose_ops
 from lstm_music.model.checkpoint import BEST, CheckpointError
-from lstm_music.model.training import LOCK, claim_run_dir, new_run_dir, release_run_dir
+from lstm_music.model.run_folder import LOCK, claim_run_dir, new_run_dir, release_run_dir
 
 
 def test_the_sampler_never_draws_a_special_token_at_any_temperature() -> None:

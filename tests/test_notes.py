@@ -12,7 +12,8 @@ from conftest import ROOT, write_tracks
 from test_instruments import BASS, CHORDS, MELODY, write_ensemble
 
 from lstm_music.data.corpus import load_corpus
-from lstm_music.data.midi_io import Piece, read_piece, split_chords
+from lstm_music.data.events import Piece, split_chords
+from lstm_music.data.midi_io import read_piece
 from lstm_music.data.notes import NoteEvents, Notes
 from lstm_music.data.vocab import (
     build_vocabularies,

@@ -96,7 +96,7 @@ def test_damaged_files_are_read_or_skipped_with_one_line(tmp_path: Path) -> None
 
 
 def _pitches(token: str) -> list[int]:
-    from lstm_music.data.midi_io import token_pitches
+    from lstm_music.data.events import token_pitches
 
     return list(token_pitches(token))
 

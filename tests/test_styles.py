@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from conftest import ROOT, train_args, write_tracks
 
-from lstm_music.data.midi_io import Piece, read_piece, token_pitches
+from lstm_music.data.events import Piece, token_pitches
+from lstm_music.data.midi_io import read_piece
 from lstm_music.data.styles import (
     StyleError,
     balance_weights,

@@ -15,7 +15,8 @@ from conftest import ROOT, shipped, train_args
 from reference_sampler import build_head_models, build_step_model
 
 from lstm_music.data.corpus import load_corpus
-from lstm_music.data.midi_io import read_piece, token_pitches
+from lstm_music.data.events import token_pitches
+from lstm_music.data.midi_io import read_piece
 from lstm_music.data.vocab import encode_piece, prepare, split_pieces, vocabularies_to_json
 from lstm_music.model.checkpoint import BEST, LATEST, CheckpointError, load_checkpoint, read_metadata, read_train_rows
 from lstm_music.model.network import PRESETS, build_model, input_names

@@ -33,9 +33,10 @@ from pathlib import Path
 import numpy as np
 
 from ..files import reason, write_atomically
+from .events import Piece
 from .instruments import PERCUSSION_CHANNEL
 from .meter import Meter
-from .midi_io import MIDI_SUFFIXES, QUARTER_LENGTH_DIVISORS, SCORE_SUFFIXES, Piece, UnreadableFile, read_piece
+from .midi_io import MIDI_SUFFIXES, QUARTER_LENGTH_DIVISORS, SCORE_SUFFIXES, UnreadableFile, read_piece
 from .notes import NoteEvents, Notes
 
 # 2: implausible tempi (0, 60 million bpm) are ignored, not fatal or kept

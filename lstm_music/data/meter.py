@@ -124,7 +124,7 @@ def main_meter(meters: Iterable[Meter], end: Fraction) -> Meter:
 
 def off_the_grid(steps: np.ndarray, placed: float) -> bool:
     """Whether a piece's notes do not sit on its own beat grid: its file placed fewer than half of them
-    on the grid of 16ths and triplets (`placed`, `midi_io.Piece.grid`: recorded without a click, so
+    on the grid of 16ths and triplets (`placed`, `events.Piece.grid`: recorded without a click, so
     the quantized starts say nothing of its beats), or more than a tenth of them start between the
     grid steps of their bars (`steps`, from `positions`: its bar lines lie off its notes)."""
     return placed < 0.5 or bool(len(steps) and np.mean(np.asarray(steps) == OFF_GRID) > 0.1)

@@ -2,13 +2,13 @@
 
 `Notes` holds one row per note: onset and length in integer ticks of 1/`resolution` quarter note,
 MIDI pitch and instrument code (the General MIDI program, `DRUMS_CODE` for percussion), in the
-order of the note-level events (`midi_io.split_chords`: by onset, pitch, instrument, length). It is
+order of the note-level events (`events.split_chords`: by onset, pitch, instrument, length). It is
 what the event cache stores, and what training reads: merging instruments, moving to the common
 key, transposing, counting tokens and encoding are numpy operations on it instead of Python
 `Fraction` arithmetic on every event, so a warm start costs little more than reading the cache.
 
 `NoteEvents` is the `Sequence[Event]` of a piece held so: its chord events (a parsed piece, as
-`midi_io.onsets_to_events` groups them) or its note events (a prepared piece), made as `Event`
+`events.onsets_to_events` groups them) or its note events (a prepared piece), made as `Event`
 strings only when something iterates them. The events are the same as the string path's, which a
 test checks over `midi_songs/`.
 """
@@ -24,8 +24,8 @@ from functools import cached_property
 
 import numpy as np
 
+from .events import Event, event_onsets, format_ql, onsets_to_events, pitch_name, span
 from .instruments import DRUMS
-from .midi_io import Event, event_onsets, format_ql, onsets_to_events, pitch_name, span
 
 DRUMS_CODE = 128  # the instrument code of percussion: after every program, as `instruments.order` sorts
 
@@ -90,12 +90,12 @@ class Notes:
         return 1 + int(np.any([c[1:] != c[:-1] for c in columns], axis=0).sum())
 
     def chord_events(self) -> list[Event]:
-        """The chord events of the notes (`midi_io.onsets_to_events`)."""
+        """The chord events of the notes (`events.onsets_to_events`)."""
         sounds = zip(self.onset.tolist(), self.length.tolist(), self.pitch.tolist(), self.program.tolist(), strict=True)
         return onsets_to_events([(self._time(s), self._time(n), (p,), instrument_of(c)) for s, n, p, c in sounds])
 
     def note_events(self) -> list[Event]:
-        """The note events, one per note (`midi_io.split_chords`)."""
+        """The note events, one per note (`events.split_chords`)."""
         return [Event(*tokens) for tokens in zip(*self.token_columns(), strict=True)]
 
     def offsets(self) -> np.ndarray:
@@ -254,7 +254,7 @@ def note_starts(events: Sequence[Event]) -> tuple[np.ndarray, int]:
 
 
 def events_span(events: Sequence[Event]) -> Fraction:
-    """Quarter notes from the start of `events` to their last release (`midi_io.span`), from the
+    """Quarter notes from the start of `events` to their last release (`events.span`), from the
     numbers where the events are `NoteEvents`."""
     if isinstance(events, NoteEvents):
         notes = events.notes

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..files import reason
-from .midi_io import Piece
+from .events import Piece
 
 NONE = "<none>"  # index 0 of a checkpoint's styles: the unlabelled mix
 

@@ -1,7 +1,7 @@
 """Note representations, vocabularies (token <-> index per stream), piece encoding, splits, transposition.
 
 Representation: with ``"note"`` (the default) every note is one event, a chord being its notes
-lowest first, 0 apart (`midi_io.split_chords`), so the note vocabulary is the pitches (about 90)
+lowest first, 0 apart (`events.split_chords`), so the note vocabulary is the pitches (about 90)
 and any chord of known pitches can be read and generated. With ``"chord"`` (checkpoints made
 before representations were recorded) a whole voiced chord is one token, and a chord never seen
 in training is ``<unk>``.
@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from ..streams import ALL_STREAMS, INSTRUMENT, SPECIALS, START_INDEX, STREAMS, UNK_INDEX, streams_of
+from .events import Event, Piece, join_chords, merge_instruments, note_token, pitch_name, split_chords
 from .instruments import DRUMS
 from .keys import shift_to_common_key
 from .meter import describe_meters, in_force, off_the_grid, positions
-from .midi_io import Event, Piece, join_chords, merge_instruments, note_token, pitch_name, split_chords
 from .notes import DRUMS_CODE, NoteEvents, Notes, event_starts, events_span, held_notes, instrument_code, note_starts
 
 REPRESENTATIONS = ("note", "chord")

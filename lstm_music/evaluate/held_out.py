@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..data.corpus import DataError, load_corpus, parser_difference
+from ..data.events import Event, Piece, event_onsets, join_chords
 from ..data.meter import Meter
-from ..data.midi_io import Event, Piece, event_onsets, join_chords
 from ..data.styles import label_pieces, read_style_table, style_index, unmatched_warning
 from ..data.vocab import (
     Vocabulary,
@@ -26,7 +26,7 @@ from ..data.vocab import (
     split_encoded,
     together_index,
 )
-from ..generate.sampling import Bars, make_bars
+from ..generate.conditions import Bars, make_bars
 from ..model.repeats import mixed_cross_entropy
 from ..model.scoring import score_model, target_probabilities
 from ..streams import INSTRUMENT, STREAMS, UNK, streams_of

@@ -1,6 +1,6 @@
 """Listening-free numbers that say whether generated pieces look like the real music they learned from.
 
-Per piece (a list of events, with chords as one event: `midi_io.join_chords`): distinct pitches,
+Per piece (a list of events, with chords as one event: `events.join_chords`): distinct pitches,
 pitch range, longest run of one repeated note or chord, share of 8-event phrases that recur in the
 piece (loops), notes per quarter note, share of chords, entropy of offsets and of durations, the
 entropy of the pitch classes and how clearly they sit in one key (`keys.key_clarity`), and the
@@ -18,9 +18,9 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.spatial.distance import jensenshannon
 
+from ..data.events import Event, parse_ql, span
 from ..data.keys import key_clarity, pitch_class_counts
 from ..data.meter import OFF_GRID, Meter, positions
-from ..data.midi_io import Event, parse_ql, span
 from ..data.notes import event_starts
 from ..streams import UNK
 

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..data.events import Event, Piece, join_chords
 from ..data.instruments import instrument_name
 from ..data.meter import COMMON, Meter
-from ..data.midi_io import Event, Piece, join_chords
 from ..data.styles import style_index
 from ..data.vocab import (
     decode_events,
@@ -19,7 +19,7 @@ from ..data.vocab import (
     prepare,
     together_index,
 )
-from ..generate.sampling import choose_registers, draw_meters
+from ..generate.conditions import choose_registers, draw_meters
 from ..streams import UNK
 from .held_out import Loaded, drawn_bars, with_chords
 from .metrics import (
@@ -39,8 +39,6 @@ from .style_report import format_styles, style_report
 if TYPE_CHECKING:
     from ..settings import EvaluateSettings
 
-    pass
-
 # A piece beyond every real piece in one of these is stuck in a loop (one event or phrase over and
 # over); values merely above the real 90th percentile are counted in the table's "outside" column.
 LOOP_METRICS = ("longest_run", "loop_share")
@@ -58,6 +56,19 @@ def copy_reference(held_out: list[list[Event]], training: list[list[Event]], siz
         if len(piece) >= size:
             values.append(float(longest_copy(piece[:size], training[:i] + training[i + 1 :])))
     return values
+
+
+def histogram_distances(generated: list[list[Event]], real: list[list[Event]]) -> dict:
+    """Per histogram kind, the Jensen-Shannon distance of the `generated` pieces' pooled histogram
+    from the `real` ones', beside the distance between two halves of the real pieces."""
+    halves = (real[0::2], real[1::2])
+    return {
+        kind: {
+            "generated_vs_real": js_distance(histogram(generated, kind), histogram(real, kind)),
+            "real_vs_real": js_distance(histogram(halves[0], kind), histogram(halves[1], kind)),
+        }
+        for kind in HISTOGRAMS
+    }
 
 
 def music_report(
@@ -107,17 +118,9 @@ def music_report(
         for i, v in enumerate(gen_values)
         if any(name in per_piece and v[name] > per_piece[name].get("real_max", math.inf) for name in LOOP_METRICS)
     ]
-    halves = (real[0::2], real[1::2])
-    across = {
-        kind: {
-            "generated_vs_real": js_distance(histogram(generated, kind), histogram(real, kind)),
-            "real_vs_real": js_distance(histogram(halves[0], kind), histogram(halves[1], kind)),
-        }
-        for kind in HISTOGRAMS
-    }
     return {
         "per_piece": per_piece,
-        "across": across,
+        "across": histogram_distances(generated, real),
         "loops": loops,
         "generated_outside_share": outside_gen / counted_gen if counted_gen else 0.0,
         "real_outside_share": outside_real / counted_real if counted_real else 0.0,

@@ -22,9 +22,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ..data.events import Event, event_onsets
 from ..data.keys import key_clarity, pitch_class_counts
 from ..data.meter import GRID, OFF_GRID, Meter, positions
-from ..data.midi_io import Event, event_onsets
 
 SEGMENT = 64  # onsets per segment
 PER_PIECE = 8  # segments per piece at most: about a 500-event generated piece's

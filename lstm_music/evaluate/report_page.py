@@ -17,7 +17,8 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from ..data.midi_io import Event, write_midi
+from ..data.events import Event
+from ..data.midi_io import write_midi
 from ..files import write_atomically
 from .metrics import PIECE_METRICS
 from .realness import format_realness
@@ -153,7 +154,7 @@ def histograms(generated: list[list[Event]], real: list[list[Event]], path: Path
     `real` ones, each as shares of its own events (durations and offsets: the 12 commonest)."""
     from matplotlib.figure import Figure
 
-    from ..data.midi_io import parse_ql
+    from ..data.events import parse_ql
     from ..render.pictures import save_figure
     from .metrics import HISTOGRAMS, histogram
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..backend import check_backend, set_verbose
 from ..cli import (
@@ -60,9 +59,6 @@ from .held_out import (
     without_training_copies,
 )
 from .music_report import compare_music, print_music
-
-if TYPE_CHECKING:
-    pass
 
 
 def write_outputs(settings: EvaluateSettings, result: dict, pages: dict, soundfont: bytes | None) -> None:

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..data.midi_io import Event
+from ..data.events import Event
 from ..data.styles import style_index
 from ..data.vocab import (
     decode_events,
     split_encoded,
 )
-from ..generate.sampling import SamplingSettings, choose_registers, draw_meters
+from ..generate.conditions import choose_registers, draw_meters
+from ..generate.sampling import SamplingSettings
 from ..streams import UNK
 from .held_out import Loaded, drawn_bars
 from .metrics import (
@@ -23,8 +24,6 @@ from .metrics import (
 
 if TYPE_CHECKING:
     from ..settings import EvaluateSettings
-
-    pass
 
 STYLES_COMPARED = 3  # the largest styles (by training pieces) that the style report generates
 

@@ -13,23 +13,20 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from ..backend import set_threads
-from ..data.instruments import instrument_name
-from ..data.instruments import program as gm_program
-from ..data.meter import Meter, meter_at, time_signature
-from ..data.midi_io import (
+from ..data.events import (
     Event,
-    UnreadableFile,
-    events_to_score,
     format_ql,
     instruments_of,
     join_chords,
     merge_instruments,
     parse_ql,
-    read_piece,
     span,
     without_drums,
-    write_midi,
 )
+from ..data.instruments import instrument_name
+from ..data.instruments import program as gm_program
+from ..data.meter import Meter, meter_at, time_signature
+from ..data.midi_io import UnreadableFile, events_to_score, read_piece, write_midi
 from ..data.notes import event_starts
 from ..data.styles import NONE, resolve_style
 from ..data.vocab import (
@@ -45,7 +42,7 @@ from ..data.vocab import (
 )
 from ..files import reason, write_atomically
 from ..streams import INSTRUMENT, SPECIALS
-from .sampling import Bars, draw_meters, make_bars
+from .conditions import Bars, draw_meters, make_bars
 
 if TYPE_CHECKING:
     from ..model.checkpoint import Metadata
@@ -277,7 +274,8 @@ def sample(
     model, metadata: Metadata, vocabularies: dict, settings: GenerateSettings, seed: int, style: int, primer, meters
 ):
     """The `settings.count` pieces sampled as `settings` says (indices) and their `Bars` (None without meter)."""
-    from .sampling import Sampler, choose_registers
+    from .conditions import choose_registers
+    from .sampling import Sampler
 
     primer_rows = primer.rows if primer else None
     sampler = Sampler(model, together_index(vocabularies, metadata.representation))

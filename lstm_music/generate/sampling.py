@@ -11,17 +11,14 @@ of the piece's memory). The same checkpoint, settings and seed give the same eve
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..data.meter import BEATS, GRID, OFF_GRID, STEPS, Meter, time_signature
-from ..data.midi_io import parse_ql
+from ..data.meter import BEATS, GRID, OFF_GRID, STEPS
 from ..model.repeats import (
     MAX_CONTEXT,
     match_ops,
@@ -37,31 +34,16 @@ from ..streams import (
     SPECIALS,
     START_INDEX,
     STYLE_KEY,
-    UNK_INDEX,
     input_key,
-    piece_register,
 )
+from .conditions import Bars
 
 if TYPE_CHECKING:
-    from ..model.checkpoint import Metadata
+    pass
 
 # Plain sampling from the model (with its repeat memory): of the settings tried in the music
 # report (docs/BENCHMARKS.md) the closest to real pieces; lower temperatures fall into loops.
 DEFAULT_TEMPERATURE = 1.0  # the one default of generate_music.py and evaluate: plain sampling (docs/BENCHMARKS.md)
-
-
-@dataclass
-class Bars:
-    """What keeps each generated piece's bars, at `resolution` ticks per quarter note (a multiple of
-    `meter.GRID`): per piece its time signature's index among the model's, its ticks per bar and per
-    beat (`pieces`, (batch, 3)); the ticks each offset token moves time by (`offset_ticks`); and the
-    times of the rows given before sampling (`given`: ``<start>`` at 0, then a primer's), from a
-    bar line. Sampling adds each offset it draws to the time, so the bar count is exact."""
-
-    pieces: np.ndarray
-    offset_ticks: np.ndarray
-    given: np.ndarray
-    resolution: int
 
 
 def bar_positions_ops(times, pieces, resolution: int):
@@ -260,6 +242,31 @@ def loop_chunk(
     return chunk
 
 
+def loop_signature(batch: int, streams: int, width: int) -> list:
+    """The `tf.TensorSpec`s of a compiled loop's arguments for `batch` pieces of `streams` streams
+    whose recurrent states are `width` wide: the carry (rows, keys, match lengths, onsets, states,
+    time), the fixed inputs (registers, styles, bars, given times, uniforms) and three counters."""
+    import tensorflow as tf
+
+    scalar = tf.TensorSpec([], tf.int32)
+    return [
+        tf.TensorSpec([batch, None, streams], tf.int32),
+        tf.TensorSpec([batch, None, None], tf.int32),
+        tf.TensorSpec([batch, None], tf.int32),
+        tf.TensorSpec([batch, 4], tf.int32),
+        tf.TensorSpec([batch, width], tf.float32),
+        tf.TensorSpec([batch], tf.int32),
+        tf.TensorSpec([batch, 2], tf.float32),
+        tf.TensorSpec([batch, 1], tf.int32),
+        tf.TensorSpec([batch, 3], tf.int32),
+        tf.TensorSpec([None], tf.int32),
+        tf.TensorSpec([LOOP_CHUNK, batch, streams], tf.float32),
+        scalar,
+        scalar,
+        scalar,
+    ]
+
+
 def compiled_loop(
     model, settings: SamplingSettings, sizes: list[int], together: int | None, clock: tuple | None = None
 ) -> Callable:
@@ -299,23 +306,7 @@ def compiled_loop(
         def run(rows, keys, lengths, onsets, states, now, *x):  # a variable's `value` is the variable: read it here
             return stateless(*values(tf.convert_to_tensor), (rows, keys, lengths, onsets, states, now), *x)
 
-        scalar = tf.TensorSpec([], tf.int32)
-        signature = [
-            tf.TensorSpec([batch, None, streams], tf.int32),
-            tf.TensorSpec([batch, None, None], tf.int32),
-            tf.TensorSpec([batch, None], tf.int32),
-            tf.TensorSpec([batch, 4], tf.int32),
-            tf.TensorSpec([batch, width], tf.float32),
-            tf.TensorSpec([batch], tf.int32),
-            tf.TensorSpec([batch, 2], tf.float32),
-            tf.TensorSpec([batch, 1], tf.int32),
-            tf.TensorSpec([batch, 3], tf.int32),
-            tf.TensorSpec([None], tf.int32),
-            tf.TensorSpec([LOOP_CHUNK, batch, streams], tf.float32),
-            scalar,
-            scalar,
-            scalar,
-        ]
+        signature = loop_signature(batch, streams, width)
         return tf.function(run, input_signature=signature, autograph=False).get_concrete_function()
 
     def call(carry, *x):
@@ -325,59 +316,6 @@ def compiled_loop(
         return tuple(graphs[batch](*carry, *x))
 
     return call
-
-
-def choose_registers(
-    known: list | None,
-    count: int,
-    seed: int,
-    primer: np.ndarray | None = None,
-    styles: list[int] | None = None,
-    style: int = 0,
-) -> np.ndarray | None:
-    """A register for each of `count` pieces: the primer's if there is one, else one of the training
-    pieces' registers `known` (a checkpoint's ``registers``) drawn at random (`draw_training`); None
-    without either."""
-    if primer is not None and len(primer):
-        return np.repeat(piece_register(primer)[None], count, axis=0)
-    if not known:
-        return None
-    return np.asarray(draw_training(known, count, seed, styles, style), dtype=np.float32)
-
-
-def draw_training(known: list, count: int, seed: int, styles: list[int] | None = None, style: int = 0) -> list:
-    """For each of `count` pieces, one of `known` (what each training piece had: its register, its
-    time signature) drawn at random, among the pieces of `style` where `styles` gives each one's
-    style index. Lists of the same training pieces give the same draw: a piece gets the register
-    and the time signature of one training piece."""
-    if style and styles and style in styles:  # a Joplin piece gets a Joplin piece's register
-        known = [value for value, s in zip(known, styles, strict=True) if s == style]
-    rng = np.random.default_rng([seed, 1])  # its own stream: the notes drawn stay those of `seed`
-    return [known[i] for i in rng.integers(len(known), size=count)]
-
-
-def draw_meters(metadata: Metadata, count: int, seed: int, style: int = 0) -> list[Meter]:
-    """The time signature of each of `count` pieces (of `style`) as a checkpoint's `metadata` lends
-    them: each the main one of the training piece that lends it its register (`draw_training`);
-    none for a checkpoint without meter."""
-    if not metadata.meters or not metadata.piece_meters:
-        return []
-    drawn = draw_training(metadata.piece_meters, count, seed, metadata.register_styles, style)
-    return [Meter(Fraction(0), *time_signature(token)) for token in drawn]
-
-
-def make_bars(meters: list[str], chosen: list[Meter], offsets: list[str], given: list[Fraction] | None = None) -> Bars:
-    """The `Bars` of pieces in the time signatures `chosen` (one per piece), for a model that reads
-    the time signatures `meters` and draws offsets of the tokens `offsets`; `given`: the starts of
-    a primer's events from a bar line (quarter notes), after the ``<start>`` row's 0."""
-    known = [parse_ql(t) for t in offsets if t not in SPECIALS]
-    fractions = [*known, *(f for m in chosen for f in (m.bar, m.beat)), *(given or [])]
-    resolution = math.lcm(GRID, *(f.denominator for f in fractions))
-    index = {token: i for i, token in enumerate(meters)}
-    pieces = [[index.get(m.token, UNK_INDEX), int(m.bar * resolution), int(m.beat * resolution)] for m in chosen]
-    ticks = [0 if t in SPECIALS else int(parse_ql(t) * resolution) for t in offsets]
-    times = [0, *(round(start * resolution) for start in given or [])]
-    return Bars(np.array(pieces, np.int32), np.array(ticks, np.int32), np.array(times, np.int64), resolution)
 
 
 class Sampler:

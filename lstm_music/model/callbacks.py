@@ -38,7 +38,7 @@ class Checkpointer(keras.callbacks.Callback):
         super().__init__()
         self.keep_all = keep_all
         self.run_dir, self.metadata, self.monitor = run_dir, metadata, monitor
-        self.val, self.val_styles, self.together = val, val_styles, together  # val: `training.Encoded`
+        self.val, self.val_styles, self.together = val, val_styles, together  # val: `encoded.Encoded`
         self.best = float("inf")
         self.best_path: Path | None = None
         self.best_epoch = 0

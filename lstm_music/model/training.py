@@ -7,63 +7,46 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import fcntl
-import itertools
-import os
 import shutil
 import statistics
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, NamedTuple
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..backend import agreed, data_parallel, import_keras, process_part, quiet
 from ..cli import SettingError
-from ..data.corpus import PARSER_SETTINGS, Corpus, load_corpus, parser_difference
-from ..data.instruments import PIANO, REAL_SHARE, instrument_name, instrument_plan
+from ..data.corpus import PARSER_SETTINGS, Corpus, parser_difference
+from ..data.events import Piece
+from ..data.instruments import PIANO, instrument_plan
 from ..data.meter import main_meter
-from ..data.midi_io import Piece
 from ..data.notes import events_span
+from ..data.reading import describe_instruments, read_data
 from ..data.styles import (
     NONE,
     balance_weights,
-    describe_styles,
-    keep_styles,
-    label_pieces,
-    read_style_table,
     style_counts,
     style_index,
-    unmatched_warning,
 )
 from ..data.vocab import (
     Census,
-    Vocabulary,
-    augment,
     build_vocabularies,
     count_tokens,
-    describe_piece_meters,
-    encode_piece,
-    encode_positions,
-    encode_to_file,
     instruments_used,
     meter_vocabulary,
-    prepare,
     prepared,
     shifts,
-    split_encoded,
     split_pieces,
     together_index,
     unknown_notes,
     vocabularies_to_json,
-    write_rows,
 )
-from ..files import reason, remove_stale, scratch_prefix
+from ..files import reason, scratch_prefix
 from ..streams import ALL_STREAMS, INSTRUMENT, piece_register, register_margins
+from .encoded import Encoded, encode_split, temporary_rows
+from .run_folder import claim_run_dir, forget_run, release_run_dir
 
 if TYPE_CHECKING:
     from ..settings import TrainSettings
@@ -94,71 +77,6 @@ def jax_platforms() -> set[str]:
     import jax
 
     return {device.platform for device in jax.devices()}
-
-
-def read_data(settings: TrainSettings, in_memory: bool = True) -> Corpus:
-    """Parse (or read from the cache) every piece in `settings.data`; print the one-line summary.
-    Training reads it with `in_memory` False: its pieces' events stay in the cache until used."""
-    if settings.drums and settings.instruments == "merge":
-        raise SettingError("--drums needs an instrument stream: it cannot be used with --instruments merge")
-    table = None if settings.styles in ("folders", "none") else read_style_table(settings.styles)
-    cache = settings.cache_dir if settings.cache else None
-    corpus = load_corpus(settings.data, cache, settings.workers or None, drums=settings.drums, in_memory=in_memory)
-    print(corpus.summary())
-    print(describe_piece_meters(corpus.pieces))
-    if table is not None:
-        warning = unmatched_warning(table, corpus.pieces, settings.data, settings.styles)
-        if warning:
-            print(warning, file=sys.stderr)
-    if settings.styles != "none":  # each piece's style, from its folder or the table
-        corpus.pieces, dropped = keep_styles(
-            label_pieces(corpus.pieces, settings.data, table), settings.min_style_pieces
-        )
-        print(describe_styles(corpus.pieces, dropped))
-    return corpus
-
-
-def describe_instruments(counts: dict[str, int], learned: bool, plays_as: dict[str, str]) -> str:
-    """One line: the instruments that play `counts` notes (`vocab.instruments_used`) with their share,
-    whether they are learned, and which play as another (`instruments.instrument_plan`)."""
-    total = max(1, sum(counts.values()))
-
-    def share(token: str) -> str:  # a tenth of a percent where whole ones would say 0% or 100%
-        value = counts[token] / total
-        return f"{value:{'.1%' if value < 0.01 or value > 0.99 else '.0%'}}"
-
-    listed = ", ".join(f"{instrument_name(t)} {share(t)}" for t in list(counts)[:12])
-    more = f" and {len(counts) - 12} more" if len(counts) > 12 else ""
-    if learned:
-        how = f"{len(counts) - len(plays_as)} learned as a fourth stream"
-    else:
-        how = f"merged into one, played as {instrument_name(next(iter(counts), PIANO))}"
-    line = f"instruments ({len(counts)}, {how}): {listed}{more}"
-    if plays_as:
-        moved = ", ".join(f"{instrument_name(a)} -> {instrument_name(b)}" for a, b in plays_as.items())
-        line += f"; played as another (each under {REAL_SHARE:.0%} of the notes): {moved}"
-    return line
-
-
-def parse_only(settings: TrainSettings) -> None:
-    """Print the corpus summary and the size of each vocabulary (built on the training split)."""
-    corpus = read_data(settings)
-    train, validation = split_pieces(corpus.pieces, settings.val_fraction, settings.seed)
-    common_key = settings.key == "common"
-    counts = instruments_used(corpus.pieces)
-    instruments, plays_as = instrument_plan(counts, settings.instruments)
-    print(describe_instruments(counts, instruments, plays_as))
-    representation = settings.representation
-    seen = augment(prepare(train, representation, common_key, instruments, plays_as), settings.transpose)
-    vocabularies = build_vocabularies(seen, settings.min_count, representation, instruments)
-    sizes = ", ".join(f"{s} {len(v)}" for s, v in vocabularies.items())
-    print(f"pieces: {len(train)} train, {len(validation)} validation; vocabulary sizes: {sizes}")
-    if validation:
-        counts = unknown_notes(prepare(validation, representation, common_key, instruments, plays_as), vocabularies)
-        print(
-            f"validation notes outside the vocabularies: {counts['pitch'] / counts['notes']:.1%} by pitch, "
-            f"{counts['rhythm'] / counts['notes']:.1%} by rhythm"
-        )
 
 
 def model_config(settings: TrainSettings) -> ModelConfig:
@@ -238,78 +156,6 @@ def check_resume(settings: TrainSettings) -> Metadata:
                 f"checkpoint's model and data settings (leave {flag} out, or train a new run)"
             )
     return metadata
-
-
-LOCK = ".lock"  # held (flock) by the training that owns a run folder; the kernel lets go if it is killed
-RUN_FILES = ("history.csv", "history.png", "train_rows.npy")  # what a run writes besides its checkpoints
-
-
-def claim_run_dir(weights_dir: Path, name: str, preset: str) -> tuple[Path, IO]:
-    """Make or take the run folder `weights_dir/name` (default: date, time and preset, with -2, -3, ...
-    when another run took that name in the same second) and lock it for this process; return it and
-    the lock, which `release_run_dir` lets go. Refused: a folder another training holds, or that
-    holds a finished or unfinished run (two runs must never mix their checkpoints). A run that
-    stopped before its first checkpoint (killed) leaves files that block nothing: they are removed.
-    What killed runs under `weights_dir` left half-written is removed first."""
-    from .checkpoint import BEST, CheckpointError
-
-    try:
-        weights_dir.mkdir(parents=True, exist_ok=True)
-        for folder in weights_dir.glob("*/"):
-            remove_stale(folder)
-        run_dir = weights_dir / name if name else new_run_dir(weights_dir, f"{datetime.now():%Y%m%d-%H%M%S}-{preset}")
-        run_dir.mkdir(exist_ok=True)
-        lock = open(run_dir / LOCK, "a")  # noqa: SIM115 - held until the run ends
-    except OSError as error:
-        raise CheckpointError(f"cannot make a run folder in {weights_dir}: {reason(error)}") from error
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        lock.close()
-        raise CheckpointError(f"{run_dir} is being trained by another process now: choose another --run-name") from None
-    refusal = None
-    if (run_dir / BEST).exists():
-        refusal = f"{run_dir} already holds a trained run: choose another --run-name (with --resume {run_dir / BEST} "
-        refusal += "to continue it)"
-    elif any(run_dir.glob("*.weights.h5")):
-        refusal = f"{run_dir} holds checkpoints of an unfinished run (no {BEST}): choose another --run-name or "
-        refusal += "remove that folder"
-    if refusal:
-        release_run_dir(run_dir, lock)
-        raise CheckpointError(refusal)
-    left = [run_dir / f for f in RUN_FILES if (run_dir / f).exists()]
-    if left:
-        names = ", ".join(p.name for p in left)
-        print(f"{run_dir}: removing what a run that stopped before its first checkpoint left ({names})")
-        forget_run(run_dir)
-    return run_dir, lock
-
-
-def new_run_dir(weights_dir: Path, name: str) -> Path:
-    """A run folder `name` made under `weights_dir`, or `name-2`, `name-3`, ... if it is taken."""
-    for number in itertools.count(1):
-        run_dir = weights_dir / (name if number == 1 else f"{name}-{number}")
-        with contextlib.suppress(FileExistsError):
-            run_dir.mkdir()
-            return run_dir
-    raise AssertionError("unreachable")
-
-
-def forget_run(run_dir: Path) -> None:
-    """Remove what a run wrote in `run_dir` besides checkpoints (a run that reached none: nothing of it is worth
-    keeping, and nothing of it may block its name)."""
-    for name in RUN_FILES:
-        with contextlib.suppress(OSError):
-            (run_dir / name).unlink(missing_ok=True)
-
-
-def release_run_dir(run_dir: Path, lock: IO) -> None:
-    """Let go of `run_dir` (`claim_run_dir`); a folder left with nothing in it is removed."""
-    with contextlib.suppress(OSError):
-        (run_dir / LOCK).unlink(missing_ok=True)
-    lock.close()
-    with contextlib.suppress(OSError):
-        run_dir.rmdir()  # only if empty
 
 
 def plan_run(settings: TrainSettings, corpus: Corpus, counts: dict[str, int], resumed: Metadata | None) -> Plan:
@@ -537,75 +383,6 @@ def train_in(run_dir: Path, settings: TrainSettings, extra_callbacks: list, resu
     checkpointer = Checkpointer(run_dir, metadata, monitor, val, val_styles, together, settings.keep_all)
     best = fit(model, settings, plan.first_epoch, (train_data, val_data), checkpointer, extra_callbacks)
     return None if process_part()[0] else best
-
-
-class Encoded(NamedTuple):
-    """Encoded pieces: their rows (`vocab.encode_piece`) and, for a model that reads meter, the
-    places of those rows in their bars (`vocab.encode_positions`; else None)."""
-
-    rows: list[np.ndarray]
-    positions: list[np.ndarray] | None = None
-
-
-def encode_split(run_dir: Path, plan: Plan, split: tuple, census: Census, vocabularies: dict, moves: list[int]):
-    """The training split encoded piece by piece into the run's files and memory-mapped from there
-    (its pieces, then their transpositions by `moves` after the 0 that comes first), and the
-    validation split in memory: the training `Encoded`, the rows of the pieces themselves, the
-    validation `Encoded`, and what checkpoints record of the training split's file."""
-    train_pieces, val_pieces = split
-    ours = len(train_pieces)  # the pieces themselves come first in the census, then their transpositions
-    seen_arrays, record = encode_training(run_dir, plan.seen(train_pieces, [0]), census.sizes[:ours], vocabularies)
-    moved = encode_transposed(run_dir, plan.seen(train_pieces, moves[1:]), census.sizes[ours:], vocabularies)
-    val = Encoded([encode_piece(p, vocabularies) for p in plan.seen(val_pieces, [0])])
-    if not plan.meters:
-        return Encoded(seen_arrays + moved), seen_arrays, val, record
-    meters = Vocabulary(plan.meters)
-    path = temporary_rows(run_dir, "positions")  # a transposition has the places of its piece
-    places = encode_to_memory_map(path, plan.seen(train_pieces, moves), census.sizes, meters)
-    val = val._replace(positions=[encode_positions(p, meters) for p in plan.seen(val_pieces, [0])])
-    return Encoded(seen_arrays + moved, places), seen_arrays, val, record
-
-
-def encode_training(run_dir: Path, pieces: Iterator[Piece], sizes: list[int], vocabularies: dict) -> tuple[list, dict]:
-    """The training split's `pieces` (of `sizes` events) encoded once into the run's `TRAIN_ROWS`,
-    one piece at a time: one memory-mapped view per piece, and what checkpoints record of the file."""
-    from .checkpoint import save_train_rows
-
-    rows, record = save_train_rows(run_dir, lambda path: encode_to_file(path, pieces, sizes, vocabularies))
-    return split_encoded(rows), record
-
-
-def temporary_rows(run_dir: Path, what: str) -> Path:
-    """Where this process keeps encoded rows of `what` (transpositions, positions) while it trains:
-    a temporary file of its own, which the next run in the folder removes if this one is killed
-    (`files.remove_stale`)."""
-    return run_dir / f".{what}_rows.{os.getpid()}.tmp.npy"
-
-
-def encode_transposed(run_dir: Path, pieces: Iterator[Piece], sizes: list[int], vocabularies: dict) -> list:
-    """The training split's transpositions `pieces` (of `sizes` events) encoded into a temporary
-    file and memory-mapped from there, one view per piece; none without transpositions."""
-    if not sizes:
-        return []
-    return encode_to_memory_map(temporary_rows(run_dir, "transposed"), pieces, sizes, vocabularies)
-
-
-def encode_to_memory_map(path: Path, pieces: Iterator[Piece], sizes: list[int], vocabulary) -> list:
-    """`pieces` (of `sizes` events) encoded into the file `path` and memory-mapped from there, one
-    view per piece: their rows (`vocabulary` a dict of streams' vocabularies) or their positions
-    (`vocabulary` the time signatures'); `CheckpointError` naming the file if it cannot be written."""
-    from .checkpoint import CheckpointError
-
-    try:
-        if isinstance(vocabulary, Vocabulary):
-            write_rows(path, pieces, sizes, lambda piece: encode_positions(piece, vocabulary), 3)
-        else:
-            encode_to_file(path, pieces, sizes, vocabulary)
-        rows = np.load(path, mmap_mode="r")
-    except OSError as error:
-        path.unlink(missing_ok=True)
-        raise CheckpointError(f"cannot write {path}: {reason(error)}") from error
-    return np.split(rows, np.cumsum([size + 1 for size in sizes])[:-1])
 
 
 def fit(model, settings: TrainSettings, first_epoch: int, data: tuple, checkpointer, extra_callbacks: list) -> Path:

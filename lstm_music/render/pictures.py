@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..data.events import Event
 from ..data.instruments import instrument_name, order
-from ..data.midi_io import Event, playable_notes
+from ..data.midi_io import playable_notes
 from ..files import write_atomically
 from ..streams import ALL_STREAMS
 
