@@ -17,7 +17,7 @@ from lstm_music.settings import TrainSettings, parse
 # all, with their defaults and ranges (declared once, in lstm_music/settings.py).
 SETTINGS = TrainSettings(
     data="midi_songs",  # folder of .mid/.midi (and .mxl/.musicxml/.xml/.krn/.abc) files, searched recursively
-    preset="default",  # model size: small | default | seed
+    preset="default",  # model size: small | default | original (the original design's sizes)
     max_minutes=0.0,  # stop cleanly after this many minutes (the epoch in progress is saved); 0 = no limit
     epochs=50,
     batch_size=64,  # windows per step; a GPU wants more (256 on an H100)

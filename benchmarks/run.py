@@ -122,8 +122,10 @@ def matmul_rate() -> float:
 
 def prepared(data: Path, representation: str = "chord") -> tuple[list[np.ndarray], dict[str, int], float]:
     """Training arrays and vocabulary sizes of `data` as train.py makes them, and notes per event."""
+    from lstm_music.data.encoding import encode_piece
     from lstm_music.data.events import token_pitches
-    from lstm_music.data.vocab import build_vocabularies, encode_piece, prepare, split_pieces
+    from lstm_music.data.preparation import prepare, split_pieces
+    from lstm_music.data.vocab import build_vocabularies
 
     corpus = load_corpus(data, ROOT / ".cache" / "events", progress=False)
     train, _ = split_pieces(corpus.pieces, 0.1, 0)
@@ -213,10 +215,10 @@ def bench_training(data: Path, seconds: float) -> None:
     runs += [("chord", "default", 64, "float32"), ("note", "previous default", 32, "float32")]
     runs += [("chord", "small", 64, "float32"), ("note", "small", 64, "float32")]
     runs += [("chord", "default", 64, "mixed_bfloat16"), ("note", "default", 64, "mixed_bfloat16")]
-    runs += [("chord", "seed", 256, "mixed_bfloat16"), ("note", "seed", 256, "mixed_bfloat16")]
+    runs += [("chord", "original", 256, "mixed_bfloat16"), ("note", "original", 256, "mixed_bfloat16")]
     if "gpu" in jax_platforms():  # batch sizes that fill a GPU; half precision fails there (a row says so)
         runs += [("chord", "default", 256, "float32"), ("note", "default", 256, "float32")]
-        runs += [("note", "default", 256, "mixed_float16"), ("note", "seed", 256, "float32")]
+        runs += [("note", "default", 256, "mixed_float16"), ("note", "original", 256, "float32")]
     baseline = None
     for representation, preset, batch, precision in runs:
         arrays, vocab, notes_per_event = data_of[representation]
@@ -251,7 +253,9 @@ def bench_instruments(data: Path, seconds: float) -> None:
     instrument stream (four branches) and with every part merged into one instrument (three)."""
     import keras
 
-    from lstm_music.data.vocab import build_vocabularies, encode_piece, prepare, split_pieces
+    from lstm_music.data.encoding import encode_piece
+    from lstm_music.data.preparation import prepare, split_pieces
+    from lstm_music.data.vocab import build_vocabularies
     from lstm_music.model.network import PRESETS, build_model, compile_model
     from lstm_music.model.training import jax_platforms
 
@@ -382,7 +386,8 @@ def palestrina_folder(folder: Path, every: int = 13) -> Path:
 
 def bench_unknown(data: Path) -> None:
     """Share of held-out notes each representation cannot represent, trained on one collection and read on another."""
-    from lstm_music.data.vocab import build_vocabularies, prepare, split_pieces, unknown_notes
+    from lstm_music.data.preparation import prepare, split_pieces
+    from lstm_music.data.vocab import build_vocabularies, unknown_notes
 
     cache = ROOT / ".cache" / "events"
     pieces = load_corpus(data, cache, progress=False).pieces
@@ -455,7 +460,8 @@ def bench_start(data: Path, events: int = 500) -> None:
     events, the repeat memory), beside `python -c "import tensorflow"`: each the best of 3 fresh processes."""
     import keras
 
-    from lstm_music.data.vocab import build_vocabularies, prepare, split_pieces, vocabularies_to_json
+    from lstm_music.data.preparation import prepare, split_pieces
+    from lstm_music.data.vocab import build_vocabularies, vocabularies_to_json
     from lstm_music.model.checkpoint import Metadata, save_checkpoint
     from lstm_music.model.network import PRESETS, build_model
     from lstm_music.model.repeats import BUCKETS

@@ -157,7 +157,7 @@ class TrainSettings(Common, Reading):
         fraction, group="data",
     )  # fmt: skip
     val_fraction: float = setting(0.1, "share of pieces held out for validation", fraction, group="data")
-    preset: str = setting("default", "model size", choices=["small", "default", "seed"], group="model")
+    preset: str = setting("default", "model size", choices=["small", "default", "original"], group="model")
     sequence_length: int = setting(64, "events per training window", number(int, 2, 4096), group="model")
     stride: int = setting(0, "events between window starts (0: half a window)", non_negative(int), group="model")
     heads: str | None = setting(

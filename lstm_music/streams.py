@@ -43,7 +43,7 @@ def given_key(stream: str) -> str:
 
 REGISTER_KEY = "register"  # the model input holding each piece's register (`piece_register`)
 STYLE_KEY = "style"  # the model input holding each piece's style index (`styles`)
-POSITION_KEY = "position"  # the model input holding each event's place in its bar (`vocab.encode_positions`)
+POSITION_KEY = "position"  # the model input holding each event's place in its bar (`encoding.encode_positions`)
 PIECE_KEYS = (REGISTER_KEY, STYLE_KEY)  # the inputs that hold one value per piece, not one per event
 
 
@@ -59,7 +59,7 @@ def model_inputs(
     conditioned on register also reads `registers` (batch x 2), by default each row's own
     `piece_register` (right when the rows are whole pieces); one with styles reads `styles` (batch
     style indices, by default 0: none); one that reads meter reads the `positions` (batch, time + 1,
-    3) of rows [0, time) (`vocab.encode_positions`; by default <unk>: no meter known)."""
+    3) of rows [0, time) (`encoding.encode_positions`; by default <unk>: no meter known)."""
     streams = streams_of(block.shape[-1])
     columns = {input_key(s): block[:, :-1, i] for i, s in enumerate(streams)}
     columns |= {given_key(s): block[:, 1:, i] for i, s in enumerate(streams)}

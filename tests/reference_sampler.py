@@ -116,8 +116,8 @@ def _drawn(p: np.ndarray, temperature: float, top_k: int, top_p: float, rng: np.
 class ReferenceSampler(Sampler):
     """`Sampler` with the loop in numpy, a Keras call per head."""
 
-    def __init__(self, model, together: int | None = None) -> None:
-        super().__init__(model, together)
+    def __init__(self, model, same_onset: int | None = None) -> None:
+        super().__init__(model, same_onset)
         self.repeat_order = None if self.order == tuple(range(len(self.order))) else self.order  # `repeats.agreeing`
 
     @cached_property
@@ -165,7 +165,7 @@ class ReferenceSampler(Sampler):
         """`Sampler.run` event by event: a Keras call per head, the rest in numpy."""
         count = len(states[0])
         times = self.given_times(len(history))
-        memories = [PieceMemory(self.together) for _ in range(count)]
+        memories = [PieceMemory(self.same_onset) for _ in range(count)]
         for row, time in zip(history[:-1], times[:-1], strict=True):  # fed, not drawn
             states = self.step(np.repeat(row[None, :], count, axis=0), states, np.full(count, time))[1]
         for memory in memories:

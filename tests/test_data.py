@@ -4,21 +4,14 @@ import numpy as np
 import pytest
 
 from lstm_music.data.dataset import WindowDataset, window_starts
+from lstm_music.data.encoding import encode_piece, encode_to_file, split_encoded
 from lstm_music.data.events import Event, Piece
+from lstm_music.data.preparation import augment, prepare, prepared, shifts, split_pieces, transpose_piece
 from lstm_music.data.vocab import (
     Vocabulary,
-    augment,
     build_vocabularies,
     count_tokens,
-    encode_piece,
-    encode_to_file,
     pitch_vocabulary,
-    prepare,
-    prepared,
-    shifts,
-    split_encoded,
-    split_pieces,
-    transpose_piece,
     vocabularies_from_json,
     vocabularies_to_json,
 )
@@ -81,8 +74,8 @@ def test_pieces_encoded_one_at_a_time_to_disk_equal_the_whole_corpus_encoded_in_
     assert census.sizes == [len(p.events) for p in whole] and len(whole) == 6 * 3 - 1
     vocabularies = build_vocabularies(census, 2, "note")
     assert vocabularies_to_json(vocabularies) == vocabularies_to_json(build_vocabularies(whole, 2, "note"))
-    moves = [0, -1, 1]
-    encode_to_file(tmp_path / "rows.npy", prepared(pieces, "note", False, False, moves), census.sizes, vocabularies)
+    semitones = [0, -1, 1]
+    encode_to_file(tmp_path / "rows.npy", prepared(pieces, "note", False, False, semitones), census.sizes, vocabularies)
     rows = np.load(tmp_path / "rows.npy", mmap_mode="r")
     arrays = split_encoded(rows)
     assert len(arrays) == len(whole)

@@ -14,9 +14,11 @@ from conftest import ROOT, shipped, store_metadata, stored_metadata
 from reference_sampler import ReferenceSampler, choose
 
 from generate_music import main
+from lstm_music.data.encoding import encode_piece
 from lstm_music.data.events import parse_ql, token_pitches
 from lstm_music.data.midi_io import playable, read_piece
-from lstm_music.data.vocab import build_vocabularies, encode_piece, prepare, together_index
+from lstm_music.data.preparation import prepare
+from lstm_music.data.vocab import build_vocabularies, same_onset_index
 from lstm_music.generate.generation import ONE_THREAD_BATCH
 from lstm_music.generate.sampling import Sampler
 from lstm_music.model.checkpoint import BEST, load_checkpoint
@@ -113,7 +115,7 @@ def test_file_holds_the_sampled_events_with_tempo_and_instrument(tiny_run: Path,
         Sampler, "generate", lambda self, *a, **k: sampled.append(original(self, *a, **k)) or sampled[-1]
     )
     out = generate(tiny_run, tmp_path / "v.mid", "--seed", "3", "--bpm", "93", "--instrument", "Violin")
-    from lstm_music.data.vocab import decode_events
+    from lstm_music.data.encoding import decode_events
 
     _, _, vocabularies = load_checkpoint(tiny_run / BEST)
     events = decode_events(sampled[0][0], vocabularies)
@@ -247,10 +249,10 @@ def test_the_compiled_loop_draws_what_the_reference_sampler_draws(tiny_run: Path
         flags.get("pitch_window"),
     )
     primer = encode_piece(read_piece(sorted(tiny_data.iterdir())[2]), vocabularies)[1:30]
-    sampler = Sampler(model, together_index(vocabularies, "note"))
+    sampler = Sampler(model, same_onset_index(vocabularies, "note"))
     registers = np.array([[50.0, 70.0], [40.0, 80.0], [60.0, 62.0]])
     # one random generator, the same numbers: the float32 graph must pick the same tokens as numpy
-    oracle = ReferenceSampler(model, together_index(vocabularies, "note"))
+    oracle = ReferenceSampler(model, same_onset_index(vocabularies, "note"))
     reference = oracle.generate(150, 3, settings, seed=11, primer=primer, registers=registers)
     compiled = sampler.generate(150, 3, settings, seed=11, primer=primer, registers=registers)
     assert np.array_equal(compiled, reference)
@@ -327,7 +329,8 @@ def test_damaged_checkpoints_stop_generation_and_evaluation_with_one_line(
 
 
 def test_unknown_primer_notes_are_counted(tiny_run: Path, known_midi: Path, tmp_path: Path, capsys) -> None:
-    from lstm_music.data.vocab import represent, unknown_notes
+    from lstm_music.data.preparation import represent
+    from lstm_music.data.vocab import unknown_notes
 
     _, _, vocabularies = load_checkpoint(tiny_run / BEST)
     from lstm_music.data.events import Piece, without_drums
@@ -349,7 +352,7 @@ def test_a_chord_never_seen_in_training_is_read_without_unk(tiny_run: Path, tiny
     from conftest import write_tracks
 
     from lstm_music.data.events import note_token
-    from lstm_music.data.vocab import prepare
+    from lstm_music.data.preparation import prepare
     from lstm_music.streams import UNK_INDEX
 
     _, metadata, vocabularies = load_checkpoint(tiny_run / BEST)
@@ -369,7 +372,7 @@ def test_a_whole_chord_checkpoint_from_before_representations_still_generates(
 ) -> None:
     from conftest import train_args
 
-    from lstm_music.data.vocab import decode_events
+    from lstm_music.data.encoding import decode_events
     from train import main as train_main
 
     flags = train_args(tiny_data, tmp_path, tmp_path / "cache", "old", "--epochs", "1", "--representation", "chord")
@@ -395,7 +398,8 @@ def test_a_whole_chord_checkpoint_from_before_representations_still_generates(
 def test_a_common_key_model_continues_a_primer_in_the_primers_key(tiny_data: Path, tmp_path: Path, monkeypatch) -> None:
     from conftest import train_args
 
-    from lstm_music.data.vocab import decode_events, prepare, transpose_folded
+    from lstm_music.data.encoding import decode_events
+    from lstm_music.data.preparation import prepare, transpose_folded
     from train import main as train_main
 
     assert train_main(train_args(tiny_data, tmp_path, tmp_path / "cache", "c", "--epochs", "1", "--key", "common")) == 0

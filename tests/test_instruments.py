@@ -171,7 +171,9 @@ def test_the_compiled_loop_draws_what_the_reference_path_draws_with_instruments(
     import numpy as np
     from reference_sampler import ReferenceSampler
 
-    from lstm_music.data.vocab import encode_piece, represent, together_index
+    from lstm_music.data.encoding import encode_piece
+    from lstm_music.data.preparation import represent
+    from lstm_music.data.vocab import same_onset_index
     from lstm_music.generate.sampling import Sampler, SamplingSettings
     from lstm_music.model.checkpoint import load_checkpoint
     from lstm_music.streams import ALL_STREAMS
@@ -180,8 +182,8 @@ def test_the_compiled_loop_draws_what_the_reference_path_draws_with_instruments(
     assert model.music_layers.chain[0] == ("note" if run == "trio_last_run" else "instrument")
     settings = SamplingSettings({s: temperature for s in ALL_STREAMS}, 0, 1.0, metadata.repeat_weights)
     primer = encode_piece(represent(read_piece(sorted(trios.iterdir())[0]), "note"), vocabularies)[1:20]
-    sampler = Sampler(model, together_index(vocabularies, "note"))
-    oracle = ReferenceSampler(model, together_index(vocabularies, "note"))
+    sampler = Sampler(model, same_onset_index(vocabularies, "note"))
+    oracle = ReferenceSampler(model, same_onset_index(vocabularies, "note"))
     reference = oracle.generate(80, 3, settings, seed=5, primer=primer)
     compiled = sampler.generate(80, 3, settings, seed=5, primer=primer)
     assert np.array_equal(compiled, reference)
@@ -240,8 +242,9 @@ def test_musicxml_gets_one_part_per_instrument(tmp_path: Path) -> None:
 
 
 def test_an_instrument_seen_once_is_still_an_instrument() -> None:
+    from lstm_music.data.encoding import encode_piece
     from lstm_music.data.events import Piece
-    from lstm_music.data.vocab import build_vocabularies, encode_piece
+    from lstm_music.data.vocab import build_vocabularies
     from lstm_music.streams import INSTRUMENT
 
     pieces = [Piece("a", [Event("C4", "0", "1", "40")] * 20), Piece("b", [Event("C2", "0", "1", "71")])]

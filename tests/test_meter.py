@@ -146,8 +146,10 @@ def test_the_sampler_keeps_the_bar_count_the_midi_file_shows(tiny_run: Path, tmp
     MIDI file written from them puts its last note in the bar and beat the sampler counted."""
     import reference_sampler
 
+    from lstm_music.data.encoding import decode_events
     from lstm_music.data.notes import event_starts
-    from lstm_music.data.vocab import decode_events, represent, together_index
+    from lstm_music.data.preparation import represent
+    from lstm_music.data.vocab import same_onset_index
     from lstm_music.generate import sampling
     from lstm_music.generate.conditions import make_bars
     from lstm_music.model.checkpoint import load_checkpoint
@@ -155,12 +157,12 @@ def test_the_sampler_keeps_the_bar_count_the_midi_file_shows(tiny_run: Path, tmp
     model, metadata, vocabularies = load_checkpoint(tiny_run / "best.weights.h5")
     meters = [Meter(Fraction(0), 3, 4), Meter(Fraction(0), 6, 8)]
     bars = make_bars(metadata.meters, meters, vocabularies["offset"].tokens)
-    sampler = sampling.Sampler(model, together_index(vocabularies, "note"))
+    sampler = sampling.Sampler(model, same_onset_index(vocabularies, "note"))
     compiled = sampler.generate(120, 2, seed=3, bars=bars)
     fed = []
     counted = reference_sampler.clock_positions
     monkeypatch.setattr(reference_sampler, "clock_positions", lambda *clock: fed.append(counted(*clock)) or fed[-1])
-    oracle = reference_sampler.ReferenceSampler(model, together_index(vocabularies, "note"))
+    oracle = reference_sampler.ReferenceSampler(model, same_onset_index(vocabularies, "note"))
     reference = oracle.generate(120, 2, seed=3, bars=bars)
     assert np.array_equal(compiled, reference) and len(fed) == 120  # <start>, then each drawn row but the last
     for k, (rows, meter) in enumerate(zip(reference, meters, strict=True)):

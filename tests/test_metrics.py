@@ -72,7 +72,7 @@ def test_key_of_real_chorales_and_the_shift_to_a_common_key() -> None:
     from lstm_music.data.events import token_pitches
     from lstm_music.data.keys import estimate_key, key_clarity
     from lstm_music.data.midi_io import read_piece
-    from lstm_music.data.vocab import to_common_key
+    from lstm_music.data.preparation import to_common_key
 
     # BWV 1.6 is in F major, BWV 101.7 in D minor (their first chords say so)
     for name, tonic, mode in (("bach_bwv1.6.mid", 5, "major"), ("bach_bwv101.7.mid", 2, "minor")):

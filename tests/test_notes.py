@@ -12,18 +12,12 @@ from conftest import ROOT, write_tracks
 from test_instruments import BASS, CHORDS, MELODY, write_ensemble
 
 from lstm_music.data.corpus import load_corpus
+from lstm_music.data.encoding import encode_piece
 from lstm_music.data.events import Piece, split_chords
 from lstm_music.data.midi_io import read_piece
 from lstm_music.data.notes import NoteEvents, Notes
-from lstm_music.data.vocab import (
-    build_vocabularies,
-    count_tokens,
-    encode_piece,
-    instruments_used,
-    prepare_piece,
-    transpose_piece,
-    unknown_notes,
-)
+from lstm_music.data.preparation import prepare_piece, transpose_piece
+from lstm_music.data.vocab import build_vocabularies, count_tokens, instruments_used, unknown_notes
 
 ENSEMBLES = ["haydn_opus1no1_movement1.mid", "mozart_k80_movement1.mid"]
 

@@ -37,15 +37,15 @@ def test_runs_of_one_event_are_left_to_the_network() -> None:
 
 
 def test_a_repeated_chord_of_note_events_is_left_to_the_network() -> None:
-    together = 2  # offset index of the notes after a chord's first
-    c, e, g, next_c = (10, 3, 4), (11, together, 4), (12, together, 4), (10, 3, 4)
-    memory = PieceMemory(together)
+    same_onset = 2  # offset index of the notes after a chord's first
+    c, e, g, next_c = (10, 3, 4), (11, same_onset, 4), (12, same_onset, 4), (10, 3, 4)
+    memory = PieceMemory(same_onset)
     for row in (c, e, g, next_c, e):
         memory.add(row)
     assert memory.match() == (2, [g])  # the second chord is still being built: the memory completes it
     memory.add(g)
     assert memory.match() == (0, [])  # two equal chords in a row: nothing is copied
-    assert memory_of(c, e, g, next_c, e, g).match() == (3, [next_c])  # without `together` every note is an onset
+    assert memory_of(c, e, g, next_c, e, g).match() == (3, [next_c])  # without `same_onset` every note is an onset
 
 
 def test_copy_distribution_respects_tokens_already_chosen() -> None:
@@ -99,23 +99,25 @@ def test_mixing_into_the_heads() -> None:
 
 def test_the_compiled_loops_memory_finds_what_piece_memory_finds() -> None:
     """`match_ops` and `remember_ops` against `PieceMemory` event by event, on a shipped piece of note
-    events (its chords, `together` offsets) beside one built to repeat its onsets and one that plays a
+    events (its chords, `same_onset` offsets) beside one built to repeat its onsets and one that plays a
     phrase again and again, with each event as one key and, for vocabularies too large for that, as
     its whole row."""
     from collections import Counter
 
     from conftest import shipped
 
+    from lstm_music.data.encoding import encode_piece
     from lstm_music.data.midi_io import read_piece
-    from lstm_music.data.vocab import build_vocabularies, encode_piece, prepare, together_index
+    from lstm_music.data.preparation import prepare
+    from lstm_music.data.vocab import build_vocabularies, same_onset_index
     from lstm_music.model.repeats import match_ops, remember_ops, row_keys, start_memory_ops
 
     pieces = prepare([read_piece(shipped("bach_bwv10.7.mid"))], "note", False)
     vocabularies = build_vocabularies(pieces, 1, "note")
-    together = together_index(vocabularies, "note")
+    same_onset = same_onset_index(vocabularies, "note")
     real = encode_piece(pieces[0], vocabularies)[:240]
     rng = np.random.default_rng(0)
-    chords = [[(10, 3, 4), (11, together, 4), (12, together, 4)], [(10, 3, 4)], [(13, 5, 4), (14, together, 4)]]
+    chords = [[(10, 3, 4), (11, same_onset, 4), (12, same_onset, 4)], [(10, 3, 4)], [(13, 5, 4), (14, same_onset, 4)]]
     built = [row for k in rng.integers(0, 3, size=len(real)) for row in chords[k]][: len(real) - 1]
     phrase = [tuple(row) for row in real[1:41]]  # a phrase of 40 events played three times: matches past 16
     rows = np.stack([real, [real[0], *built], [real[0], *(phrase * 6)[: len(real) - 1]]]).astype(np.int32)
@@ -125,7 +127,7 @@ def test_the_compiled_loops_memory_finds_what_piece_memory_finds() -> None:
         keys = row_keys(rows, key_sizes)
         assert keys.shape[-1] == (1 if key_sizes == sizes else 3)
         lengths, onsets = start_memory_ops(len(rows), rows.shape[1])
-        memories = [PieceMemory(together) for _ in rows]
+        memories = [PieceMemory(same_onset) for _ in rows]
         for memory, piece in zip(memories, rows, strict=True):
             memory.add(piece[0])
         for end in range(1, rows.shape[1]):
@@ -137,6 +139,6 @@ def test_the_compiled_loops_memory_finds_what_piece_memory_finds() -> None:
                 longest = max(longest, expected)
                 assert Counter(map(tuple, rows[b][np.asarray(after[b])].tolist())) == Counter(followers)
                 memory.add(rows[b, end])
-            lengths, onsets = remember_ops(keys, lengths, onsets, end, rows[:, end, 1] != together)
+            lengths, onsets = remember_ops(keys, lengths, onsets, end, rows[:, end, 1] != same_onset)
     assert repeats_seen > 20  # the built piece repeats its onsets often: the rule that stops copying was tried
     assert longest == MAX_CONTEXT  # and the phrase is matched as far as the memory looks back

@@ -158,7 +158,7 @@ def test_the_mix_and_the_evaluation_of_a_style_model(style_run: Path, two_styles
 
 
 def test_the_style_classifier_tells_scales_from_chords(tmp_path: Path) -> None:
-    from lstm_music.data.vocab import represent
+    from lstm_music.data.preparation import represent
     from lstm_music.evaluate.metrics import style_accuracy, style_features
 
     def features(path: Path) -> list:

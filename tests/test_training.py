@@ -15,9 +15,11 @@ from conftest import ROOT, shipped, train_args
 from reference_sampler import build_head_models, build_step_model
 
 from lstm_music.data.corpus import load_corpus
+from lstm_music.data.encoding import encode_piece
 from lstm_music.data.events import token_pitches
 from lstm_music.data.midi_io import read_piece
-from lstm_music.data.vocab import encode_piece, prepare, split_pieces, vocabularies_to_json
+from lstm_music.data.preparation import prepare, split_pieces
+from lstm_music.data.vocab import vocabularies_to_json
 from lstm_music.model.checkpoint import BEST, LATEST, CheckpointError, load_checkpoint, read_metadata, read_train_rows
 from lstm_music.model.network import PRESETS, build_model, input_names
 from lstm_music.model.repeats import BUCKETS
@@ -109,7 +111,7 @@ def test_metadata_round_trips_and_reads_what_older_checkpoints_stored(tiny_run: 
     from conftest import stored_metadata
 
     from lstm_music.data.instruments import PIANO
-    from lstm_music.data.vocab import OLD_REPRESENTATION
+    from lstm_music.data.preparation import OLD_REPRESENTATION
     from lstm_music.model.checkpoint import FORMAT, Metadata
 
     metadata = read_metadata(tiny_run / BEST)
@@ -119,6 +121,7 @@ def test_metadata_round_trips_and_reads_what_older_checkpoints_stored(tiny_run: 
     first = Metadata.from_dict({"format": FORMAT, "vocabularies": metadata.vocabularies, "model": metadata.model})
     assert (first.representation, first.common_key, first.plays) == (OLD_REPRESENTATION, False, PIANO)
     assert (first.meters, first.styles, first.repeat_weights, first.train_pieces) == ([], [], None, [])
+    assert Metadata.from_dict({**metadata.to_dict(), "preset": "seed"}).preset == "original"  # its name until then
     with pytest.raises(ValueError, match="format"):
         Metadata.from_dict({**metadata.to_dict(), "format": "lstm_music-checkpoint/0"})
     with pytest.raises(KeyError, match="model"):
@@ -341,10 +344,10 @@ def test_scoring_in_batches_of_any_size_gives_the_same_probabilities(tiny_run: P
 
     model, _, vocabularies = load_checkpoint(tiny_run / BEST)
     arrays = [encode_piece(p, vocabularies) for p in load_corpus(tiny_data, None, workers=1, progress=False).pieces]
-    together, _ = target_probabilities(model, arrays)
+    same_onset, _ = target_probabilities(model, arrays)
     alone, _ = target_probabilities(model, arrays, budget=1)  # one piece per batch
     stretched, _ = target_probabilities(model, arrays, span=7)  # 7 events at a time, the LSTM states carried
-    for a, b, c, rows in zip(together, alone, stretched, arrays, strict=True):
+    for a, b, c, rows in zip(same_onset, alone, stretched, arrays, strict=True):
         assert a.shape == (len(rows) - 1, len(STREAMS))
         np.testing.assert_allclose(a, b, atol=1e-5)
         np.testing.assert_allclose(a, c, atol=1e-5)

@@ -144,7 +144,7 @@ def split_chords(events: list[Event]) -> list[Event]:
     """`events` with every chord taken apart: one event per note, lowest pitch first at each onset.
 
     A chord's notes keep its duration; the first of them keeps its offset and the others are 0
-    after it. This is the note-level form the model learns from (`vocab.represent`).
+    after it. This is the note-level form the model learns from (`preparation.represent`).
     """
     notes = sorted(
         (start, pitch, order(instrument), length, instrument)

@@ -157,7 +157,7 @@ class Notes:
 
     def transposed(self, semitones: int, resort: bool = False) -> Notes | None:
         """The notes with every pitched one moved by `semitones`, or None if one would leave MIDI's
-        0-127. The rows keep their order (as `vocab.transpose_piece` keeps the events') unless `resort`."""
+        0-127. The rows keep their order (as `preparation.transpose_piece` keeps the events') unless `resort`."""
         pitched = self.program != DRUMS_CODE
         moved = np.where(pitched, self.pitch + semitones, self.pitch)
         if pitched.any() and (moved[pitched].min() < 0 or moved[pitched].max() > 127):

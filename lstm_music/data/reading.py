@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..cli import SettingError
 from .corpus import Corpus, load_corpus
 from .instruments import PIANO, REAL_SHARE, instrument_name, instrument_plan
+from .preparation import augment, prepare, split_pieces
 from .styles import (
     describe_styles,
     keep_styles,
@@ -16,15 +17,7 @@ from .styles import (
     read_style_table,
     unmatched_warning,
 )
-from .vocab import (
-    augment,
-    build_vocabularies,
-    describe_piece_meters,
-    instruments_used,
-    prepare,
-    split_pieces,
-    unknown_notes,
-)
+from .vocab import build_vocabularies, describe_piece_meters, instruments_used, unknown_notes
 
 if TYPE_CHECKING:
     from ..settings import TrainSettings

@@ -1,51 +1,28 @@
-"""Note representations, vocabularies (token <-> index per stream), piece encoding, splits, transposition.
-
-Representation: with ``"note"`` (the default) every note is one event, a chord being its notes
-lowest first, 0 apart (`events.split_chords`), so the note vocabulary is the pitches (about 90)
-and any chord of known pitches can be read and generated. With ``"chord"`` (checkpoints made
-before representations were recorded) a whole voiced chord is one token, and a chord never seen
-in training is ``<unk>``.
+"""Vocabularies: token <-> index per stream, the census of a training split they are built from,
+and how much of a set of pieces they cannot represent.
 
 Unknown-token rule: every vocabulary reserves index 0 for ``<unk>`` and index 1 for ``<start>``.
 A token seen fewer than `min_count` times in the training split, or never seen there, encodes as
 ``<unk>``: the model still learns "something rare comes here", but sampling never emits ``<unk>``
 (or ``<start>``), so generated music only uses tokens the model has seen often enough. Every piece
-begins with one ``<start>`` event, so the model learns how pieces open and needs no primer.
+begins with one ``<start>`` event, so the model learns how pieces open and needs no primer. The
+note vocabulary of note events is every MIDI pitch (`preparation` says what an event is).
 
-Stream, special-token and model-input names live in `streams`.
-
-This module needs only numpy, so summaries and the data layer load without Keras.
+Stream, special-token and model-input names live in `streams`. This module needs only numpy, so
+summaries and the data layer load without Keras.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
-import numpy as np
-
-from ..streams import ALL_STREAMS, INSTRUMENT, SPECIALS, START_INDEX, STREAMS, UNK_INDEX, streams_of
-from .events import Event, Piece, join_chords, merge_instruments, note_token, pitch_name, split_chords
-from .instruments import DRUMS
-from .keys import shift_to_common_key
+from ..streams import ALL_STREAMS, INSTRUMENT, SPECIALS, STREAMS, UNK_INDEX, streams_of
+from .events import Piece, pitch_name
 from .meter import describe_meters, in_force, off_the_grid, positions
-from .notes import DRUMS_CODE, NoteEvents, Notes, event_starts, events_span, held_notes, instrument_code, note_starts
-
-REPRESENTATIONS = ("note", "chord")
-OLD_REPRESENTATION = "chord"  # what a checkpoint that records none was trained on
-
-
-def represent(piece: Piece, representation: str) -> Piece:
-    """`piece` in the events of `representation`: one per note (``"note"``) or per chord (``"chord"``)."""
-    if representation == "chord":
-        return piece
-    if representation != "note":
-        raise ValueError(f"unknown representation {representation!r}; expected one of {REPRESENTATIONS}")
-    notes = held_notes(piece.events, chords=True)
-    return replace(piece, events=split_chords(piece.events) if notes is None else NoteEvents(notes, chords=False))
+from .notes import events_span, held_notes, note_starts
 
 
 @dataclass
@@ -143,7 +120,7 @@ def instruments_used(pieces: list[Piece]) -> dict[str, int]:
     return dict(counts.most_common())
 
 
-def together_index(vocabularies: dict[str, Vocabulary], representation: str) -> int | None:
+def same_onset_index(vocabularies: dict[str, Vocabulary], representation: str) -> int | None:
     """The offset index of a note that starts with the one before it (a chord's later notes), which
     the repeat memory needs to see chords; None for whole-chord tokens, whose events are each an onset."""
     return vocabularies["offset"].index.get("0") if representation == "note" else None
@@ -160,18 +137,6 @@ def vocabularies_from_json(text: str) -> dict[str, Vocabulary]:
     return {stream: Vocabulary(data[stream]) for stream in ALL_STREAMS if stream in data or stream in STREAMS}
 
 
-def encode_piece(piece: Piece, vocabularies: dict[str, Vocabulary]) -> np.ndarray:
-    """A piece as an int32 array of shape (1 + events, streams): a ``<start>`` row, then one row per event."""
-    streams = streams_of(vocabularies)
-    notes = held_notes(piece.events, chords=False)
-    if notes is not None:
-        encoded = notes.encoded([vocabularies[s].encode for s in streams])
-        return np.concatenate([np.full((1, len(streams)), START_INDEX, dtype=np.int32), encoded])
-    rows = [[START_INDEX] * len(streams)]
-    rows += [[vocabularies[s].encode(event[i]) for i, s in enumerate(streams)] for event in piece.events]
-    return np.asarray(rows, dtype=np.int32)
-
-
 def meter_vocabulary(pieces: Iterable[Piece]) -> Vocabulary:
     """The time signatures of `pieces` (the training split), most pieces first; a piece without
     one is in 4/4."""
@@ -186,51 +151,6 @@ def describe_piece_meters(pieces: list[Piece]) -> str:
         off = off_the_grid(positions(starts, resolution, piece.meters)[:, 2], piece.grid)
         facts.append((piece.path, piece.meters, events_span(piece.events), off))
     return describe_meters(facts)
-
-
-def encode_positions(piece: Piece, meters: Vocabulary) -> np.ndarray:
-    """Where the `<start>` row (the piece's start) and each event of `piece` lie in their bar, as
-    (1 + events, 3) int32 rows: the index of the time signature in force in `meters`, the beat of
-    the bar and the step in the beat (`meter.positions`). A piece whose notes lie off its beat grid
-    (played without a click) reads the time signature `<unk>`: its beats say nothing."""
-    ticks, resolution = event_starts(piece.events)
-    rows = positions(np.concatenate([[0], ticks]), resolution, piece.meters)
-    if off_the_grid(rows[1:, 2], piece.grid):
-        rows[:, 0] = UNK_INDEX
-    else:
-        rows[:, 0] = np.array([meters.encode(m.token) for m in in_force(piece.meters)], dtype=np.int32)[rows[:, 0]]
-    return rows
-
-
-def encode_to_file(path: Path, pieces: Iterable[Piece], sizes: list[int], vocabularies: dict[str, Vocabulary]) -> None:
-    """Write `pieces` (of `sizes` events each), encoded one after another, as one `.npy` array at
-    `path`, holding one piece at a time in memory: the rows of a corpus larger than memory."""
-    write_rows(path, pieces, sizes, lambda piece: encode_piece(piece, vocabularies), len(streams_of(vocabularies)))
-
-
-def write_rows(path: Path, pieces: Iterable[Piece], sizes: list[int], encode, columns: int) -> None:
-    """Write `encode(piece)` ((1 + events, `columns`) int32) of each of `pieces` (of `sizes` events)
-    one after another as one `.npy` array at `path`, one piece at a time in memory."""
-    rows = np.lib.format.open_memmap(path, mode="w+", dtype=np.int32, shape=(sum(sizes) + len(sizes), columns))
-    at = 0
-    for piece, size in zip(pieces, sizes, strict=True):
-        rows[at : at + size + 1] = encode(piece)
-        at += size + 1
-    rows.flush()
-    del rows
-
-
-def split_encoded(rows: np.ndarray) -> list[np.ndarray]:
-    """Concatenated encoded pieces (as stored in checkpoints and `TRAIN_ROWS`) split back into one
-    array per piece: views, so memory-mapped rows stay on disk."""
-    return np.split(rows, np.flatnonzero(rows[:, 0] == START_INDEX)[1:])
-
-
-def decode_events(rows: np.ndarray, vocabularies: dict[str, Vocabulary]) -> list[Event]:
-    """Events from rows of indices (no ``<start>`` or ``<unk>`` rows expected); without an instrument
-    stream every event is piano."""
-    streams = streams_of(vocabularies)
-    return [Event(*(vocabularies[s].decode(int(row[i])) for i, s in enumerate(streams))) for row in rows]
 
 
 UNKNOWN_WARNING = 0.01  # share of notes outside the vocabularies above which users are warned
@@ -269,146 +189,3 @@ def unknown_warning(counts: dict[str, int], what: str) -> str | None:
     if not parts:
         return None
     return f"warning: the checkpoint's vocabulary cannot represent every note: {'; '.join(parts)} (read as <unk>)"
-
-
-def split_pieces(pieces: list[Piece], val_fraction: float = 0.1, seed: int = 0) -> tuple[list[Piece], list[Piece]]:
-    """Split by piece into (train, validation), deterministic for `seed`.
-
-    The validation share is `val_fraction` of the pieces, rounded, but at least one piece when
-    there are two or more and the fraction is positive, and never all of them.
-    """
-    if not 0 <= val_fraction < 1:
-        raise ValueError("val_fraction must be in [0, 1)")
-    count = round(len(pieces) * val_fraction)
-    if val_fraction > 0 and len(pieces) >= 2:
-        count = min(max(count, 1), len(pieces) - 1)
-    order = np.random.default_rng(seed).permutation(len(pieces))
-    validation = set(order[:count].tolist())
-    train = [p for i, p in enumerate(pieces) if i not in validation]
-    return train, [p for i, p in enumerate(pieces) if i in validation]
-
-
-def transpose_piece(piece: Piece, semitones: int) -> Piece | None:
-    """`piece` shifted by `semitones`, or None if a pitch would leave the MIDI range 0-127; drums
-    (whose note numbers are sounds, not pitches) stay as they are."""
-    path = f"{piece.path} ({semitones:+d})"
-    notes = held_notes(piece.events, chords=False)
-    if notes is not None:
-        moved = notes.transposed(semitones)
-        return None if moved is None else replace(piece, path=path, events=NoteEvents(moved, chords=False))
-    events = []
-    for event in piece.events:
-        if event.instrument == DRUMS:
-            events.append(event)
-            continue
-        pitches = [p + semitones for p in event.pitches]
-        if min(pitches) < 0 or max(pitches) > 127:
-            return None
-        events.append(event._replace(note=note_token(pitches)))
-    return replace(piece, path=path, events=events)
-
-
-def transpose_folded(events: list[Event], semitones: int) -> list[Event]:
-    """`events` shifted by `semitones`, with any pitch that would leave MIDI's 0-127 moved an octave
-    back in; drums stay as they are."""
-    out = []
-    for event in events:
-        if event.instrument == DRUMS:
-            out.append(event)
-            continue
-        pitches = []
-        for pitch in event.pitches:
-            pitch += semitones
-            while not 0 <= pitch <= 127:
-                pitch += 12 if pitch < 0 else -12
-            pitches.append(pitch)
-        out.append(event._replace(note=note_token(pitches)))
-    return out
-
-
-def to_common_key(piece: Piece) -> tuple[Piece, int]:
-    """`piece` transposed from its estimated key to C major or A minor, and the semitones it moved."""
-    pitched = [event for event in piece.events if event.instrument != DRUMS]
-    shift = shift_to_common_key([p for event in pitched for p in event.pitches])
-    moved = transpose_piece(piece, shift) if shift else None
-    if moved is None:  # in the common key already, or too wide to move without leaving MIDI's range
-        return piece, 0
-    return replace(piece, events=moved.events), shift
-
-
-def notes_in_common_key(notes: Notes) -> Notes:
-    """`to_common_key` of notes: moved from their estimated key to C major or A minor, unless that
-    would take a pitch out of MIDI's range."""
-    shift = shift_to_common_key(notes.pitched())
-    moved = notes.transposed(shift, resort=True) if shift else None
-    return notes if moved is None else moved
-
-
-def instrument_table(instruments: bool, plays_as: dict[str, str] | None) -> np.ndarray:
-    """The instrument code each instrument code plays as (`notes.Notes.played_as`): the piano
-    for all without `instruments`, else itself or what `plays_as` says."""
-    if not instruments:
-        return np.zeros(DRUMS_CODE + 1, dtype=np.int16)
-    table = np.arange(DRUMS_CODE + 1, dtype=np.int16)
-    for played, heir in (plays_as or {}).items():
-        table[instrument_code(played)] = instrument_code(heir)
-    return table
-
-
-def prepare_piece(
-    piece: Piece, representation: str, common_key: bool, instruments: bool = False, plays_as: dict | None = None
-) -> Piece:
-    """`piece` as a model sees it: moved to C major or A minor if `common_key`, all on one
-    instrument unless `instruments` (and then a rare instrument played as another, as `plays_as`
-    says: `instruments.instrument_plan`), in `representation`'s events. Pieces held as `Notes`
-    (read from the corpus) are prepared on the numbers, into the same events."""
-    notes = held_notes(piece.events, chords=True)
-    if notes is not None and representation == "note":
-        notes = notes.played_as(instrument_table(instruments, plays_as))
-        notes = notes_in_common_key(notes) if common_key else notes
-        return replace(piece, events=NoteEvents(notes, chords=False))
-    if not instruments:
-        piece = replace(piece, events=merge_instruments(piece.events))
-    elif plays_as:
-        moved = [event._replace(instrument=plays_as.get(event.instrument, event.instrument)) for event in piece.events]
-        piece = replace(piece, events=join_chords(moved))
-    return represent(to_common_key(piece)[0] if common_key else piece, representation)
-
-
-def prepare(
-    pieces: list[Piece], representation: str, common_key: bool, instruments: bool = False, plays_as: dict | None = None
-) -> list[Piece]:
-    """`prepare_piece` of each of `pieces`."""
-    return [prepare_piece(piece, representation, common_key, instruments, plays_as) for piece in pieces]
-
-
-def shifts(transpose: int) -> list[int]:
-    """The shifts in semitones of the transpositions `augment` adds, in its order."""
-    return [shift for shift in range(-transpose, transpose + 1) if shift]
-
-
-def augment(pieces: list[Piece], transpose: int) -> list[Piece]:
-    """`pieces` plus every transposition by -`transpose`..+`transpose` semitones that stays in range."""
-    out = list(pieces)
-    for shift in shifts(transpose):
-        out += [t for t in (transpose_piece(p, shift) for p in pieces) if t is not None]
-    return out
-
-
-def prepared(
-    pieces: list[Piece],
-    representation: str,
-    common_key: bool,
-    instruments: bool,
-    moves: Iterable[int] = (0,),
-    plays_as: dict | None = None,
-) -> Iterator[Piece]:
-    """`pieces` prepared one at a time, for each shift of `moves` in turn, a transposition that would
-    leave MIDI's range left out: ``moves=[0, *shifts(t)]`` gives `augment(prepare(pieces), t)`'s pieces
-    without holding them."""
-    for shift in moves:
-        for piece in pieces:
-            seen = prepare_piece(piece, representation, common_key, instruments, plays_as)
-            moved = transpose_piece(seen, shift) if shift else seen
-            if moved is not None:
-                yield moved

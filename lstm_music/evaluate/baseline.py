@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from ..data.vocab import split_encoded
+from ..data.encoding import split_encoded
 from ..streams import streams_of
 
 

@@ -13,19 +13,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..data.corpus import DataError, load_corpus, parser_difference
+from ..data.encoding import decode_events, encode_piece, encode_positions, split_encoded
 from ..data.events import Event, Piece, event_onsets, join_chords
 from ..data.meter import Meter
+from ..data.preparation import prepare
 from ..data.styles import label_pieces, read_style_table, style_index, unmatched_warning
-from ..data.vocab import (
-    Vocabulary,
-    build_vocabularies,
-    decode_events,
-    encode_piece,
-    encode_positions,
-    prepare,
-    split_encoded,
-    together_index,
-)
+from ..data.vocab import Vocabulary, build_vocabularies, same_onset_index
 from ..generate.conditions import Bars, make_bars
 from ..model.repeats import mixed_cross_entropy
 from ..model.scoring import score_model, target_probabilities
@@ -165,11 +158,6 @@ class Loaded:
         return [with_chords(decode_events(r[1:], self.vocabularies)) for r in rows]
 
     @property
-    def seen_as(self) -> tuple[str, bool]:
-        """(representation, common key) of the checkpoint."""
-        return self.metadata.representation, self.metadata.common_key
-
-    @property
     def styles(self) -> list[str]:
         return self.metadata.styles
 
@@ -215,7 +203,7 @@ def rebuild_split(loaded: Loaded, pieces: list[Piece], data: Path) -> None:
             f"{loaded.path}: no {TRAIN_ROWS} beside it, and {data} lacks {len(missing)} of its {len(names)} "
             f"training pieces (such as {missing[0]}) to rebuild it from: give the training folder as --data"
         )
-    representation, common_key = loaded.seen_as
+    representation, common_key = loaded.metadata.representation, loaded.metadata.common_key
     seen = prepare([found[name] for name in names], representation, common_key, loaded.instruments, loaded.plays_as)
     loaded.train_rows = np.concatenate([encode_piece(p, loaded.vocabularies) for p in seen])
     same = fingerprint(loaded.train_rows) == (loaded.metadata.train_rows or {}).get("sha256")
@@ -257,9 +245,9 @@ def score_held_out(loaded: Loaded, seen: list[Piece], notes: int, seed: int) -> 
     ngram = score_ngram(loaded.train_rows, arrays, loaded.vocabularies)
     scores = {"model": score_model(probabilities, correct), "ngram": ngram}
     if loaded.metadata.repeat_weights:
-        together = together_index(loaded.vocabularies, loaded.seen_as[0])
+        same_onset = same_onset_index(loaded.vocabularies, loaded.metadata.representation)
         order = loaded.model.music_layers.order
-        mixed = mixed_cross_entropy(arrays, probabilities, loaded.metadata.repeat_weights, together, order)
+        mixed = mixed_cross_entropy(arrays, probabilities, loaded.metadata.repeat_weights, same_onset, order)
         scores["model_with_repeats"] = {s: {"cross_entropy": mixed[s]} for s in streams_of(loaded.vocabularies)}
     scores["nats_per_note"] = {name: nats_per_note(scores[name], events, notes) for name in list(scores)}
     minimum = loaded.metadata.min_count

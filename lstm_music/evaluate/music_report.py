@@ -9,16 +9,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..data.encoding import decode_events, encode_piece
 from ..data.events import Event, Piece, join_chords
 from ..data.instruments import instrument_name
 from ..data.meter import COMMON, Meter
+from ..data.preparation import prepare
 from ..data.styles import style_index
-from ..data.vocab import (
-    decode_events,
-    encode_piece,
-    prepare,
-    together_index,
-)
+from ..data.vocab import same_onset_index
 from ..generate.conditions import choose_registers, draw_meters
 from ..streams import UNK
 from .held_out import Loaded, drawn_bars, with_chords
@@ -245,11 +242,11 @@ def compare_music(
     the real pieces as compared."""
     from ..generate.sampling import Sampler
 
-    representation, common_key = loaded.seen_as
+    representation, common_key = loaded.metadata.representation, loaded.metadata.common_key
     vocabularies, training = loaded.vocabularies, loaded.training
     sampling = settings.sampling_settings(loaded.metadata)
     registers = choose_registers(loaded.metadata.registers, settings.generate, settings.seed)
-    sampler = Sampler(loaded.model, together_index(vocabularies, representation))  # compiles its step once
+    sampler = Sampler(loaded.model, same_onset_index(vocabularies, representation))  # compiles its step once
     length = sampling_length(settings.length, representation, training)
     meters = draw_meters(loaded.metadata, settings.generate, settings.seed)
     bars = drawn_bars(loaded, meters)

@@ -41,12 +41,9 @@ from ..cli import (
     exit_status,
 )
 from ..data.corpus import DataError
+from ..data.preparation import prepare
 from ..data.styles import StyleError
-from ..data.vocab import (
-    prepare,
-    unknown_notes,
-    unknown_warning,
-)
+from ..data.vocab import unknown_notes, unknown_warning
 from ..files import reason, write_atomically
 from ..render.audio import AudioError, load_soundfont
 from ..settings import EvaluateSettings, parse
@@ -84,7 +81,7 @@ def evaluate(settings: EvaluateSettings) -> dict:
     `--json` and `--html`; return the numbers."""
     soundfont = load_soundfont(settings.soundfont) if settings.html else None  # a bad SoundFont stops at once
     loaded = open_checkpoint(settings)
-    representation, common_key = loaded.seen_as
+    representation, common_key = loaded.metadata.representation, loaded.metadata.common_key
     pieces, held_out = read_held_out(settings, loaded)
     if loaded.train_rows is None:
         rebuild_split(loaded, pieces, Path(settings.data))

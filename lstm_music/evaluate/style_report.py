@@ -7,12 +7,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..data.encoding import decode_events, split_encoded
 from ..data.events import Event
 from ..data.styles import style_index
-from ..data.vocab import (
-    decode_events,
-    split_encoded,
-)
 from ..generate.conditions import choose_registers, draw_meters
 from ..generate.sampling import SamplingSettings
 from ..streams import UNK

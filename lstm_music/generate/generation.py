@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from ..backend import set_threads
+from ..data.encoding import decode_events, encode_piece
 from ..data.events import (
     Event,
     format_ql,
@@ -28,18 +29,9 @@ from ..data.instruments import program as gm_program
 from ..data.meter import Meter, meter_at, time_signature
 from ..data.midi_io import UnreadableFile, events_to_score, read_piece, write_midi
 from ..data.notes import event_starts
+from ..data.preparation import prepare_piece, represent, to_common_key, transpose_folded
 from ..data.styles import NONE, resolve_style
-from ..data.vocab import (
-    decode_events,
-    encode_piece,
-    prepare_piece,
-    represent,
-    to_common_key,
-    together_index,
-    transpose_folded,
-    unknown_notes,
-    unknown_warning,
-)
+from ..data.vocab import same_onset_index, unknown_notes, unknown_warning
 from ..files import reason, write_atomically
 from ..streams import INSTRUMENT, SPECIALS
 from .conditions import Bars, draw_meters, make_bars
@@ -278,7 +270,7 @@ def sample(
     from .sampling import Sampler
 
     primer_rows = primer.rows if primer else None
-    sampler = Sampler(model, together_index(vocabularies, metadata.representation))
+    sampler = Sampler(model, same_onset_index(vocabularies, metadata.representation))
     known = metadata.registers
     registers = choose_registers(known, settings.count, seed, primer_rows, metadata.register_styles, style)
     bars = None

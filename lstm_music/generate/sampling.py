@@ -195,7 +195,7 @@ def mix_table(repeat_weights: dict[str, list[float]], streams: tuple[str, ...]) 
 
 
 def loop_chunk(
-    settings: SamplingSettings, sizes: list[int], together: int | None, clock: tuple[np.ndarray, int] | None = None
+    settings: SamplingSettings, sizes: list[int], same_onset: int | None, clock: tuple[np.ndarray, int] | None = None
 ) -> Callable:
     """A number of generation steps in `keras.ops`, one `keras.ops.fori_loop`, to be compiled whole
     (`compiled_loop`), for a model of vocabularies `sizes`. The returned function takes `event`
@@ -233,7 +233,7 @@ def loop_chunk(
                 now = ops.where(end < known, ops.take(given, end), now + ops.take(clock[0], row[:, 1]))
             if table is not None:
                 keys = ops.where(at, ops.expand_dims(row_keys(row, sizes), 1), keys)
-                onset = ops.not_equal(row[:, 1], -1 if together is None else together)
+                onset = ops.not_equal(row[:, 1], -1 if same_onset is None else same_onset)
                 lengths, onsets = remember_ops(keys, lengths, onsets, end, onset)
             return rows, keys, lengths, onsets, states, now
 
@@ -268,7 +268,7 @@ def loop_signature(batch: int, streams: int, width: int) -> list:
 
 
 def compiled_loop(
-    model, settings: SamplingSettings, sizes: list[int], together: int | None, clock: tuple | None = None
+    model, settings: SamplingSettings, sizes: list[int], same_onset: int | None, clock: tuple | None = None
 ) -> Callable:
     """`loop_chunk` around `model` (of `build_event_model`) as a function of the carry and the other
     inputs, compiled whole by the Keras backend: a `tf.function` graph per batch size under
@@ -277,7 +277,7 @@ def compiled_loop(
     host's repeat memory than in the network (docs/BENCHMARKS.md)."""
     import keras
 
-    chunk = loop_chunk(settings, sizes, together, clock)
+    chunk = loop_chunk(settings, sizes, same_onset, clock)
     streams = len(sizes)
     trainable, fixed = model.trainable_variables, model.non_trainable_variables
 
@@ -321,11 +321,11 @@ def compiled_loop(
 class Sampler:
     """Steps a trained model one event at a time for a batch of pieces."""
 
-    def __init__(self, model, together: int | None = None) -> None:
-        """`together`: the offset index of a chord's later notes, for the repeat memory (`repeats`)."""
+    def __init__(self, model, same_onset: int | None = None) -> None:
+        """`same_onset`: the offset index of a chord's later notes, for the repeat memory (`repeats`)."""
         from ..model.network import input_names, state_sizes  # Keras loads only when used
 
-        self.together = together
+        self.same_onset = same_onset
         self.model = model
         self.streams: tuple[str, ...] = model.music_layers.streams
         self.order: tuple[int, ...] = model.music_layers.order  # the columns in the order heads are drawn
@@ -433,5 +433,5 @@ class Sampler:
         key += (tuple(weights), settings.pitch_window, None if clock is None else (tuple(clock[0]), clock[1]))
         if key not in self.loops:
             event = build_event_model(self.model, settings)
-            self.loops[key] = compiled_loop(event, settings, self.vocabulary_sizes, self.together, clock)
+            self.loops[key] = compiled_loop(event, settings, self.vocabulary_sizes, self.same_onset, clock)
         return self.loops[key]

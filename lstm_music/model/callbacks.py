@@ -32,13 +32,13 @@ class Checkpointer(keras.callbacks.Callback):
         monitor: str,
         val,
         val_styles: list[int],
-        together: dict,
+        same_onset: dict,
         keep_all: bool = False,
     ) -> None:
         super().__init__()
         self.keep_all = keep_all
         self.run_dir, self.metadata, self.monitor = run_dir, metadata, monitor
-        self.val, self.val_styles, self.together = val, val_styles, together  # val: `encoded.Encoded`
+        self.val, self.val_styles, self.same_onset = val, val_styles, same_onset  # val: `encoded.Encoded`
         self.best = float("inf")
         self.best_path: Path | None = None
         self.best_epoch = 0
@@ -54,7 +54,7 @@ class Checkpointer(keras.callbacks.Callback):
                 rows, positions = self.val
                 probabilities = target_probabilities(self.model, rows, styles=self.val_styles, positions=positions)[0]
                 order = self.model.music_layers.order
-                self.repeat_weights = fit_weights(rows, probabilities, self.together, order)
+                self.repeat_weights = fit_weights(rows, probabilities, self.same_onset, order)
             info.repeat_weights = self.repeat_weights
             if self.keep_all:
                 name = f"epoch{epoch + 1:03d}-{self.monitor}{value:.4f}.weights.h5"

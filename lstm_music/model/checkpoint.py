@@ -24,7 +24,8 @@ import numpy as np
 
 from ..backend import import_keras
 from ..data.instruments import PIANO
-from ..data.vocab import OLD_REPRESENTATION, Vocabulary, vocabularies_from_json
+from ..data.preparation import OLD_REPRESENTATION
+from ..data.vocab import Vocabulary, vocabularies_from_json
 from ..files import forget, reason, scratch_prefix, write_atomically
 
 if TYPE_CHECKING:
@@ -103,6 +104,8 @@ class Metadata:
         meters, styles = stored.get("meters") or {}, stored.get("styles") or {}
         known = {f.name for f in fields(cls)} - {"meters", "piece_meters", "styles", "style_pieces"}
         values = {k: v for k, v in stored.items() if k in known and v is not None}
+        if values.get("preset") == "seed":  # the original design's sizes were the preset `seed` until 2026-12-05
+            values["preset"] = "original"
         metadata = cls(
             **values, meters=meters.get("tokens") or [], piece_meters=meters.get("pieces") or [],
             styles=styles.get("names") or [], style_pieces=styles.get("pieces") or {},
@@ -221,7 +224,7 @@ def fingerprint(rows: np.ndarray, chunk: int = 1 << 20) -> str:
 
 def save_train_rows(run_dir: Path, write: Callable[[Path], None]) -> tuple[np.ndarray, dict]:
     """Write the run's encoded training split once, beside its checkpoints (`TRAIN_ROWS`), by
-    `write(path)` (`vocab.encode_to_file`), so that no checkpoint grows with the corpus; return the
+    `write(path)` (`encoding.encode_to_file`), so that no checkpoint grows with the corpus; return the
     rows memory-mapped from there and what the checkpoints record of them."""
     path = Path(run_dir) / TRAIN_ROWS
     try:

@@ -9,16 +9,9 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from ..data.encoding import encode_piece, encode_positions, encode_to_file, split_encoded, write_rows
 from ..data.events import Piece
-from ..data.vocab import (
-    Census,
-    Vocabulary,
-    encode_piece,
-    encode_positions,
-    encode_to_file,
-    split_encoded,
-    write_rows,
-)
+from ..data.vocab import Census, Vocabulary
 from ..files import reason
 
 if TYPE_CHECKING:
@@ -26,28 +19,28 @@ if TYPE_CHECKING:
 
 
 class Encoded(NamedTuple):
-    """Encoded pieces: their rows (`vocab.encode_piece`) and, for a model that reads meter, the
-    places of those rows in their bars (`vocab.encode_positions`; else None)."""
+    """Encoded pieces: their rows (`encoding.encode_piece`) and, for a model that reads meter, the
+    places of those rows in their bars (`encoding.encode_positions`; else None)."""
 
     rows: list[np.ndarray]
     positions: list[np.ndarray] | None = None
 
 
-def encode_split(run_dir: Path, plan: Plan, split: tuple, census: Census, vocabularies: dict, moves: list[int]):
+def encode_split(run_dir: Path, plan: Plan, split: tuple, census: Census, vocabularies: dict, semitones: list[int]):
     """The training split encoded piece by piece into the run's files and memory-mapped from there
-    (its pieces, then their transpositions by `moves` after the 0 that comes first), and the
+    (its pieces, then their transpositions by `semitones` after the 0 that comes first), and the
     validation split in memory: the training `Encoded`, the rows of the pieces themselves, the
     validation `Encoded`, and what checkpoints record of the training split's file."""
     train_pieces, val_pieces = split
     ours = len(train_pieces)  # the pieces themselves come first in the census, then their transpositions
     seen_arrays, record = encode_training(run_dir, plan.seen(train_pieces, [0]), census.sizes[:ours], vocabularies)
-    moved = encode_transposed(run_dir, plan.seen(train_pieces, moves[1:]), census.sizes[ours:], vocabularies)
+    moved = encode_transposed(run_dir, plan.seen(train_pieces, semitones[1:]), census.sizes[ours:], vocabularies)
     val = Encoded([encode_piece(p, vocabularies) for p in plan.seen(val_pieces, [0])])
     if not plan.meters:
         return Encoded(seen_arrays + moved), seen_arrays, val, record
     meters = Vocabulary(plan.meters)
     path = temporary_rows(run_dir, "positions")  # a transposition has the places of its piece
-    places = encode_to_memory_map(path, plan.seen(train_pieces, moves), census.sizes, meters)
+    places = encode_to_memory_map(path, plan.seen(train_pieces, semitones), census.sizes, meters)
     val = val._replace(positions=[encode_positions(p, meters) for p in plan.seen(val_pieces, [0])])
     return Encoded(seen_arrays + moved, places), seen_arrays, val, record
 

@@ -48,7 +48,7 @@ class ModelConfig:
     `instrument_first` puts the instrument head first in the conditioned chain (instrument -> note
     -> offset -> duration) instead of last; it changes nothing without an instrument stream.
     `meters` is the number of time-signature labels (0: no meter input): each event's time
-    signature, beat of the bar and step in the beat (`vocab.encode_positions`) are embedded and read
+    signature, beat of the bar and step in the beat (`encoding.encode_positions`) are embedded and read
     beside the branches (`PositionEmbedding`).
     """
 
@@ -78,7 +78,7 @@ class ModelConfig:
 
 PRESETS: dict[str, ModelConfig] = {
     # The original design's sizes, with embeddings instead of scaled floats.
-    "seed": ModelConfig(64, 256, [512, 512], 256, 128, True, 0.3, True),
+    "original": ModelConfig(64, 256, [512, 512], 256, 128, True, 0.3, True),
     # One epoch of midi_songs/ in about a minute on a 2-core laptop.
     "small": ModelConfig(32, 64, [128], 128, 0, False, 0.1, True),
     # Best held-out loss within 15 minutes on a 2-core CPU of the note-event sizes tried, at batch 64
@@ -181,7 +181,7 @@ class _Layers:
         self.style = (
             layers.Embedding(config.styles, config.embedding, name="style_embedding") if config.styles else None
         )
-        # each event's time signature, beat and step (`vocab.encode_positions`) beside the branches
+        # each event's time signature, beat and step (`encoding.encode_positions`) beside the branches
         self.position = (
             PositionEmbedding(config.meters, config.embedding, name="position_embedding") if config.meters else None
         )

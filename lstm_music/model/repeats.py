@@ -12,7 +12,7 @@ heads go in the model's chain `order` (column indices; by default the columns' o
 
 Runs are left to the network: while the last two onsets sound the same (the same note, or with
 note-level events the same chord: the events at one onset are those after the first whose offset
-is the `together` index, the token ``"0"``), nothing is matched, so copying cannot feed a loop.
+is the `same_onset` index, the token ``"0"``), nothing is matched, so copying cannot feed a loop.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ GRID = np.linspace(0.0, 0.99, 100)  # candidate weights tried by `fit_weights`
 class PieceMemory:
     """The events of one piece so far (rows of token indices), indexed by every recent stretch.
 
-    `together` is the offset index of an event that starts with the one before it (None: every
+    `same_onset` is the offset index of an event that starts with the one before it (None: every
     event is an onset of its own).
     """
 
-    def __init__(self, together: int | None = None) -> None:
+    def __init__(self, same_onset: int | None = None) -> None:
         self.rows: list[tuple[int, ...]] = []
         # Every stretch seen is a small integer, read from its last event backwards: the stretch of k
         # events is (the stretch of its last k - 1, the event before them). Equal stretches get the
@@ -45,7 +45,7 @@ class PieceMemory:
         self.row_ids: dict[tuple[int, ...], int] = {}
         self.stretches: dict[tuple[int, int], int] = {}  # (a stretch, the row before it) -> the longer stretch
         self.followers: dict[int, list[int]] = defaultdict(list)  # a stretch -> the indices of the rows after it
-        self.together = together
+        self.same_onset = same_onset
         self.onsets: list[int] = []  # row index of the first event at each onset
 
     def add(self, row: Sequence[int]) -> None:
@@ -53,7 +53,7 @@ class PieceMemory:
         t = len(self.rows)
         self.rows.append(tuple(row.tolist() if isinstance(row, np.ndarray) else map(int, row)))
         self.ids.append(self.row_ids.setdefault(self.rows[t], len(self.row_ids)))
-        if not self.onsets or self.rows[t][1] != self.together:
+        if not self.onsets or self.rows[t][1] != self.same_onset:
             self.onsets.append(t)
         ids, stretches, followers = self.ids, self.stretches, self.followers
         stretch = -1  # the empty stretch
@@ -179,11 +179,11 @@ def weight(weights: list[float], length: int) -> float:
 
 
 def copy_probabilities(
-    rows: np.ndarray, together: int | None = None, order: Sequence[int] | None = None
+    rows: np.ndarray, same_onset: int | None = None, order: Sequence[int] | None = None
 ) -> list[tuple[int, np.ndarray]]:
     """For each event after the first of an encoded piece: (match length, the copy model's probability
     of the true token per stream, NaN where it has no prediction), the heads in chain `order`."""
-    memory = PieceMemory(together)
+    memory = PieceMemory(same_onset)
     memory.add(rows[0])
     chain = tuple(order or range(rows.shape[1]))
     order = None if chain == tuple(range(len(chain))) else chain  # `agreeing` compares prefixes for the plain order
@@ -202,26 +202,29 @@ def copy_probabilities(
 
 
 def _pooled(
-    arrays: list[np.ndarray], network: list[np.ndarray], together: int | None, order: Sequence[int] | None = None
+    arrays: list[np.ndarray], network: list[np.ndarray], same_onset: int | None, order: Sequence[int] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Match lengths, copy probabilities and network probabilities of every true target, concatenated."""
     lengths, copies = [], []
     for rows in arrays:  # one piece's pairs at a time, so that no list holds an array per event
-        pairs = copy_probabilities(rows, together, order)
+        pairs = copy_probabilities(rows, same_onset, order)
         lengths.append(np.array([length for length, _ in pairs], dtype=int))
         copies.append(np.array([probs for _, probs in pairs]).reshape(-1, rows.shape[1]))
     return np.concatenate(lengths), np.concatenate(copies), np.concatenate(network)
 
 
 def fit_weights(
-    arrays: list[np.ndarray], network: list[np.ndarray], together: int | None = None, order: Sequence[int] | None = None
+    arrays: list[np.ndarray],
+    network: list[np.ndarray],
+    same_onset: int | None = None,
+    order: Sequence[int] | None = None,
 ) -> dict[str, list[float]]:
     """Per head and match-length bucket, the weight (from `GRID`) with the lowest cross-entropy.
 
     `arrays` are encoded pieces the network did not train on; `network[i]` holds the network's
     probability of each true target of piece i (events x streams).
     """
-    lengths, copies, net = _pooled(arrays, network, together, order)
+    lengths, copies, net = _pooled(arrays, network, same_onset, order)
     buckets = bucket(lengths)
     weights = {}
     for i, s in enumerate(streams_of(net.shape[1])):
@@ -242,11 +245,11 @@ def mixed_cross_entropy(
     arrays: list[np.ndarray],
     network: list[np.ndarray],
     weights: dict[str, list[float]],
-    together: int | None = None,
+    same_onset: int | None = None,
     order: Sequence[int] | None = None,
 ) -> dict[str, float]:
     """Cross-entropy (nats per event) of each head with the repeat memory mixed in at `weights`."""
-    lengths, copies, net = _pooled(arrays, network, together, order)
+    lengths, copies, net = _pooled(arrays, network, same_onset, order)
     buckets = bucket(lengths)
     out = {}
     for i, s in enumerate(streams_of(net.shape[1])):

@@ -24,7 +24,7 @@ def target_probabilities(
     """For each encoded piece (whole, from ``<start>``): the model's probability of every true next
     token (events x streams) and whether that token was the most likely one. A model with styles
     reads each piece's index in `styles` (default: 0, none), one with meter each row's place in its
-    bar in `positions` (`vocab.encode_positions`; default: no meter known).
+    bar in `positions` (`encoding.encode_positions`; default: no meter known).
 
     Pieces go through the model in batches of similar length, `span` events at a time with the
     LSTMs' states carried from one stretch to the next (`model.build_segment_model`); a batch's

@@ -23,6 +23,7 @@ from ..data.events import Piece
 from ..data.instruments import PIANO, instrument_plan
 from ..data.meter import main_meter
 from ..data.notes import events_span
+from ..data.preparation import prepared, shifts, split_pieces
 from ..data.reading import describe_instruments, read_data
 from ..data.styles import (
     NONE,
@@ -36,10 +37,7 @@ from ..data.vocab import (
     count_tokens,
     instruments_used,
     meter_vocabulary,
-    prepared,
-    shifts,
-    split_pieces,
-    together_index,
+    same_onset_index,
     unknown_notes,
     vocabularies_to_json,
 )
@@ -111,9 +109,9 @@ class Plan:
     first_epoch: int = 0
     resumed: tuple | None = None  # (model, metadata, vocabularies) of --resume
 
-    def seen(self, pieces: list[Piece], moves: list[int]) -> Iterator[Piece]:
-        """`pieces` as the model sees them, one at a time, moved by each of `moves` in turn (`vocab.prepared`)."""
-        return prepared(pieces, self.representation, self.common_key, self.instruments, moves, self.plays_as)
+    def seen(self, pieces: list[Piece], semitones: list[int]) -> Iterator[Piece]:
+        """`pieces` as the model sees them, one at a time, moved by each of `semitones` in turn (`prepared`)."""
+        return prepared(pieces, self.representation, self.common_key, self.instruments, semitones, self.plays_as)
 
 
 def recorded_settings(metadata: Metadata) -> dict:
@@ -320,22 +318,22 @@ def train(settings: TrainSettings, extra_callbacks: list | None = None, resumed:
     if settings.resume and resumed is None:
         resumed = read_metadata(settings.resume)
 
-    helper = process_part()[0]  # process 0 alone writes the run; another its own copy in a scratch folder
-    if helper:
-        run_dir, lock = Path(tempfile.mkdtemp(prefix=scratch_prefix(f"lstm-music-process{helper}"))), None
+    other_process = process_part()[0]  # process 0 alone writes the run; another its own copy in a scratch folder
+    if other_process:
+        run_dir, lock = Path(tempfile.mkdtemp(prefix=scratch_prefix(f"lstm-music-process{other_process}"))), None
     else:  # a default run name says the preset of the model it trains: a resumed one's is its checkpoint's
         preset = (resumed.preset or "custom") if resumed else settings.preset
         run_dir, lock = claim_run_dir(Path(settings.weights_dir), settings.run_name, preset)
     try:
         return train_in(run_dir, settings, extra_callbacks or [], resumed)
     except BaseException:
-        if not helper and not (run_dir / BEST).exists():
+        if not other_process and not (run_dir / BEST).exists():
             forget_run(run_dir)
         raise
     finally:  # the memory-mapped transpositions and positions stay readable until they are let go
         for what in ("transposed", "positions"):
             temporary_rows(run_dir, what).unlink(missing_ok=True)
-        if helper:
+        if other_process:
             shutil.rmtree(run_dir, ignore_errors=True)
         else:
             release_run_dir(run_dir, lock)
@@ -356,11 +354,11 @@ def train_in(run_dir: Path, settings: TrainSettings, extra_callbacks: list, resu
         if settings.meter and not plan.resumed:
             plan.meters = meter_vocabulary(split[0]).tokens
         print(describe_instruments(counts, plan.instruments, plan.plays_as))
-        moves = [0, *shifts(settings.transpose)]  # the pieces themselves first, then their transpositions
-        census = count_tokens(plan.seen(split[0], moves))
-        model, config, vocabularies = make_model(settings, plan, census, lambda: plan.seen(split[0], moves))
+        semitones = [0, *shifts(settings.transpose)]  # the pieces themselves first, then their transpositions
+        census = count_tokens(plan.seen(split[0], semitones))
+        model, config, vocabularies = make_model(settings, plan, census, lambda: plan.seen(split[0], semitones))
     metadata = run_metadata(settings, corpus, split, plan, config, vocabularies)
-    train, seen_arrays, val, metadata.train_rows = encode_split(run_dir, plan, split, census, vocabularies, moves)
+    train, seen_arrays, val, metadata.train_rows = encode_split(run_dir, plan, split, census, vocabularies, semitones)
     train_styles = [style_index(plan.styles, style) for style in census.styles]
     val_styles = [style_index(plan.styles, p.style) for p in split[1]]
     names = input_names(model)
@@ -379,8 +377,8 @@ def train_in(run_dir: Path, settings: TrainSettings, extra_callbacks: list, resu
         f"model: preset {plan.preset}, {model.count_params():,} parameters; {len(split[0])} train pieces "
         f"({train_data.targets:,} targets per epoch), {len(split[1])} validation"
     )
-    together = together_index(vocabularies, plan.representation)
-    checkpointer = Checkpointer(run_dir, metadata, monitor, val, val_styles, together, settings.keep_all)
+    same_onset = same_onset_index(vocabularies, plan.representation)
+    checkpointer = Checkpointer(run_dir, metadata, monitor, val, val_styles, same_onset, settings.keep_all)
     best = fit(model, settings, plan.first_epoch, (train_data, val_data), checkpointer, extra_callbacks)
     return None if process_part()[0] else best
 

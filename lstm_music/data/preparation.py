@@ -1,0 +1,178 @@
+"""Preparing pieces as the model sees them: one event per note or per chord, moved to a common
+key, transposed, their instruments merged or played as learned ones; and the split into training
+and validation pieces.
+
+Representation: with ``"note"`` (the default) every note is one event, a chord being its notes
+lowest first, 0 apart (`events.split_chords`), so the note vocabulary is the pitches (about 90)
+and any chord of known pitches can be read and generated. With ``"chord"`` (checkpoints made
+before representations were recorded) a whole voiced chord is one token, and a chord never seen
+in training is ``<unk>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+
+import numpy as np
+
+from .events import Event, Piece, join_chords, merge_instruments, note_token, split_chords
+from .instruments import DRUMS
+from .keys import shift_to_common_key
+from .notes import DRUMS_CODE, NoteEvents, Notes, held_notes, instrument_code
+
+REPRESENTATIONS = ("note", "chord")
+OLD_REPRESENTATION = "chord"  # what a checkpoint that records none was trained on
+
+
+def represent(piece: Piece, representation: str) -> Piece:
+    """`piece` in the events of `representation`: one per note (``"note"``) or per chord (``"chord"``)."""
+    if representation == "chord":
+        return piece
+    if representation != "note":
+        raise ValueError(f"unknown representation {representation!r}; expected one of {REPRESENTATIONS}")
+    notes = held_notes(piece.events, chords=True)
+    return replace(piece, events=split_chords(piece.events) if notes is None else NoteEvents(notes, chords=False))
+
+
+def split_pieces(pieces: list[Piece], val_fraction: float = 0.1, seed: int = 0) -> tuple[list[Piece], list[Piece]]:
+    """Split by piece into (train, validation), deterministic for `seed`.
+
+    The validation share is `val_fraction` of the pieces, rounded, but at least one piece when
+    there are two or more and the fraction is positive, and never all of them.
+    """
+    if not 0 <= val_fraction < 1:
+        raise ValueError("val_fraction must be in [0, 1)")
+    count = round(len(pieces) * val_fraction)
+    if val_fraction > 0 and len(pieces) >= 2:
+        count = min(max(count, 1), len(pieces) - 1)
+    order = np.random.default_rng(seed).permutation(len(pieces))
+    validation = set(order[:count].tolist())
+    train = [p for i, p in enumerate(pieces) if i not in validation]
+    return train, [p for i, p in enumerate(pieces) if i in validation]
+
+
+def transpose_piece(piece: Piece, semitones: int) -> Piece | None:
+    """`piece` shifted by `semitones`, or None if a pitch would leave the MIDI range 0-127; drums
+    (whose note numbers are sounds, not pitches) stay as they are."""
+    path = f"{piece.path} ({semitones:+d})"
+    notes = held_notes(piece.events, chords=False)
+    if notes is not None:
+        moved = notes.transposed(semitones)
+        return None if moved is None else replace(piece, path=path, events=NoteEvents(moved, chords=False))
+    events = []
+    for event in piece.events:
+        if event.instrument == DRUMS:
+            events.append(event)
+            continue
+        pitches = [p + semitones for p in event.pitches]
+        if min(pitches) < 0 or max(pitches) > 127:
+            return None
+        events.append(event._replace(note=note_token(pitches)))
+    return replace(piece, path=path, events=events)
+
+
+def transpose_folded(events: list[Event], semitones: int) -> list[Event]:
+    """`events` shifted by `semitones`, with any pitch that would leave MIDI's 0-127 moved an octave
+    back in; drums stay as they are."""
+    out = []
+    for event in events:
+        if event.instrument == DRUMS:
+            out.append(event)
+            continue
+        pitches = []
+        for pitch in event.pitches:
+            pitch += semitones
+            while not 0 <= pitch <= 127:
+                pitch += 12 if pitch < 0 else -12
+            pitches.append(pitch)
+        out.append(event._replace(note=note_token(pitches)))
+    return out
+
+
+def to_common_key(piece: Piece) -> tuple[Piece, int]:
+    """`piece` transposed from its estimated key to C major or A minor, and the semitones it moved."""
+    pitched = [event for event in piece.events if event.instrument != DRUMS]
+    shift = shift_to_common_key([p for event in pitched for p in event.pitches])
+    moved = transpose_piece(piece, shift) if shift else None
+    if moved is None:  # in the common key already, or too wide to move without leaving MIDI's range
+        return piece, 0
+    return replace(piece, events=moved.events), shift
+
+
+def notes_in_common_key(notes: Notes) -> Notes:
+    """`to_common_key` of notes: moved from their estimated key to C major or A minor, unless that
+    would take a pitch out of MIDI's range."""
+    shift = shift_to_common_key(notes.pitched())
+    moved = notes.transposed(shift, resort=True) if shift else None
+    return notes if moved is None else moved
+
+
+def instrument_table(instruments: bool, plays_as: dict[str, str] | None) -> np.ndarray:
+    """The instrument code each instrument code plays as (`notes.Notes.played_as`): the piano
+    for all without `instruments`, else itself or what `plays_as` says."""
+    if not instruments:
+        return np.zeros(DRUMS_CODE + 1, dtype=np.int16)
+    table = np.arange(DRUMS_CODE + 1, dtype=np.int16)
+    for played, heir in (plays_as or {}).items():
+        table[instrument_code(played)] = instrument_code(heir)
+    return table
+
+
+def prepare_piece(
+    piece: Piece, representation: str, common_key: bool, instruments: bool = False, plays_as: dict | None = None
+) -> Piece:
+    """`piece` as a model sees it: moved to C major or A minor if `common_key`, all on one
+    instrument unless `instruments` (and then a rare instrument played as another, as `plays_as`
+    says: `instruments.instrument_plan`), in `representation`'s events. Pieces held as `Notes`
+    (read from the corpus) are prepared on the numbers, into the same events."""
+    notes = held_notes(piece.events, chords=True)
+    if notes is not None and representation == "note":
+        notes = notes.played_as(instrument_table(instruments, plays_as))
+        notes = notes_in_common_key(notes) if common_key else notes
+        return replace(piece, events=NoteEvents(notes, chords=False))
+    if not instruments:
+        piece = replace(piece, events=merge_instruments(piece.events))
+    elif plays_as:
+        moved = [event._replace(instrument=plays_as.get(event.instrument, event.instrument)) for event in piece.events]
+        piece = replace(piece, events=join_chords(moved))
+    return represent(to_common_key(piece)[0] if common_key else piece, representation)
+
+
+def prepare(
+    pieces: list[Piece], representation: str, common_key: bool, instruments: bool = False, plays_as: dict | None = None
+) -> list[Piece]:
+    """`prepare_piece` of each of `pieces`."""
+    return [prepare_piece(piece, representation, common_key, instruments, plays_as) for piece in pieces]
+
+
+def shifts(transpose: int) -> list[int]:
+    """The shifts in semitones of the transpositions `augment` adds, in its order."""
+    return [shift for shift in range(-transpose, transpose + 1) if shift]
+
+
+def augment(pieces: list[Piece], transpose: int) -> list[Piece]:
+    """`pieces` plus every transposition by -`transpose`..+`transpose` semitones that stays in range."""
+    out = list(pieces)
+    for shift in shifts(transpose):
+        out += [t for t in (transpose_piece(p, shift) for p in pieces) if t is not None]
+    return out
+
+
+def prepared(
+    pieces: list[Piece],
+    representation: str,
+    common_key: bool,
+    instruments: bool,
+    moves: Iterable[int] = (0,),
+    plays_as: dict | None = None,
+) -> Iterator[Piece]:
+    """`pieces` prepared one at a time, for each shift of `semitones` in turn, a transposition that would
+    leave MIDI's range left out: ``semitones=[0, *shifts(t)]`` gives `augment(prepare(pieces), t)`'s pieces
+    without holding them."""
+    for shift in moves:
+        for piece in pieces:
+            seen = prepare_piece(piece, representation, common_key, instruments, plays_as)
+            moved = transpose_piece(seen, shift) if shift else seen
+            if moved is not None:
+                yield moved
