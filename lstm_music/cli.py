@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -86,15 +88,40 @@ def given_flags(parser: argparse.ArgumentParser, argv: list[str] | None) -> set[
 def exit_status(run: Callable[[], object], errors: tuple[type[Exception], ...] = ()) -> int:
     """Run `run`; on a `SettingError` or one of `errors` print its one-line message and return 2, on
     Ctrl-C one line and 130 (what a shell reports for SIGINT), else return 0."""
+    hook, dropped = sys.unraisablehook, []
+    sys.unraisablehook = interrupting_again(hook, dropped)
     try:
         run()
+        if dropped:  # a Ctrl-C that the run finished before it could be delivered again
+            raise KeyboardInterrupt
     except (SettingError, *errors) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:
         print(f"\ninterrupted{f': {interrupt}' if str(interrupt) else ''}", file=sys.stderr)
         return 130
+    finally:
+        sys.unraisablehook = hook
+        for timer in dropped:
+            timer.cancel()
     return 0
+
+
+def interrupting_again(hook: Callable, dropped: list) -> Callable:
+    """An unraisable-exception hook: a Ctrl-C that Python drops with a traceback, because it arrived
+    inside a callback (the import system's lock cleanup while Keras loads), is sent again a moment
+    later, when it can stop the run (its timer is added to `dropped`); anything else goes to `hook`."""
+
+    def on_unraisable(unraisable) -> None:
+        if unraisable.exc_type is None or not issubclass(unraisable.exc_type, KeyboardInterrupt):
+            hook(unraisable)
+            return
+        timer = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
+        timer.daemon = True
+        dropped.append(timer)
+        timer.start()
+
+    return on_unraisable
 
 
 FILE, FOLDER, EITHER = "file", "folder", "file or folder"

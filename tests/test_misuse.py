@@ -159,3 +159,25 @@ def test_a_midi_file_of_format_2_is_skipped_with_its_reason(tmp_path: Path) -> N
     song.save(str(tmp_path / "songs.mid"))
     corpus = load_corpus(tmp_path, None, workers=1, progress=False)
     assert corpus.skipped == [("songs.mid", "MIDI format 2 (a song per track) is not supported: save it as format 1")]
+
+
+def test_a_ctrl_c_python_would_drop_in_a_callback_still_stops_the_run_with_one_line() -> None:
+    # SIGINT while Keras loads can land in the import system's lock cleanup, a weak-reference
+    # callback: Python prints "Exception ignored ... KeyboardInterrupt" there and goes on, and the
+    # command used to finish with status 0. Here a callback raises it, as that one did.
+    script = (
+        "import sys, time, weakref\n"
+        "from lstm_music.cli import exit_status\n"
+        "class Held: pass\n"
+        "def dropped(_):\n"
+        "    raise KeyboardInterrupt\n"
+        "def run():\n"
+        "    held = Held(); watch = weakref.ref(held, dropped)\n"
+        "    del held\n"
+        "    for _ in range(100): time.sleep(0.01)\n"
+        "    print('finished', file=sys.stderr)\n"
+        "sys.exit(exit_status(run))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 130, result.stderr
+    assert result.stderr.strip().splitlines() == ["interrupted"], result.stderr
