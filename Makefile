@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-robust demo bench lint data clean
+.PHONY: install test test-robust demo bench lint data base clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +12,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps "tinysoundfont==0.3.7"  # audio; see requirements.txt
 	touch $(STAMP)
+
+install: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
@@ -32,6 +34,9 @@ lint: $(STAMP)
 
 data: $(STAMP)
 	$(PY) scripts/export_midi_songs.py --out midi_songs --ensembles-out midi_ensembles
+
+base: $(STAMP)  # the shipped base model: export the pretraining collection, train, store in float16
+	$(PY) scripts/build_base.py
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

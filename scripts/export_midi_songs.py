@@ -8,6 +8,10 @@ Every piece is public domain and comes from music21's own corpus; nothing is dow
   its own instrument: violin, violin, viola and cello. Some corpus files name a part's instrument
   wrongly (a piano, a "string ensemble", a violin with the cello's program) or not at all, so the
   parts get the quartet's instruments in score order, the order every quartet score uses.
+- `corpus_midi/pretrain/` (`--pretraining`): the rest of the corpus, what the shipped base model
+  (`weights/base/`) learns from, one sub-folder per composer or collection (`PRETRAINING`). It keeps
+  out every composer that `midi_songs/` or `midi_ensembles/` draws from and Ryan's Mammoth Collection
+  (folk), so that fine-tuning the base on those measures transfer to music it never heard.
 Rerun it any time: `python scripts/export_midi_songs.py [--out midi_songs] [--force]`; existing files are
 kept unless `--force` is given, so an interrupted export resumes where it stopped.
 """
@@ -49,6 +53,27 @@ QUARTETS: list[tuple[str, int]] = [
     ("mozart/k156", 10),
     ("mozart/k458", 10),
 ]
+# (corpus folder, files at most, tunes at most per file): the pretraining collection. Large folders
+# are capped so that the export and the base model's training fit a laptop's afternoon; a folk file
+# holds hundreds of tunes, of which the first are taken.
+PRETRAINING: list[tuple[str, int, int]] = [
+    ("palestrina", 200, 1),
+    ("monteverdi", 100, 1),
+    ("trecento", 101, 1),
+    ("corelli", 1, 1),
+    ("cpebach", 1, 1),
+    ("handel", 1, 1),
+    ("schumann_robert", 7, 1),
+    ("verdi", 1, 1),
+    ("weber", 1, 1),
+    ("beach", 1, 1),
+    ("essenFolksong", 31, 12),
+    ("oneills1850", 39, 8),
+    ("airdsAirs", 6, 50),
+    ("miscFolk", 2, 100),
+]
+KEPT_OUT = ("ryansMammoth", *{prefix.split("/")[0] for prefix, _ in SELECTION + QUARTETS})
+
 QUARTET = (instrument.Violin, instrument.Violin, instrument.Viola, instrument.Violoncello)
 
 
@@ -137,13 +162,14 @@ def export_one(path: Path, target: Path, quartet: bool = False) -> Path:
     return write_score(corpus.parse(str(path)), path, target, quartet)
 
 
-def export_tunes(path: Path, folder: Path) -> list[Path]:
-    """Write every score in the corpus file `path` (one, or a collection of tunes in one ABC file)
-    as piano MIDI files in `folder`, named after the file and, in a collection, the tune's number."""
+def export_tunes(path: Path, folder: Path, limit: int | None = None) -> list[Path]:
+    """Write every score in the corpus file `path` (one, or a collection of tunes in one ABC file;
+    with `limit`, its first `limit`) as piano MIDI files in `folder`, named after the file and, in a
+    collection, the tune's number."""
     from music21 import converter, stream
 
     parsed = converter.parse(str(path))
-    scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
+    scores = list(parsed.scores)[:limit] if isinstance(parsed, stream.Opus) else [parsed]
     written = []
     for number, score in enumerate(scores, 1):
         name = path.stem if len(scores) == 1 else f"{path.stem}-{number:04d}"
@@ -177,19 +203,21 @@ def write_score(score, path: Path, target: Path, quartet: bool = False) -> Path:
     return target
 
 
-def export_collections(out: Path, names: list[str], force: bool, workers: int) -> int:
-    """Write the corpus collections `names` (folders of music21's corpus: "ryansMammoth", ...) as
-    piano MIDI files in one sub-folder of `out` each; return how many files they hold."""
+def export_collections(out: Path, names: list[tuple[str, int | None, int | None]], force: bool, workers: int) -> int:
+    """Write the corpus collections `names` ((folder of music21's corpus: "ryansMammoth", ..., files
+    at most, tunes at most per file); None: all) as piano MIDI files in one sub-folder of `out`
+    each; return how many files they hold."""
     jobs = []
-    for name in names:
+    suffixes = {".mxl", ".xml", ".krn", ".abc", ".musicxml"}
+    for name, files, tunes in names:
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
-        sources = sorted(p for p in (CORPUS_ROOT / name).rglob("*") if p.suffix in {".mxl", ".xml", ".krn", ".abc"})
-        jobs += [(path, folder) for path in sources if force or not any(folder.glob(f"{path.stem}*.mid"))]
+        sources = sorted(p for p in (CORPUS_ROOT / name).rglob("*") if p.suffix in suffixes)[:files]
+        jobs += [(path, folder, tunes) for path in sources if force or not any(folder.glob(f"{path.stem}*.mid"))]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for written in pool.map(export_tunes, [path for path, _ in jobs], [folder for _, folder in jobs]):
+        for written in pool.map(export_tunes, *zip(*jobs, strict=True)) if jobs else []:
             print(f"{len(written)} from {written[0].parent if written else '-'}", file=sys.stderr)
-    return sum(len(list((out / name).glob("*.mid"))) for name in names)
+    return sum(len(list((out / name).glob("*.mid"))) for name, _, _ in names)
 
 
 def export(out: Path, force: bool, workers: int, quartets: bool = False) -> int:
@@ -227,10 +255,22 @@ if __name__ == "__main__":
         "--collections-out, instead of midi_songs/ and midi_ensembles/",
     )
     parser.add_argument("--collections-out", type=Path, default=Path("corpus_midi"), help="folder of --collections")
+    parser.add_argument(
+        "--pretraining",
+        action="store_true",
+        help="write the base model's pretraining collection (PRETRAINING) to --collections-out/pretrain instead",
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes to export with")
     args = parser.parse_args()
+    if args.pretraining:
+        out = args.collections_out / "pretrain"
+        count = export_collections(out, PRETRAINING, args.force, args.workers)
+        print(f"{count} MIDI files in {out}/ (kept out for measuring transfer: {', '.join(sorted(KEPT_OUT))})")
+        sys.exit(0)
     if args.collections:
-        count = export_collections(args.collections_out, args.collections, args.force, args.workers)
+        count = export_collections(
+            args.collections_out, [(name, None, None) for name in args.collections], args.force, args.workers
+        )
         print(f"{count} MIDI files in {args.collections_out}/")
         sys.exit(0)
     print(f"{export(args.out, args.force, args.workers)} MIDI files in {args.out}/")
