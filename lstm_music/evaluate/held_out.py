@@ -158,22 +158,8 @@ class Loaded:
         return [with_chords(decode_events(r[1:], self.vocabularies)) for r in rows]
 
     @property
-    def styles(self) -> list[str]:
-        return self.metadata.styles
-
-    @property
     def instruments(self) -> bool:
         return INSTRUMENT in self.vocabularies
-
-    @property
-    def meters(self) -> list[str]:
-        """The time signatures the model reads (none: it reads no meter)."""
-        return self.metadata.meters
-
-    @property
-    def plays_as(self) -> dict[str, str]:
-        """The instruments the model plays as another (too rare to learn: `instruments.instrument_plan`)."""
-        return self.metadata.plays_as
 
 
 def open_checkpoint(settings: EvaluateSettings) -> Loaded:
@@ -203,8 +189,9 @@ def rebuild_split(loaded: Loaded, pieces: list[Piece], data: Path) -> None:
             f"{loaded.path}: no {TRAIN_ROWS} beside it, and {data} lacks {len(missing)} of its {len(names)} "
             f"training pieces (such as {missing[0]}) to rebuild it from: give the training folder as --data"
         )
-    representation, common_key = loaded.metadata.representation, loaded.metadata.common_key
-    seen = prepare([found[name] for name in names], representation, common_key, loaded.instruments, loaded.plays_as)
+    metadata = loaded.metadata
+    seen = prepare([found[name] for name in names], metadata.representation, metadata.common_key, loaded.instruments,
+                   metadata.plays_as)  # fmt: skip
     loaded.train_rows = np.concatenate([encode_piece(p, loaded.vocabularies) for p in seen])
     same = fingerprint(loaded.train_rows) == (loaded.metadata.train_rows or {}).get("sha256")
     how = (
@@ -221,7 +208,7 @@ def read_held_out(settings: EvaluateSettings, loaded: Loaded) -> tuple[list[Piec
     data = Path(settings.data)
     drums = loaded.metadata.drums
     pieces = load_corpus(data, settings.cache_dir, settings.workers or None, progress=False, drums=drums).pieces
-    if loaded.styles:  # each piece's style, read as training read it (or from --styles)
+    if loaded.metadata.styles:  # each piece's style, read as training read it (or from --styles)
         table = read_style_table(settings.styles) if settings.styles != "folders" else None
         warning = None if table is None else unmatched_warning(table, pieces, data, settings.styles)
         if warning:
@@ -239,8 +226,8 @@ def score_held_out(loaded: Loaded, seen: list[Piece], notes: int, seed: int) -> 
     wrong style."""
     arrays = [encode_piece(p, loaded.vocabularies) for p in seen]
     events = sum(len(a) - 1 for a in arrays)
-    styles = [style_index(loaded.styles, p.style) for p in seen] if loaded.styles else None
-    places = [encode_positions(p, Vocabulary(loaded.meters)) for p in seen] if loaded.meters else None
+    styles = [style_index(loaded.metadata.styles, p.style) for p in seen] if loaded.metadata.styles else None
+    places = [encode_positions(p, Vocabulary(loaded.metadata.meters)) for p in seen] if loaded.metadata.meters else None
     probabilities, correct = target_probabilities(loaded.model, arrays, styles=styles, positions=places)
     ngram = score_ngram(loaded.train_rows, arrays, loaded.vocabularies)
     scores = {"model": score_model(probabilities, correct), "ngram": ngram}
@@ -253,7 +240,7 @@ def score_held_out(loaded: Loaded, seen: list[Piece], notes: int, seed: int) -> 
     minimum = loaded.metadata.min_count
     scores["nats_per_known_chord_note"] = known_chord_nats(seen, probabilities, loaded.training, minimum)
     if styles:  # the same pieces told another style: the label must carry information
-        wrong = other_styles(styles, len(loaded.styles), seed)
+        wrong = other_styles(styles, len(loaded.metadata.styles), seed)
         shuffled = score_model(*target_probabilities(loaded.model, arrays, styles=wrong, positions=places))
         scores["nats_per_note_styles"] = {
             "true": scores["nats_per_note"]["model"],
@@ -265,4 +252,4 @@ def score_held_out(loaded: Loaded, seen: list[Piece], notes: int, seed: int) -> 
 
 def drawn_bars(loaded: Loaded, meters: list[Meter]) -> Bars | None:
     """The `Bars` of pieces in `meters` (None without meter)."""
-    return make_bars(loaded.meters, meters, loaded.vocabularies["offset"].tokens) if meters else None
+    return make_bars(loaded.metadata.meters, meters, loaded.vocabularies["offset"].tokens) if meters else None

@@ -253,7 +253,7 @@ def compare_music(
     sampled = sampler.generate(length, settings.generate, sampling, settings.seed, registers=registers, bars=bars)
     generated = [join_chords(decode_events(rows, vocabularies))[: settings.length] for rows in sampled]
     # real pieces as the model saw them (in the common key, if it was trained so), with chords whole
-    real_pieces = prepare(pieces, "chord", common_key, loaded.instruments, loaded.plays_as)
+    real_pieces = prepare(pieces, "chord", common_key, loaded.instruments, loaded.metadata.plays_as)
     size = comparison_length(min(map(len, generated)), [len(p.events) for p in real_pieces])
     compared = [p for p in real_pieces if len(p.events) >= size]
     reference = [p.events[:size] for p in compared]
@@ -271,8 +271,8 @@ def compare_music(
     }
     report["length"], report["compared_length"], report["seed"] = settings.length, size, settings.seed
     report["real_pieces"] = len(reference)
-    if loaded.styles:
-        styles = [style_index(loaded.styles, p.style) for p in seen]
+    if loaded.metadata.styles:
+        styles = [style_index(loaded.metadata.styles, p.style) for p in seen]
         report["styles"], by_style = style_report(sampler, sampling, settings, loaded, seen, styles)
         report["styles_music"] = per_style_music(by_style, real_pieces, seen, training)
     if loaded.instruments:

@@ -46,7 +46,7 @@ def training_segments(loaded: Loaded, size: int) -> dict[str, list[np.ndarray]]:
     for rows, index in zip(pieces, labels, strict=True):
         if index:
             events = [e for e in decode_events(rows[1:], loaded.vocabularies) if UNK not in e]
-            out.setdefault(loaded.styles[index - 1], []).extend(segment_features(events, size))
+            out.setdefault(loaded.metadata.styles[index - 1], []).extend(segment_features(events, size))
     return out
 
 
