@@ -9,7 +9,7 @@ Edit the settings below or pass them as flags (`python generate_music.py --help`
 
 import sys
 
-from lstm_music.cli import EITHER, FILE, FOLDER, check_paths, exit_status
+from lstm_music.cli import FILE, FOLDER, check_paths, exit_status
 from lstm_music.settings import GenerateSettings, parse
 
 # The settings most often changed. Every setting is also a flag: `python generate_music.py --help`
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         from lstm_music.backend import check_backend, set_verbose
         from lstm_music.generate.generation import generate, list_styles
 
-        inputs = {"--checkpoint": EITHER} if settings.checkpoint else {"--weights-dir": FOLDER}
+        inputs = settings.path_flags()
         outputs = {"--out": FILE} if settings.out else {"--output-dir": FOLDER}
         check_paths(settings, inputs | {"--primer": FILE, "--soundfont": FILE}, {} if settings.list_styles else outputs)
         set_verbose(settings.verbose)

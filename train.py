@@ -44,13 +44,15 @@ def main(argv: list[str] | None = None) -> int:
         check_paths(settings, {"--data": FOLDER, "--resume": FILE, **styles}, outputs)
         set_verbose(settings.verbose)
         from lstm_music.data.reading import parse_only
-        from lstm_music.model.training import check_resume, train
+        from lstm_music.model.from_checkpoint import check_start
+        from lstm_music.model.training import train
 
         if settings.parse_only:
             parse_only(settings)
             return
         check_backend()
-        resumed = check_resume(settings) if settings.resume else None  # a bad file or setting stops before parsing
+        start = settings.resume or settings.init_from
+        resumed = check_start(settings) if start else None  # a bad file or setting stops before parsing
         if settings.cpu_devices:
             from lstm_music.backend import split_cpu
 

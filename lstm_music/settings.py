@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .cli import fraction, given_flags, non_negative, number, positive_int, probability
+from .cli import EITHER, FOLDER, fraction, given_flags, non_negative, number, positive_int, probability
 from .data.midi_io import BPM_RANGE
 from .generate.sampling import DEFAULT_TEMPERATURE, SamplingSettings
 from .streams import ALL_STREAMS
@@ -70,8 +70,19 @@ class Reading:
 class Choice:
     """Which checkpoint a command reads."""
 
-    checkpoint: str | None = setting(None, "checkpoint file or run folder (default: the newest run's best)")
+    checkpoint: str | None = setting(
+        None, "checkpoint file or run folder; base: the shipped base model (default: the newest run's best, else base)"
+    )
     weights_dir: str = setting("weights", "where to look for the newest run")
+
+    def path_flags(self) -> dict[str, str]:
+        """The flags of this choice that name a path which must exist (flag -> `cli` kind): the
+        checkpoint named (not `base`, which the toolkit finds itself), or else the folder searched."""
+        from .model.checkpoint import BASE
+
+        if self.checkpoint is None:
+            return {"--weights-dir": FOLDER}
+        return {} if self.checkpoint == BASE else {"--checkpoint": EITHER}
 
 
 @dataclass
@@ -187,7 +198,9 @@ class TrainSettings(Common, Reading):
     )
     epochs: int = setting(50, "epochs to train (after --resume's)", number(int, 1, 100_000), group="training")
     batch_size: int = setting(64, "windows per step (a GPU wants more)", number(int, 1, 65_536), group="training")
-    learning_rate: float = setting(2e-3, "Adam learning rate", number(float, 0, 1, low_open=True), group="training")
+    learning_rate: float = setting(
+        2e-3, "Adam learning rate (--init-from: 5e-4)", number(float, 0, 1, low_open=True), group="training"
+    )
     label_smoothing: float = setting(0.0, "label smoothing of each head", fraction, group="training")
     loss_weights: list[float] = setting(
         [1.0, 1.0, 1.0, 1.0],
@@ -196,11 +209,17 @@ class TrainSettings(Common, Reading):
         nargs="+",
         group="training",
     )
-    patience: int = setting(5, "stop after this many epochs without a better validation loss (0: never)",
-                            non_negative(int), group="training")  # fmt: skip
+    patience: int = setting(
+        5, "stop after this many epochs without a better validation loss (0: never; --init-from: 3)",
+        non_negative(int), group="training",
+    )  # fmt: skip
     max_minutes: float = setting(0.0, "stop cleanly after this many minutes (0: no limit)", number(float, 0, 1_000_000),
                                  group="training")  # fmt: skip
     resume: str | None = setting(None, "continue from this checkpoint's weights and vocabularies", group="training")
+    init_from: str | None = setting(
+        None, "fine-tune: a new run on --data from this checkpoint's (or run folder's) weights and vocabularies; "
+        "base: the shipped base model (learning rate and patience default to the fine-tuning ones)", group="training",
+    )  # fmt: skip
     seed: int = setting(0, "seed of the split, the shuffling and the initial weights", int, group="training")
     progress: int | None = setting(
         None, "Keras progress: 0 none, 1 bar, 2 a line per epoch (default: a bar on a terminal, else lines)", int,
@@ -233,6 +252,8 @@ class TrainSettings(Common, Reading):
 
     def problem(self) -> str | None:
         """What makes these settings unusable together, as `--flag: reason`, or None."""
+        if self.resume and self.init_from:
+            return "--init-from: starts a new run from a checkpoint; --resume continues one: give one of them"
         if self.processes > 1 and not (self.distribute and self.coordinator):
             return "--processes: several processes need --distribute and --coordinator HOST:PORT (process 0's)"
         if self.process_id >= self.processes:

@@ -286,7 +286,6 @@ def test_register_margins_are_how_far_real_pieces_reach_past_their_register(tiny
     [
         ("missing", "error: --checkpoint {tmp}/missing.weights.h5: does not exist"),
         ("text", "error: {tmp}/text.weights.h5 is not a checkpoint of this toolkit (not an HDF5 file)"),
-        ("empty", "error: no checkpoint in {tmp}/empty/: train one first with `python train.py`"),
     ],
 )
 def test_unusable_checkpoints_exit_2(setup: str, message: str, tmp_path: Path) -> None:

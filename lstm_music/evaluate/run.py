@@ -34,7 +34,6 @@ from pathlib import Path
 
 from ..backend import check_backend, set_verbose
 from ..cli import (
-    EITHER,
     FILE,
     FOLDER,
     check_paths,
@@ -85,7 +84,7 @@ def evaluate(settings: EvaluateSettings) -> dict:
     pieces, held_out = read_held_out(settings, loaded)
     if loaded.train_rows is None:
         rebuild_split(loaded, pieces, Path(settings.data))
-    seen = prepare(held_out, representation, common_key, loaded.instruments, loaded.plays_as)
+    seen = prepare(held_out, representation, common_key, loaded.instruments, loaded.metadata.plays_as)
     held_out, seen = without_training_copies(loaded, held_out, seen, Path(settings.data))
     unknown = unknown_notes(seen, loaded.vocabularies)
     notes, events = unknown["notes"], sum(len(p.events) for p in seen)
@@ -134,9 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = parse_args(argv)
 
     def run() -> None:
-        inputs = {"--checkpoint": EITHER} if settings.checkpoint else {"--weights-dir": FOLDER}
         styles = {} if settings.styles == "folders" else {"--styles": FILE}
-        inputs |= styles | {"--data": FOLDER, "--soundfont": FILE}
+        inputs = settings.path_flags() | styles | {"--data": FOLDER, "--soundfont": FILE}
         check_paths(settings, inputs, {"--json": FILE, "--html": FILE})
         set_verbose(settings.verbose)
         check_backend()

@@ -237,7 +237,7 @@ def bar_lead(bars: Bars | None, primer: Primer | None, keep_primer: bool) -> Fra
 
 def generate(settings: GenerateSettings) -> list[Path]:
     """Generate `settings.count` pieces as `settings` says; return the paths written."""
-    from ..model.checkpoint import load_checkpoint, read_metadata, resolve_checkpoint
+    from ..model.checkpoint import BASE_RUN, load_checkpoint, read_metadata, resolve_checkpoint
 
     program = instrument_program(settings.instrument)
     wanted = settings.wav or settings.soundfont
@@ -257,6 +257,8 @@ def generate(settings: GenerateSettings) -> list[Path]:
     sampled, bars = sample(model, metadata, vocabularies, settings, seed, style, primer, meters)
     written = write_pieces(settings, path, sampled, vocabularies, metadata, program, primer, meters, bars)
     print(f"checkpoint {path}, seed {seed}", file=sys.stderr)
+    if path.parent == BASE_RUN:
+        print("the shipped base model; fine-tune it: python train.py --data my_midis --init-from base", file=sys.stderr)
     if soundfont is not None:
         write_audio(written, soundfont)
     return written

@@ -36,6 +36,8 @@ GROUP = "lstm_music"
 BEST = "best.weights.h5"
 LATEST = "latest.weights.h5"  # the run's state after its last epoch, optimizer included: what --resume wants
 OPTIMIZER = "optimizer"
+BASE = "base"  # the name of the shipped base model, as `--checkpoint` or `--init-from` takes it
+BASE_RUN = Path(__file__).resolve().parents[2] / "weights" / BASE  # where the repository ships it
 TRAIN_ROWS = "train_rows.npy"
 
 
@@ -280,7 +282,13 @@ def load_checkpoint(
 
 
 def resolve_checkpoint(path: Path | str | None, weights_dir: Path | str = "weights") -> Path:
-    """The checkpoint file meant by `path`: a file, a run folder (its best), or None (newest run's best)."""
+    """The checkpoint file meant by `path`: a file, a run folder (its best), `base` (the shipped base
+    model, where no file or folder of that name exists), or None (the newest run's best in
+    `weights_dir`, else the base model)."""
+    if str(path) == BASE and not Path(BASE).exists():
+        path = BASE_RUN
+        if not (path / BEST).is_file():
+            raise CheckpointError(f"the base model {path / BEST} is missing: restore it with `git checkout {path}`")
     if path is not None:
         path = Path(path)
         if path.is_dir():
@@ -292,10 +300,15 @@ def resolve_checkpoint(path: Path | str | None, weights_dir: Path | str = "weigh
         return path
     weights_dir = Path(weights_dir)
     runs = (
-        sorted((p for p in weights_dir.glob(f"*/{BEST}")), key=lambda p: p.stat().st_mtime)
+        sorted(
+            (p for p in weights_dir.glob(f"*/{BEST}") if p.parent.resolve() != BASE_RUN),
+            key=lambda p: p.stat().st_mtime,
+        )
         if weights_dir.is_dir()
         else []
     )
-    if not runs:
-        raise CheckpointError(f"no checkpoint in {weights_dir}/: train one first with `python train.py`")
-    return runs[-1]
+    if runs:
+        return runs[-1]
+    if (BASE_RUN / BEST).is_file():
+        return BASE_RUN / BEST
+    raise CheckpointError(f"no checkpoint in {weights_dir}/: train one first with `python train.py`")

@@ -44,6 +44,7 @@ from ..data.vocab import (
 from ..files import reason, scratch_prefix
 from ..streams import ALL_STREAMS, INSTRUMENT, piece_register, register_margins
 from .encoded import Encoded, encode_split, temporary_rows
+from .from_checkpoint import fine_tuning_settings, grown_styles, start_path, transfer
 from .run_folder import claim_run_dir, forget_run, release_run_dir
 
 if TYPE_CHECKING:
@@ -114,69 +115,30 @@ class Plan:
         return prepared(pieces, self.representation, self.common_key, self.instruments, semitones, self.plays_as)
 
 
-def recorded_settings(metadata: Metadata) -> dict:
-    """The value each model or data flag had in the run a checkpoint's `metadata` records, for the
-    flags a resumed run cannot change (`check_resume`); None where the checkpoint records none."""
-    model = metadata.model
-    recorded = {name: model.get(name) for name in ("embedding", "branch_units", "dense_units", "head_units", "dropout")}
-    return recorded | {
-        "preset": metadata.preset,
-        "trunk_units": model.get("trunk_units"),
-        "heads": None if "conditioned" not in model else ("conditioned" if model["conditioned"] else "independent"),
-        "instrument_first": model.get("instrument_first"),
-        "register": model.get("register"),
-        "representation": metadata.representation,
-        "key": "common" if metadata.common_key else "keep",
-        "instruments": "separate" if metadata.instruments else "merge",
-        "drums": metadata.drums,
-        "min_count": metadata.min_count,
-        "meter": bool(metadata.meters),
-    }
-
-
-def check_resume(settings: TrainSettings) -> Metadata:
-    """The metadata of the `--resume` checkpoint, read once for the whole run; `CheckpointError` if
-    it names no checkpoint of this toolkit; `SettingError` naming the first flag given on the command
-    line that asks for another model or data setting than the checkpoint's (a resumed run keeps its
-    checkpoint's: silently ignoring the flag would mislead)."""
-    from .checkpoint import read_metadata
-
-    metadata = read_metadata(settings.resume)
-    recorded = recorded_settings(metadata)
-    for name, value in recorded.items():
-        asked = getattr(settings, name)
-        same = asked == value or (name == "instruments" and asked == "auto")  # auto: whatever the data said
-        if name in settings.given and not same:
-            flag = f"--{name.replace('_', '-')}"
-            shown = " ".join(map(str, asked)) if isinstance(asked, list) else asked
-            raise SettingError(
-                f"{flag} {shown}: --resume {settings.resume} was trained with {value}; a resumed run keeps its "
-                f"checkpoint's model and data settings (leave {flag} out, or train a new run)"
-            )
-    return metadata
-
-
 def plan_run(settings: TrainSettings, corpus: Corpus, counts: dict[str, int], resumed: Metadata | None) -> Plan:
     """The representation, key, instrument stream and styles of the run, whose instruments play
-    `counts` notes: a resumed run keeps its checkpoint's (`resumed`: its metadata; and says if the
-    checkpoint's pieces were parsed otherwise)."""
+    `counts` notes: a run from a checkpoint keeps its checkpoint's (`resumed`: its metadata; and
+    says if the checkpoint's pieces were parsed otherwise), adding the folder's styles if it fine-tunes."""
     from .checkpoint import load_checkpoint
 
+    most = next(iter(counts), PIANO)
     if resumed is None:
         instruments, plays_as = instrument_plan(counts, settings.instruments)
         styles = list(style_counts(corpus.pieces))
-        most = next(iter(counts), PIANO)
         return Plan(
             settings.representation, settings.key == "common", instruments, styles, plays_as, most, settings.preset
         )
-    model, metadata, vocabularies = load_checkpoint(settings.resume, resumed)
+    model, metadata, vocabularies = load_checkpoint(start_path(settings), resumed)
     difference = parser_difference(metadata.parser)
     if difference:
         print(difference)
+    if settings.init_from:  # a new run: the folder's styles and instrument, from epoch 0
+        styles, plays, first_epoch = grown_styles(metadata.styles, corpus.pieces), most, 0
+    else:
+        styles, plays, first_epoch = metadata.styles, metadata.plays, metadata.epoch
     return Plan(
-        metadata.representation, metadata.common_key, INSTRUMENT in vocabularies, metadata.styles,
-        metadata.plays_as, metadata.plays, metadata.preset or "custom", metadata.meters, metadata.epoch,
-        (model, metadata, vocabularies),
+        metadata.representation, metadata.common_key, INSTRUMENT in vocabularies, styles, metadata.plays_as, plays,
+        metadata.preset or "custom", metadata.meters, first_epoch, (model, metadata, vocabularies),
     )  # fmt: skip
 
 
@@ -185,13 +147,21 @@ def make_model(settings: TrainSettings, plan: Plan, census: Census, pieces: Call
     many of the training `pieces` notes it cannot represent), or new ones built on the training `census`."""
     from .network import ModelConfig, build_model, compile_model
 
+    start = "init-from" if settings.init_from else "resume"
     if plan.resumed:
         model, metadata, vocabularies = plan.resumed
         config = ModelConfig.from_dict(metadata.model)
+        styles = len(plan.styles) + 1 if plan.styles else 0
+        if config.styles != styles:  # fine-tuning on a folder with styles of its own: rows that start as none
+            config = replace(config, styles=styles)
+            model, source = build_model({s: len(v) for s, v in vocabularies.items()}, config), model
+            transfer(source, model)
+            new = plan.styles[len(metadata.styles) :]
+            print(f"{start}: {len(new)} new style{'s' * (len(new) != 1)} from this folder ({', '.join(new)})")
         counts = unknown_notes(pieces(), vocabularies)
         if counts["pitch"] or counts["rhythm"]:
             print(
-                f"resume: of {counts['notes']} training notes, {counts['pitch']} have a pitch or chord and "
+                f"{start}: of {counts['notes']} training notes, {counts['pitch']} have a pitch or chord and "
                 f"{counts['rhythm']} a rhythm outside the checkpoint's vocabularies (encoded as <unk>)"
             )
     else:
@@ -204,7 +174,7 @@ def make_model(settings: TrainSettings, plan: Plan, census: Census, pieces: Call
         model = build_model({s: len(v) for s, v in vocabularies.items()}, config)
     loss_weights = dict(zip(ALL_STREAMS, settings.loss_weights, strict=False))  # a fourth weight is the instrument's
     compile_model(model, settings.learning_rate, loss_weights, settings.label_smoothing)
-    if plan.resumed:
+    if plan.resumed and not settings.init_from:  # fine-tuning starts a fresh optimizer
         from .checkpoint import LATEST, restore_optimizer
 
         if restore_optimizer(model, settings.resume):
@@ -260,6 +230,7 @@ def run_metadata(
             "label_smoothing": settings.label_smoothing,
             "precision": settings.precision,
             "resumed_from": str(settings.resume) if settings.resume else None,
+            "init_from": str(start_path(settings)) if settings.init_from else None,
         },
     )
 
@@ -300,7 +271,7 @@ def set_up(settings: TrainSettings, resumed: Metadata | None) -> TrainSettings:
     if problem:
         raise SettingError(problem)
     if resumed is not None:
-        settings = replace(settings, drums=resumed.drums)
+        settings = replace(fine_tuning_settings(settings), drums=resumed.drums)
     keras.mixed_precision.set_global_policy(settings.precision)
     with quiet():  # under JAX this is where TensorFlow loads, if installed, to be seeded too
         keras.utils.set_random_seed(settings.seed)
@@ -311,12 +282,12 @@ def train(settings: TrainSettings, extra_callbacks: list | None = None, resumed:
     """Train as `settings` says; return the path of the best checkpoint (None in a process other than
     process 0 of several, which trains the same model and writes nothing that stays). A run that
     ends before its first checkpoint (Ctrl-C, a full disk) leaves nothing that blocks its name.
-    `resumed`: the metadata of `--resume` where `check_resume` has read it."""
+    `resumed`: the metadata of `--resume` or `--init-from` where `check_start` has read it."""
     import_keras()
     from .checkpoint import BEST, read_metadata
 
-    if settings.resume and resumed is None:
-        resumed = read_metadata(settings.resume)
+    if (settings.resume or settings.init_from) and resumed is None:
+        resumed = read_metadata(start_path(settings))
 
     other_process = process_part()[0]  # process 0 alone writes the run; another its own copy in a scratch folder
     if other_process:
