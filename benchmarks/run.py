@@ -3,7 +3,7 @@ how much of new music each note representation can read.
 
     python benchmarks/run.py                  # everything on midi_songs/
     python benchmarks/run.py --only sampling  # one part: parse, warm, unknown, training, instruments,
-                                              # memory, sampling, start
+                                              # memory, sampling, start, fine-tune
     python benchmarks/run.py --only sampling --threads 1  # as generate_music.py runs a few pieces
 
 Each part prints a Markdown table (copied into docs/BENCHMARKS.md with the machine and date) and
@@ -457,7 +457,8 @@ def bench_sampling(data: Path, events: int) -> None:
 
 def bench_start(data: Path, events: int = 500) -> None:
     """Seconds from the command to the file for one piece of `events` notes (default preset, note
-    events, the repeat memory), beside `python -c "import tensorflow"`: each the best of 3 fresh processes."""
+    events, the repeat memory), and for a fresh clone's first piece (no run: the shipped base model,
+    its default length), beside `python -c "import tensorflow"`: each the best of 3 fresh processes."""
     import keras
 
     from lstm_music.data.preparation import prepare, split_pieces
@@ -481,15 +482,18 @@ def bench_start(data: Path, events: int = 500) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = save_checkpoint(model, Path(tmp) / "start.weights.h5", metadata)
+        (Path(tmp) / "no-runs").mkdir()
         commands = {
             '`python -c "import tensorflow"`': [sys.executable, "-c", "import tensorflow"],
             f"`generate_music.py --length {events}`": [sys.executable, "generate_music.py", "--checkpoint",
                 str(checkpoint), "--length", str(events), "--seed", "0", "--out", str(Path(tmp) / "x.mid")],
+            "`generate_music.py` on a fresh clone (the base)": [sys.executable, "generate_music.py", "--weights-dir",
+                str(Path(tmp) / "no-runs"), "--seed", "0", "--out", str(Path(tmp) / "y.mid")],
         }  # fmt: skip
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         for name, command in commands.items():
             rows.append([name, best_of(3, subprocess.run, command, cwd=ROOT, check=True, capture_output=True, env=env)])
-    rows.append(["difference", rows[1][1] - rows[0][1]])
+    rows += [["difference", rows[1][1] - rows[0][1]], ["difference (the base)", rows[2][1] - rows[0][1]]]
     table("Generation from the command to the file", ["process", "seconds (best of 3)"], rows)
     RESULTS["start"] = rows
     bench_writing(train)
@@ -520,12 +524,26 @@ def bench_writing(pieces: list, events: int = 1000) -> None:
     RESULTS["writing"] = rows
 
 
+def bench_fine_tune(data: Path, minutes: float = 3.0) -> None:
+    """Ten pieces of `data` trained from scratch and fine-tuned from the shipped base, side by side
+    within `minutes` each, scored on ten others (`benchmarks/fine_tune.py`, which measures 10, 30
+    and 100 pieces of two collections at 10 minutes for docs/BENCHMARKS.md)."""
+    command = [sys.executable, "benchmarks/fine_tune.py", "--collection", f"bench={data}", "--sizes", "10",
+               "--test", "10", "--minutes", str(minutes), "--generate", "5", "--length", "200"]  # fmt: skip
+    lines = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout.splitlines()
+    rows = [[cell.strip() for cell in line.strip(" |").split("|")] for line in lines if line.startswith("|")]
+    header = ["run", "minutes", "nats/note", "with repeats", "n-gram", "classifier", "floor"]
+    table(f"Fine-tuning the base on 10 pieces ({minutes:g} minutes each)", header, [r[: len(header)] for r in rows])
+    RESULTS["fine_tune"] = rows
+
+
 def main() -> None:
     """Run the parts the flags ask for and save the numbers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "midi_songs")
     parser.add_argument(
-        "--only", choices=["parse", "warm", "unknown", "training", "instruments", "memory", "sampling", "start"]
+        "--only",
+        choices=["parse", "warm", "unknown", "training", "instruments", "memory", "sampling", "start", "fine-tune"],
     )
     parser.add_argument("--seconds", type=float, default=20.0, help="timed training seconds per model")
     parser.add_argument("--events", type=int, default=300, help="events sampled per measurement")
@@ -553,6 +571,7 @@ def main() -> None:
         "memory": bench_memory,
         "sampling": bench_sampling,
         "start": bench_start,
+        "fine-tune": bench_fine_tune,
     }
     for name, run in parts.items():
         if args.only in (None, name):
