@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
             parse_only(settings)
             return
         check_backend()
-        start = settings.resume or settings.init_from
-        resumed = check_start(settings) if start else None  # a bad file or setting stops before parsing
+        starts = settings.resume or settings.init_from  # from a checkpoint: a bad file or setting stops before parsing
+        resumed = check_start(settings) if starts else None
         if settings.cpu_devices:
             from lstm_music.backend import split_cpu
 
