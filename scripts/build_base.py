@@ -22,8 +22,12 @@ import h5py
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lstm_music.model.checkpoint import BASE_RUN, BEST  # noqa: E402
+
 PRETRAIN = ROOT / "corpus_midi" / "pretrain"
-BASE = ROOT / "weights" / "base" / "best.weights.h5"
+BASE = BASE_RUN / BEST
 
 
 def halve(source: Path, target: Path) -> Path:

@@ -257,7 +257,7 @@ def generate(settings: GenerateSettings) -> list[Path]:
     sampled, bars = sample(model, metadata, vocabularies, settings, seed, style, primer, meters)
     written = write_pieces(settings, path, sampled, vocabularies, metadata, program, primer, meters, bars)
     print(f"checkpoint {path}, seed {seed}", file=sys.stderr)
-    if path.parent == BASE_RUN:
+    if path.resolve().parent == BASE_RUN:  # named, found as the default, or given as a path
         print("the shipped base model; fine-tune it: python train.py --data my_midis --init-from base", file=sys.stderr)
     if soundfont is not None:
         write_audio(written, soundfont)
