@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from conftest import ROOT, TPQ, train_args
 
-from lstm_music.data.events import Event
+from lstm_music.data.events import Event, format_ql, parse_ql
 from lstm_music.data.meter import COMMON, OFF_GRID, Meter, off_the_grid, positions, time_signature
 from lstm_music.data.midi_io import read_piece, write_midi
-from lstm_music.evaluate.realness import segment_features, separability
+from lstm_music.evaluate.realness import FEATURES, TELLING, segment_features, separability, telling
 
 
 def with_meters(path: Path, notes: list[tuple[float, float, int]], meters: list[tuple[float, int, int]]) -> Path:
@@ -193,6 +193,33 @@ def test_the_classifier_tells_plainly_different_sets_apart_and_not_two_halves_of
     assert separability(steady, wild)["balanced_accuracy"] > 0.9
     halves = separability(steady[:6], steady[6:])["balanced_accuracy"]
     assert halves < 0.7, halves
+
+
+def test_the_classifier_says_what_tells_real_pieces_from_the_same_pieces_off_the_beat() -> None:
+    pieces = [read_piece(path) for path in sorted((ROOT / "midi_songs").rglob("*.mid"))[::9][:10]]
+    assert len(pieces) == 10
+
+    def segments(events: list[Event], meters) -> list[np.ndarray]:
+        found = segment_features(events, meters)
+        assert all(len(f) == len(FEATURES) for f in found)  # every value has its name
+        return found
+
+    def late(events: list[Event]) -> list[Event]:  # every onset a 16th later: the first event's offset grows
+        return [events[0]._replace(offset=format_ql(parse_ql(events[0].offset) + Fraction(1, 4))), *events[1:]]
+
+    real = [segments(list(p.events), p.meters) for p in pieces]
+    moved = [segments(late(list(p.events)), p.meters) for p in pieces]
+    assert separability(real, moved)["balanced_accuracy"] > 0.9
+    cues = telling(real, moved)
+    assert len(cues) == TELLING
+    first = cues[0]
+    beat = {"on a beat", "at 0 of a beat", "at 1/4 of a beat", "on a downbeat", "place-in-beat entropy"}
+    assert first["feature"] in beat, cues
+    assert first["medians"][0] != first["medians"][1]
+    assert not {"on a beat", "at 0 of a beat"} <= {cue["feature"] for cue in cues}  # the same values, named once
+    on_beat = FEATURES.index("on a beat")
+    assert np.median([f[on_beat] for p in real for f in p]) > np.median([f[on_beat] for p in moved for f in p])
+    assert telling(real, []) == []
 
 
 def test_a_checkpoint_from_before_meter_still_loads_generates_and_evaluates(tiny_data: Path, tmp_path: Path) -> None:

@@ -135,6 +135,19 @@ def test_each_style_is_generated_on_request(style_run: Path, tmp_path: Path) -> 
     assert fsharp_chords > scale_chords + 0.2
 
 
+def test_one_batch_samples_each_piece_in_its_own_style(style_run: Path) -> None:
+    from lstm_music.data.vocab import same_onset_index
+    from lstm_music.generate.sampling import Sampler
+    from lstm_music.model.checkpoint import load_checkpoint
+
+    model, metadata, vocabularies = load_checkpoint(style_run / "best.weights.h5")
+    sampler = Sampler(model, same_onset_index(vocabularies, metadata.representation))
+    first, second = (sampler.generate(40, 2, seed=3, style=style) for style in (1, 2))
+    mixed = sampler.generate(40, 2, seed=3, style=np.array([1, 2]))
+    assert np.array_equal(mixed[0], first[0]) and np.array_equal(mixed[1], second[1])
+    assert not np.array_equal(first[1], second[1])  # the style changes what is drawn
+
+
 def test_the_mix_and_the_evaluation_of_a_style_model(style_run: Path, two_styles: Path, tmp_path: Path) -> None:
     from lstm_music.evaluate.run import main as evaluate_main
 

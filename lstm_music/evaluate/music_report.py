@@ -29,7 +29,7 @@ from .metrics import (
     percentile_range,
     piece_metrics,
 )
-from .realness import format_realness, separability
+from .realness import format_realness, separability, telling
 from .realness import segment_features as realness_segments
 from .style_report import format_styles, style_report
 
@@ -224,14 +224,15 @@ def realness_report(
     """How well a classifier tells segments of the held-out real pieces among `real` (chords whole)
     from the `generated` ones (`realness.separability`), beside how well it tells them from the
     training pieces among `real` (the floor: real music against itself; up to three training pieces
-    per held-out one, drawn with `seed`)."""
+    per held-out one, drawn with `seed`), and what tells generated from real most (`realness.telling`)."""
     trained = set(loaded.metadata.train_pieces)
     held = [realness_segments(list(p.events), p.meters) for p in real if p.path not in trained]
     training = [p for p in real if p.path in trained]
     drawn = np.random.default_rng(seed).permutation(len(training))[: 3 * max(1, len(held))]
     floor = [realness_segments(list(training[i].events), training[i].meters) for i in sorted(drawn)]
     made = [realness_segments(events, m) for events, m in zip(generated, meters, strict=True)]
-    return {"generated": separability(held, made, seed), "floor": separability(held, floor, seed)}
+    told = {"generated": separability(held, made, seed), "floor": separability(held, floor, seed)}
+    return told | {"telling": telling(held, made, seed)}
 
 
 def compare_music(

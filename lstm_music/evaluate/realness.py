@@ -10,7 +10,8 @@ of the segment repeats itself. A random forest (scikit-learn) is fitted to tell 
 apart, cross-validated with every piece's segments kept in one fold, and scored by balanced
 accuracy: 0.5 is chance, 1.0 tells every segment apart. The evaluation reports it for held-out real
 against generated pieces beside held-out against training real pieces: the floor, what real music
-scores against itself.
+scores against itself; and what tells generated from real most (`telling`): the features the
+forest leans on, each with its median in both sets, so that a score says what to mend.
 
 scikit-learn is imported when a classifier is fitted: only the evaluation needs it.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from fractions import Fraction
 
 import numpy as np
 
@@ -32,6 +34,27 @@ IOI_BINS = (0.0, 1 / 6, 0.25, 1 / 3, 0.5, 2 / 3, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0) 
 STEP_BINS = (0, 3, 4, 6, 8, 9)  # steps in the beat kept apart: on it, 16ths, triplets, 8ths; others pooled
 FOLDS = 5
 REPEATS = 5  # cross-validations with other folds, averaged
+TELLING = 3  # features `telling` names
+
+
+def _bins(edges: tuple, unit: str) -> list[str]:
+    """Names of the histogram bins `np.searchsorted(edges, x - 1e-9)` counts: 0, up to each edge, beyond."""
+    within = [f"{unit} <= {Fraction(edge).limit_denominator(12)}" for edge in edges[1:]]
+    return [f"{unit} 0", *within, f"{unit} > {edges[-1]:g}"]
+
+
+FEATURES = (  # the name of each value of a segment's features (`_features`), in its order
+    *(f"melodic interval {i:+d}" for i in range(-12, 13)),
+    *("distinct pitches per onset", "pitch range", "key clarity", "pitch-class entropy"),
+    *("notes per onset", "notes per onset, spread", "onsets of 2+ notes", "onsets of 3+ notes", "onsets of 4+ notes"),
+    *_bins(IOI_BINS, "gap"),
+    *_bins(IOI_BINS, "length"),
+    "gap changes",
+    *(f"at {Fraction(s, GRID)} of a beat" for s in STEP_BINS),
+    "elsewhere in a beat",
+    *("on a beat", "on a downbeat", "off the grid", "place-in-beat entropy"),
+    *("repeated 7-interval figures", "repeated 4-gap rhythms", "repeated 8-gap rhythms"),
+)
 
 
 def _entropy(counts: np.ndarray) -> float:
@@ -141,16 +164,47 @@ def separability(first: list[list[np.ndarray]], second: list[list[np.ndarray]], 
     return counts | {"balanced_accuracy": float(np.mean(scores)), "spread": float(np.std(scores))}
 
 
+def telling(first: list[list[np.ndarray]], second: list[list[np.ndarray]], seed: int = 0) -> list[dict]:
+    """The `TELLING` features that a random forest fitted on every segment of `first` and `second`
+    (as `separability` takes them) leans on most, by impurity importance, each with its median in
+    both sets: what tells them apart (a feature equal to one already named is skipped). Empty where
+    either set has no segment."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    a, b = (np.array([f for piece in pieces for f in piece]) for pieces in (first, second))
+    if not len(a) or not len(b):
+        return []
+    forest = RandomForestClassifier(300, min_samples_leaf=2, class_weight="balanced", random_state=seed, n_jobs=1)
+    both = np.concatenate([a, b])
+    forest.fit(both, np.repeat([0, 1], [len(a), len(b)]))
+    chosen: list[int] = []
+    for i in np.argsort(-forest.feature_importances_):  # a feature that equals one named (on a beat, at 0 of it): once
+        if len(chosen) < TELLING and not any(np.array_equal(both[:, i], both[:, j]) for j in chosen):
+            chosen.append(int(i))
+    return [
+        {
+            "feature": FEATURES[i],
+            "importance": float(forest.feature_importances_[i]),
+            "medians": [float(np.median(a[:, i])), float(np.median(b[:, i]))],
+        }
+        for i in chosen
+    ]
+
+
 def format_realness(report: dict) -> str:
-    """One line: how well a classifier tells generated from held-out real segments, beside the floor."""
+    """How well a classifier tells generated from held-out real segments, beside the floor; and on
+    a second line, what tells them apart most."""
 
     def told(row: dict) -> str:
         accuracy = row["balanced_accuracy"]
         shown = "too few pieces" if accuracy is None else f"{accuracy:.2f}"
         return f"{shown} ({row['segments'][1]} segments of {row['pieces'][1]} pieces)"
 
-    return (
+    line = (
         f"classifier, balanced accuracy (0.5: cannot tell): held-out real vs generated {told(report['generated'])}; "
         f"held-out vs training real (the floor) {told(report['floor'])}; held-out: "
         f"{report['generated']['segments'][0]} segments of {report['generated']['pieces'][0]} pieces"
     )
+    cues = [f"{row['feature']} ({row['medians'][0]:.2f} real, {row['medians'][1]:.2f} generated)"
+            for row in report.get("telling", [])]  # fmt: skip
+    return line + (f"\nwhat tells generated from real most (segment medians): {'; '.join(cues)}" if cues else "")

@@ -84,7 +84,8 @@ def music_table(report: dict) -> str:
         f"real {report['real_outside_share']:.0%}; pieces stuck in loops: {len(report['loops'])}"
     )
     if "realness" in report:
-        summary += f"</p><p>{html.escape(format_realness(report['realness']))}"
+        told = html.escape(format_realness(report["realness"])).replace("\n", "<br>")
+        summary += f"</p><p>{told}"
     return f"<table>{''.join(rows)}</table><p>{summary}</p>"
 
 

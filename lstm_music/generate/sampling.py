@@ -340,16 +340,17 @@ class Sampler:
         self.loops: dict[tuple, Callable] = {}  # compiled generation loops, by the settings compiled into them
 
     def start(
-        self, batch: int, registers: np.ndarray | None = None, style: int = 0, bars: Bars | None = None
+        self, batch: int, registers: np.ndarray | None = None, style: int | np.ndarray = 0, bars: Bars | None = None
     ) -> list[np.ndarray]:
         """Zero recurrent states for `batch` pieces, whose `registers` (batch x 2 MIDI pitches,
         `vocab.piece_register`) a model conditioned on register reads at every step (default: middle
-        C), as a model with styles reads the index of `style` (0: the unlabelled mix) and one that
+        C), as a model with styles reads the index of `style` (0: the unlabelled mix; one for every
+        piece, or one per piece) and one that
         reads meter each event's place in its bar, kept by `bars` (default: no meter known, 4/4)."""
         if registers is None:
             registers = np.full((batch, 2), 60.0)
         self.registers = np.asarray(registers, dtype=np.float32).reshape(batch, 2)
-        self.styles = np.full((batch, 1), style, dtype=np.int32)
+        self.styles = np.broadcast_to(np.asarray(style, dtype=np.int32).reshape(-1, 1), (batch, 1)).copy()
         if self.wants_position and bars is None:
             sizes = self.vocabulary_sizes
             bars = Bars(np.tile([[0, 4 * GRID, GRID]], (batch, 1)), np.zeros(sizes[1], np.int32), np.zeros(1), GRID)
@@ -364,15 +365,15 @@ class Sampler:
         seed: int = 0,
         primer: np.ndarray | None = None,
         registers: np.ndarray | None = None,
-        style: int = 0,
+        style: int | np.ndarray = 0,
         progress: bool = False,
         bars: Bars | None = None,
     ) -> np.ndarray:
         """Sample `count` pieces of `length` events together; return indices (count, length, streams).
 
         `primer` (events x streams indices) is fed after ``<start>`` and before sampling begins.
-        `registers`: each piece's register, for a model conditioned on it; `style`: the style index,
-        for a model with styles; `bars`: each piece's bars, for a model that reads meter (`start`).
+        `registers`: each piece's register, for a model conditioned on it; `style`: the style index
+        (or one per piece), for a model with styles; `bars`: each piece's bars, for a model that reads meter (`start`).
         The whole loop, the repeat memory included, runs in compiled calls of `LOOP_CHUNK` events
         (`run`). `progress` shows a progress bar on stderr.
         """
