@@ -8,7 +8,10 @@ evaluation draws that piece uniformly and samples the unlabelled style; `segment
 proportion to the segments it gives the classifier (`realness.PER_PIECE` at most), as the real
 pieces compared count, and samples its style, so that each style's pieces can be compared with the
 held-out pieces of that style. Each variant then changes one sampling setting. One Markdown row per
-variant goes to stdout, then what tells the `segments` pieces from real ones most.
+variant goes to stdout, then what tells the `segments` pieces from real ones most (over all, and
+in each style with enough pieces), then style by style
+how often the `segments` pieces and the real ones play again what followed the same place 1, 2, 4
+and 8 bars before (`lookback_hits`): phrases that come back.
 """
 
 from __future__ import annotations
@@ -57,6 +60,25 @@ VARIANTS = {  # name: (draw, flags, change to the sampling settings)
 }
 
 
+LOOKBACK = (1, 2, 4, 8)  # bars
+
+
+def lookback_hits(events: list, meter: Meter) -> list[float]:
+    """For each of `LOOKBACK` bars, the share of the onsets of `events` after which the next onset
+    (its gap and pitches) is the one that followed the onset at the same place that many bars
+    before (under the time signature `meter`)."""
+    heard = onsets(events)
+    index = {start: i for i, (start, _, _) in enumerate(heard)}
+    follows = [(heard[i + 1][0] - heard[i][0], heard[i + 1][2]) for i in range(len(heard) - 1)]
+    shares = []
+    for bars in LOOKBACK:
+        back = [index.get(start - bars * meter.bar) for start, _, _ in heard[:-1]]
+        shares.append(
+            sum(j is not None and follows[j] == follows[i] for i, j in enumerate(back)) / max(1, len(follows))
+        )
+    return shares
+
+
 def drawn(loaded, count: int, seed: int, how: str) -> np.ndarray:
     """The training pieces that lend the `count` generated pieces their conditions."""
     rng = np.random.default_rng([seed, 1])
@@ -67,8 +89,9 @@ def drawn(loaded, count: int, seed: int, how: str) -> np.ndarray:
     return rng.choice(len(weights), size=count, p=weights / weights.sum())
 
 
-def compare(loaded, held: dict, argv: list[str], variant: tuple, count: int, length: int) -> tuple[list, dict]:
-    """One variant's classifier over all held-out pieces and per style (`held`: segments by style)."""
+def compare(loaded, held: dict, argv: list[str], variant: tuple, count: int, length: int) -> tuple[list, dict, dict]:
+    """One variant's classifier over all held-out pieces and per style (`held`: segments by style),
+    with the segments of its pieces and their `lookback_hits`, by style."""
     how, flags, change = variant
     settings = parse_args([*argv, *flags])
     metadata = loaded.metadata
@@ -83,16 +106,44 @@ def compare(loaded, held: dict, argv: list[str], variant: tuple, count: int, len
     rows = sampler.generate(length, count, sampling, settings.seed, registers=registers, style=styles, bars=bars)
     names = [NONE, *metadata.styles]
     made: dict[str, list] = {}
+    hits: dict[str, list] = {}
     for piece, index, meter in zip(rows, np.broadcast_to(styles, count), meters, strict=True):
         events = join_chords(decode_events(piece, loaded.vocabularies))[:length]
         made.setdefault(names[index], []).append(segment_features(events, [meter]))
+        hits.setdefault(names[index], []).append(lookback_hits(events, meter))
     every = [p for pieces in made.values() for p in pieces]
     real = [p for pieces in held.values() for p in pieces]
     scores = {"all": separability(real, every, settings.seed)["balanced_accuracy"]}
     for style, pieces in held.items():
         if how == "segments" and len(made.get(style, [])) >= 2:
             scores[style] = separability(pieces, made[style], settings.seed)["balanced_accuracy"]
-    return every, scores
+    return made, scores, hits
+
+
+def print_telling(held: dict, made: dict, seed: int) -> None:
+    """What tells the generated segments `made` from the real ones `held` most: over all styles,
+    then in each style with at least 10 real and 4 generated pieces."""
+    groups = {"all": ([p for ps in held.values() for p in ps], [p for ps in made.values() for p in ps])}
+    groups |= {
+        style: (held[style], made[style]) for style in held if len(held[style]) >= 10 and len(made.get(style, [])) >= 4
+    }
+    print("\nwhat tells the `segments` pieces from real ones most (segment medians, real and generated):")
+    for group, (real, generated) in groups.items():
+        cues = [f"{c['feature']} {c['medians'][0]:.2f}, {c['medians'][1]:.2f}" for c in telling(real, generated, seed)]
+        print(f"- {group}: {'; '.join(cues)}")
+
+
+def print_lookback(real: dict, generated: dict) -> None:
+    """Per style, the median `lookback_hits` of its real and its generated pieces."""
+    print("\nnext onset as it followed the same place N bars before (median share of onsets; real, generated):")
+    distances = " | ".join(f"{bars} bar{'s' * (bars > 1)}" for bars in LOOKBACK)
+    print(f"| style | pieces, real and generated | {distances} |")
+    print(f"|---|---|{'---|' * len(LOOKBACK)}")
+    for style in sorted(generated, key=lambda s: -len(real.get(s, []))):
+        theirs = np.median(generated[style], axis=0)
+        ours = np.median(real[style], axis=0) if style in real else np.full(len(LOOKBACK), np.nan)
+        cells = " | ".join(f"{a:.2f}, {b:.2f}" for a, b in zip(ours, theirs, strict=True))
+        print(f"| {style} | {len(real.get(style, []))}, {len(generated[style])} | {cells} |")
 
 
 def main() -> None:
@@ -111,23 +162,26 @@ def main() -> None:
     metadata, trained = loaded.metadata, set(loaded.metadata.train_pieces)
     real = prepare(pieces, "chord", metadata.common_key, loaded.instruments, metadata.plays_as)
     held: dict[str, list] = {}
+    real_hits: dict[str, list] = {}
     for piece in real:
         found = segment_features(list(piece.events), piece.meters) if piece.path not in trained else []
         if found:
             held.setdefault(piece.style or NONE, []).append(found)
+            meter = piece.meters[0] if piece.meters else Meter(Fraction(0), 4, 4)
+            real_hits.setdefault(piece.style or NONE, []).append(
+                lookback_hits(list(piece.events)[: args.length], meter)
+            )
     styles = sorted(held, key=lambda s: -len(held[s]))
     print(f"| variant | all | {' | '.join(f'{s} ({len(held[s])})' for s in styles)} |")
     print(f"|---|---|{'---|' * len(styles)}")
     for name, variant in VARIANTS.items():
-        every, scores = compare(loaded, held, argv, variant, args.count, args.length)
+        made, scores, hits = compare(loaded, held, argv, variant, args.count, args.length)
         cells = " | ".join(f"{scores[s]:.2f}" if scores.get(s) is not None else "-" for s in ["all", *styles])
         print(f"| {name} | {cells} |", flush=True)
         if name == "segments":
-            cues = telling([p for ps in held.values() for p in ps], every, args.seed)
-    print("\nwhat tells the `segments` pieces from real ones most (segment medians, real and generated):")
-    for cue in cues:
-        real_median, generated_median = cue["medians"]
-        print(f"- {cue['feature']}: {real_median:.2f}, {generated_median:.2f} (importance {cue['importance']:.3f})")
+            kept, generated_hits = made, hits
+    print_telling(held, kept, args.seed)
+    print_lookback(real_hits, generated_hits)
 
 
 if __name__ == "__main__":
