@@ -11,7 +11,7 @@ held-out pieces of that style. Each variant then changes one sampling setting. O
 variant goes to stdout, then what tells the `segments` pieces from real ones most (over all, and
 in each style with enough pieces), then style by style
 how often the `segments` pieces and the real ones play again what followed the same place 1, 2, 4
-and 8 bars before (`lookback_hits`): phrases that come back.
+and 8 bars before (`metrics.phrase_returns` at each distance): phrases that come back.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from lstm_music.data.preparation import prepare  # noqa: E402
 from lstm_music.data.styles import NONE  # noqa: E402
 from lstm_music.data.vocab import same_onset_index  # noqa: E402
 from lstm_music.evaluate.held_out import drawn_bars, open_checkpoint, read_held_out, rebuild_split  # noqa: E402
+from lstm_music.evaluate.metrics import phrase_returns  # noqa: E402
 from lstm_music.evaluate.realness import PER_PIECE, SEGMENT, onsets, segment_features, separability, telling  # noqa: E402
 from lstm_music.evaluate.run import parse_args  # noqa: E402
 from lstm_music.generate.sampling import Sampler, SamplingSettings  # noqa: E402
@@ -63,20 +64,9 @@ VARIANTS = {  # name: (draw, flags, change to the sampling settings)
 LOOKBACK = (1, 2, 4, 8)  # bars
 
 
-def lookback_hits(events: list, meter: Meter) -> list[float]:
-    """For each of `LOOKBACK` bars, the share of the onsets of `events` after which the next onset
-    (its gap and pitches) is the one that followed the onset at the same place that many bars
-    before (under the time signature `meter`)."""
-    heard = onsets(events)
-    index = {start: i for i, (start, _, _) in enumerate(heard)}
-    follows = [(heard[i + 1][0] - heard[i][0], heard[i + 1][2]) for i in range(len(heard) - 1)]
-    shares = []
-    for bars in LOOKBACK:
-        back = [index.get(start - bars * meter.bar) for start, _, _ in heard[:-1]]
-        shares.append(
-            sum(j is not None and follows[j] == follows[i] for i, j in enumerate(back)) / max(1, len(follows))
-        )
-    return shares
+def lookback_hits(events: list, meters: list[Meter]) -> list[float]:
+    """`metrics.phrase_returns` of `events` (under the time signatures `meters`) at each of `LOOKBACK` bars."""
+    return [phrase_returns(events, meters, (bars,)) for bars in LOOKBACK]
 
 
 def drawn(loaded, count: int, seed: int, how: str) -> np.ndarray:
@@ -110,7 +100,7 @@ def compare(loaded, held: dict, argv: list[str], variant: tuple, count: int, len
     for piece, index, meter in zip(rows, np.broadcast_to(styles, count), meters, strict=True):
         events = join_chords(decode_events(piece, loaded.vocabularies))[:length]
         made.setdefault(names[index], []).append(segment_features(events, [meter]))
-        hits.setdefault(names[index], []).append(lookback_hits(events, meter))
+        hits.setdefault(names[index], []).append(lookback_hits(events, [meter]))
     every = [p for pieces in made.values() for p in pieces]
     real = [p for pieces in held.values() for p in pieces]
     scores = {"all": separability(real, every, settings.seed)["balanced_accuracy"]}
@@ -167,9 +157,8 @@ def main() -> None:
         found = segment_features(list(piece.events), piece.meters) if piece.path not in trained else []
         if found:
             held.setdefault(piece.style or NONE, []).append(found)
-            meter = piece.meters[0] if piece.meters else Meter(Fraction(0), 4, 4)
             real_hits.setdefault(piece.style or NONE, []).append(
-                lookback_hits(list(piece.events)[: args.length], meter)
+                lookback_hits(list(piece.events)[: args.length], list(piece.meters))
             )
     styles = sorted(held, key=lambda s: -len(held[s]))
     print(f"| variant | all | {' | '.join(f'{s} ({len(held[s])})' for s in styles)} |")

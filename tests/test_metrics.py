@@ -20,6 +20,7 @@ from lstm_music.evaluate.metrics import (
     longest_copy,
     loop_share,
     percentile_range,
+    phrase_returns,
     piece_metrics,
 )
 from lstm_music.evaluate.music_report import copy_reference, music_report
@@ -51,6 +52,7 @@ def test_piece_metrics_equal_hand_computed_values() -> None:
             "on_beat": 5 / 6,
             "on_downbeat": 2 / 6,
             "beat_entropy": -(5 / 6) * math.log2(5 / 6) - (1 / 6) * math.log2(1 / 6),
+            "phrase_returns": 0.0,  # five quarter notes long: nothing lies 4 bars before
             "offset_entropy": h,  # offsets 0, 1, 1, 1, 0.5, 0.5
             "duration_entropy": h,  # durations 1, 1, 1, 0.5, 0.5, 2
             "longest_copy": 3,  # E2 E3 E4 occurs in the first training piece
@@ -64,6 +66,24 @@ def test_piece_metrics_equal_hand_computed_values() -> None:
     compound = piece_metrics(PIECE, meters=[Meter(Fraction(0), 6, 8)])
     assert (compound["on_beat"], compound["on_downbeat"]) == (2 / 6, 2 / 6)
     assert compound["beat_entropy"] == pytest.approx(math.log2(3))
+
+
+def test_phrase_returns_finds_a_tune_that_comes_back_in_its_own_meter(tmp_path: Path) -> None:
+    from lstm_music.data.events import pitch_name
+    from lstm_music.data.midi_io import read_piece, write_midi
+
+    phrase = np.random.default_rng(0).permutation(12) + 60  # four bars of 3/4, one note a beat, all different
+    pitches = [*phrase, *phrase]  # played twice: the second time, each note follows as 4 bars before
+
+    def returns(meter: tuple[int, int]) -> float:
+        events = [Event(pitch_name(int(p)), "0" if i == 0 else "1", "1") for i, p in enumerate(pitches)]
+        piece = read_piece(write_midi(events, tmp_path / f"{meter[0]}.mid", meter=meter))
+        assert [m.numerator for m in piece.meters] == [meter[0]]
+        return phrase_returns(list(piece.events), piece.meters)
+
+    assert returns((3, 4)) == pytest.approx(11 / 23)  # 12 notes back; the second phrase's last note has no next
+    assert returns((4, 4)) == 0.0  # read in 4/4, 4 bars are 16 notes: the phrase never meets itself
+    assert phrase_returns(PIECE, [Meter(Fraction(0), 4, 4)]) == 0.0
 
 
 def test_key_of_real_chorales_and_the_shift_to_a_common_key() -> None:

@@ -20,11 +20,13 @@ from scipy.spatial.distance import jensenshannon
 
 from ..data.events import Event, parse_ql, span
 from ..data.keys import key_clarity, pitch_class_counts
-from ..data.meter import OFF_GRID, Meter, positions
+from ..data.meter import OFF_GRID, Meter, meter_at, positions
 from ..data.notes import event_starts
 from ..streams import UNK
+from .realness import onsets
 
 PHRASE = 8  # events per phrase for the loop measure
+RETURN_BARS = (4, 8)  # how many bars back `phrase_returns` looks for the same place
 
 PIECE_METRICS: dict[str, str] = {
     "distinct_pitches": "distinct MIDI pitches",
@@ -41,9 +43,9 @@ PIECE_METRICS: dict[str, str] = {
     "on_beat": "share of onsets on a beat of the time signature",
     "on_downbeat": "share of onsets on the first beat of a bar",
     "beat_entropy": "entropy of where in the beat onsets fall, on the grid of 16ths and triplets (bits)",
+    "phrase_returns": "share of onsets followed by what followed the same place 4 or 8 bars before",
     "longest_copy": "longest run of events found verbatim in a training piece",
 }
-METER_METRICS = ("on_beat", "on_downbeat", "beat_entropy")  # measured where the piece's time signatures are known
 HISTOGRAMS = ("pitch_class", "duration", "offset")
 
 
@@ -113,11 +115,27 @@ def beat_metrics(events: list[Event], meters: Iterable[Meter]) -> dict[str, floa
     }
 
 
+def phrase_returns(events: list[Event], meters: Iterable[Meter], bars: tuple[int, ...] = RETURN_BARS) -> float:
+    """The share of the onsets of `events` (chords of every instrument at one time are one) after
+    which the next onset, its gap and pitches, is the one that followed the onset at the same place
+    `bars` bars before (any of them; bars of the time signature in force among `meters`): phrases
+    that come back, as songs, dances and folk tunes bring theirs back."""
+    heard, meters = onsets(events), list(meters)
+    index = {start: i for i, (start, _, _) in enumerate(heard)}
+    follows = [(after[0] - start, after[2]) for (start, _, _), after in zip(heard, heard[1:], strict=False)]
+    returned = 0
+    for i, (start, _, _) in enumerate(heard[:-1]):
+        bar = meter_at(meters, start).bar if meters else 4
+        earlier = (index.get(start - n * bar) for n in bars)
+        returned += any(j is not None and follows[j] == follows[i] for j in earlier)
+    return returned / len(follows) if follows else 0.0
+
+
 def piece_metrics(
     events: list[Event], training: list[list[Event]] | None = None, meters: Iterable[Meter] | None = None
 ) -> dict[str, float]:
     """Every per-piece metric of `events`; `longest_copy` only when `training` pieces are given, the
-    beat metrics only when the piece's time signatures `meters` are (`beat_metrics`)."""
+    beat metrics and `phrase_returns` only when the piece's time signatures `meters` are."""
     pitches = [p for e in events for p in e.pitches]
     quarters = span(events)
     values = {
@@ -134,7 +152,7 @@ def piece_metrics(
         "notes_per_onset": len(pitches) / len(events) if events else 0.0,
     }
     if meters is not None:
-        values |= beat_metrics(events, meters)
+        values |= beat_metrics(events, meters) | {"phrase_returns": phrase_returns(events, meters)}
     if training is not None:
         values["longest_copy"] = float(longest_copy(events, training))
     return values

@@ -38,9 +38,11 @@ TELLING = 3  # features `telling` names
 
 
 def _bins(edges: tuple, unit: str) -> list[str]:
-    """Names of the histogram bins `np.searchsorted(edges, x - 1e-9)` counts: 0, up to each edge, beyond."""
-    within = [f"{unit} <= {Fraction(edge).limit_denominator(12)}" for edge in edges[1:]]
-    return [f"{unit} 0", *within, f"{unit} > {edges[-1]:g}"]
+    """Names of the histogram bins `np.searchsorted(edges, x - 1e-9)` counts, in quarter notes: 0,
+    above one edge up to the next (``"gap 3/4-1"``), beyond the last."""
+    named = [Fraction(edge).limit_denominator(12) for edge in edges]
+    within = [f"{unit} {low}-{high}" for low, high in zip(named, named[1:], strict=False)]
+    return [f"{unit} 0", *within, f"{unit} > {named[-1]}"]
 
 
 FEATURES = (  # the name of each value of a segment's features (`_features`), in its order
