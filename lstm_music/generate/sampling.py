@@ -345,8 +345,8 @@ class Sampler:
         """Zero recurrent states for `batch` pieces, whose `registers` (batch x 2 MIDI pitches,
         `vocab.piece_register`) a model conditioned on register reads at every step (default: middle
         C), as a model with styles reads the index of `style` (0: the unlabelled mix; one for every
-        piece, or one per piece) and one that
-        reads meter each event's place in its bar, kept by `bars` (default: no meter known, 4/4)."""
+        piece, or one per piece) and one that reads meter each event's place in its bar, kept by
+        `bars` (default: no meter known, 4/4)."""
         if registers is None:
             registers = np.full((batch, 2), 60.0)
         self.registers = np.asarray(registers, dtype=np.float32).reshape(batch, 2)
