@@ -11,7 +11,13 @@ same place in its onset 4 and 8 bars before its predecessor (bars of the time si
 pieces off their beat grid propose nothing), counted like the memory's followers: a head copies
 only from proposals that agree with the true tokens before it in the chain. Its weight is fitted
 per head and per memory match-length bucket (none, then `repeats.BUCKETS`) on the pieces scored,
-so the saving is an upper estimate. One Markdown row per style (all pieces without styles).
+so the saving is an upper estimate. One Markdown row per style, and one for all pieces.
+
+`--generate N` then samples N pieces three times, with the numpy reference sampler of tests/ and
+the source mixed in after the repeat memory (`PhraseSampler`, a prototype): without it, at the
+weights fitted on all pieces, and at each style's own. Each piece takes its conditions and style
+as the "segments" row of `realness_sweep.py` does. Per style, it prints the classifier against the
+held-out pieces and the median `phrase_returns`.
 """
 
 from __future__ import annotations
@@ -25,26 +31,38 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the numpy sampler is the tests' oracle, extended here
 
-from lstm_music.data.encoding import encode_piece, encode_positions  # noqa: E402
+from realness_sweep import drawn  # noqa: E402
+from reference_sampler import ReferenceSampler, choose, copy_distribution, in_window  # noqa: E402
+
+from lstm_music.data.encoding import (  # noqa: E402
+    decode_events,  # noqa: E402
+    encode_piece,
+    encode_positions,
+)
+from lstm_music.data.events import join_chords  # noqa: E402
 from lstm_music.data.meter import Meter, time_signature  # noqa: E402
 from lstm_music.data.notes import event_starts  # noqa: E402
 from lstm_music.data.preparation import prepare  # noqa: E402
 from lstm_music.data.styles import NONE, style_index  # noqa: E402
 from lstm_music.data.vocab import Vocabulary, same_onset_index  # noqa: E402
 from lstm_music.evaluate.held_out import (  # noqa: E402
+    drawn_bars,
     open_checkpoint,
     read_held_out,
     rebuild_split,
     without_training_copies,
 )
+from lstm_music.evaluate.metrics import phrase_returns  # noqa: E402
+from lstm_music.evaluate.realness import segment_features, separability  # noqa: E402
 from lstm_music.evaluate.run import parse_args  # noqa: E402
 from lstm_music.model.repeats import BUCKETS, GRID, bucket, copy_probabilities  # noqa: E402
 from lstm_music.model.scoring import target_probabilities  # noqa: E402
 from lstm_music.streams import SPECIALS, streams_of  # noqa: E402
 
 BARS_BACK = (4, 8)
+ALL = "(all pieces)"
 
 
 def phrase_probabilities(rows: np.ndarray, ticks: np.ndarray, bars: list[int | None], chain: tuple) -> np.ndarray:
@@ -74,24 +92,24 @@ def phrase_probabilities(rows: np.ndarray, ticks: np.ndarray, bars: list[int | N
     return out
 
 
-def fitted_saving(mixed: np.ndarray, phrase: np.ndarray, buckets: np.ndarray) -> tuple[float, list]:
-    """Nats per event (summed over heads) with the phrase source mixed into `mixed` at the weight
-    per head and bucket that fits best, and the note head's weights."""
-    total, note = 0.0, []
+def fitted(mixed: np.ndarray, phrase: np.ndarray, buckets: np.ndarray) -> tuple[float, list[list[float]]]:
+    """Nats per event (summed over heads) with the phrase source mixed into `mixed` at the weight per
+    head and bucket that fits best, and those weights (per head: no match, then each of `BUCKETS`)."""
+    total, weights = 0.0, []
     for i in range(mixed.shape[1]):
+        weights.append([])
         for b in range(-1, len(BUCKETS)):
             rows = buckets == b
             has = rows & ~np.isnan(phrase[:, i])
             costs = [-np.log(np.maximum((1 - g) * mixed[has, i] + g * phrase[has, i], 1e-12)).sum() for g in GRID]
             total += min(costs) - np.log(np.maximum(mixed[rows & ~has, i], 1e-12)).sum()
-            if i == 0:
-                note.append(round(float(GRID[int(np.argmin(costs))]), 2))
-    return total / len(mixed), note
+            weights[-1].append(round(float(GRID[int(np.argmin(costs))]), 2))
+    return total / len(mixed), weights
 
 
 def score(loaded, seen: list) -> dict[str, tuple]:
-    """Per style of the held-out pieces `seen`: events, nats per event with the repeat memory, with
-    the phrase source too, and the note head's phrase weights by bucket."""
+    """Per style of the held-out pieces `seen`, and for all of them (`ALL`): events, nats per event
+    with the repeat memory, with the phrase source too, and its weights (`fitted`)."""
     metadata = loaded.metadata
     meters = Vocabulary(metadata.meters)
     order = tuple(loaded.model.music_layers.order)
@@ -117,17 +135,116 @@ def score(loaded, seen: list) -> dict[str, tuple]:
         mixed = (1 - memory) * net + memory * np.nan_to_num(copies)
         pooled[piece.style or NONE].append((mixed, phrase_probabilities(rows, ticks, bars, order), bucket(lengths)))
     out = {}
-    for style, parts in pooled.items():
+    everything = [part for style_parts in pooled.values() for part in style_parts]
+    for style, parts in [*pooled.items(), (ALL, everything)]:
         mixed, phrase, buckets = (np.concatenate([p[k] for p in parts]) for k in range(3))
-        with_phrase, note = fitted_saving(mixed, phrase, buckets)
-        out[style] = (len(mixed), float(-np.log(np.maximum(mixed, 1e-12)).sum(1).mean()), with_phrase, note)
+        with_phrase, weights = fitted(mixed, phrase, buckets)
+        out[style] = (len(mixed), float(-np.log(np.maximum(mixed, 1e-12)).sum(1).mean()), with_phrase, weights)
     return out
+
+
+class PhraseSampler(ReferenceSampler):
+    """The numpy reference sampler with the phrase source mixed into each head after the repeat
+    memory, at the `weights` of each piece's style (style index -> `fitted` weights; -1: for any
+    style without its own). Pieces start without a primer."""
+
+    def __init__(self, model, same_onset: int | None, weights: dict[int, list[list[float]]]) -> None:
+        super().__init__(model, same_onset)
+        self.weights = weights
+        self.heard: list[tuple[list, list, dict]] = []  # per piece: its rows, their ticks, each tick's first row
+
+    def run(self, length, settings, rng, history, states, bar):
+        self.heard = [([], [], {}) for _ in range(len(states[0]))]
+        return super().run(length, settings, rng, history, states, bar)
+
+    def proposals(self, previous: np.ndarray, times: np.ndarray) -> list[list[np.ndarray]]:
+        """Record each piece's `previous` row at its start `times`; return per piece the rows that
+        followed the same place in its onset 4 and 8 bars before."""
+        found: list[list[np.ndarray]] = []
+        for b, (rows, ticks, first) in enumerate(self.heard):
+            if previous[b, 0] >= len(SPECIALS):
+                first.setdefault(int(times[b]), len(rows))
+                rows.append(previous[b].copy())
+                ticks.append(int(times[b]))
+            found.append([])
+            if rows:
+                start, last, bar = ticks[-1], len(rows) - 1, int(self.bars.pieces[b, 1])
+                for back in BARS_BACK:
+                    earlier = first.get(start - back * bar)
+                    j = None if earlier is None else earlier + last - first[start]
+                    if j is not None and j < last and ticks[j] == start - back * bar:
+                        found[-1].append(rows[j + 1])
+        return found
+
+    def event(self, previous, states, matches, settings, rng, times=None):
+        found = self.proposals(previous, times)
+        probs, states, context = self.step(previous, states, times)
+        chosen = np.zeros((len(previous), len(self.streams)), dtype=np.int32)
+        for k, i in enumerate(self.order):
+            s = self.streams[i]
+            p = probs[s] if s in probs else self.head(s, context, chosen)
+            earlier = chosen[:, list(self.order[:k])]
+            p = np.array(self.with_repeats(p, matches, earlier, settings.repeat_weights[s], self.repeat_order))
+            for b, rows in enumerate(found):
+                copy = copy_distribution([tuple(r) for r in rows], tuple(earlier[b]), p.shape[1], self.repeat_order)
+                if copy is not None:
+                    weights = self.weights.get(int(self.styles[b, 0]), self.weights[-1])
+                    w = weights[i][int(bucket(matches[b][0])) + 1 if matches[b][0] else 0]
+                    p[b] = (1 - w) * p[b] + w * copy
+            if settings.pitch_window and s == "note":
+                p = in_window(p, self.registers, settings.pitch_window)
+            chosen[:, i] = choose(p, settings.temperature[s], settings.top_k, settings.top_p, rng)
+        return chosen, states
+
+
+def generation(loaded, real: list, scored: dict, count: int, length: int) -> None:
+    """Generate `count` pieces of `length` events without the phrase source, with its weights fitted
+    on all held-out pieces, and with each style's own; print per style the classifier against the
+    held-out pieces and the median `phrase_returns`, real and generated."""
+    metadata, trained = loaded.metadata, set(loaded.metadata.train_pieces)
+    held, returns = defaultdict(list), defaultdict(list)
+    for piece in real:
+        found = segment_features(list(piece.events), piece.meters) if piece.path not in trained else []
+        if found:
+            held[piece.style or NONE].append(found)
+            returns[piece.style or NONE].append(phrase_returns(list(piece.events)[:length], piece.meters))
+    names = [NONE, *metadata.styles]
+    by_index = {names.index(style): row[3] for style, row in scored.items() if style in names}
+    chosen = drawn(loaded, count, 0, "segments")
+    meters = [Meter(Fraction(0), *time_signature(metadata.piece_meters[i])) for i in chosen]
+    styles = np.asarray([metadata.register_styles[i] for i in chosen]) if metadata.styles else np.zeros(count, int)
+    registers = np.asarray([metadata.registers[i] for i in chosen], dtype=np.float32)
+    settings = parse_args(["--checkpoint", str(loaded.path)]).sampling_settings(metadata)
+    same = same_onset_index(loaded.vocabularies, metadata.representation)
+    pooled = scored[ALL][3]
+    zero = [[0.0] * len(pooled[0]) for _ in pooled]
+    ways = {"none": {-1: zero}, "all pieces' weights": {-1: pooled}, "each style's weights": by_index | {-1: pooled}}
+    order = sorted(held, key=lambda s: -len(held[s]))
+    print(f"\n{count} pieces of {length} events; per style: classifier, phrase returns (real: median of the held-out)")
+    print(f"| phrase source | all | {' | '.join(f'{s} ({np.median(returns[s]):.2f})' for s in order)} |")
+    print(f"|---|---|{'---|' * len(order)}")
+    for name, weights in ways.items():
+        sampler = PhraseSampler(loaded.model, same, weights)
+        rows = sampler.generate(
+            length, count, settings, 0, registers=registers, style=styles, bars=drawn_bars(loaded, meters)
+        )
+        made, back = defaultdict(list), defaultdict(list)
+        for piece, index, meter in zip(rows, styles, meters, strict=True):
+            events = join_chords(decode_events(piece, loaded.vocabularies))[:length]
+            made[names[index]].append(segment_features(events, [meter]))
+            back[names[index]].append(phrase_returns(events, [meter]))
+        every = separability([p for ps in held.values() for p in ps], [p for ps in made.values() for p in ps])
+        cells = [f"{separability(held[s], made[s])['balanced_accuracy']:.2f}, {np.median(back[s]):.2f}"
+                 if len(made.get(s, [])) >= 2 else "-" for s in order]  # fmt: skip
+        print(f"| {name} | {every['balanced_accuracy']:.2f} | {' | '.join(cells)} |", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", default="base")
     parser.add_argument("--data", default="corpus_midi/pretrain")
+    parser.add_argument("--generate", type=int, default=0, help="also generate this many pieces with the source")
+    parser.add_argument("--length", type=int, default=400, help="events per generated piece")
     args = parser.parse_args()
     settings = parse_args(["--checkpoint", args.checkpoint, "--data", args.data])
     loaded = open_checkpoint(settings)
@@ -139,10 +256,14 @@ def main() -> None:
         rebuild_split(loaded, pieces, Path(args.data))
     seen = prepare(held, metadata.representation, metadata.common_key, loaded.instruments, metadata.plays_as)
     held, seen = without_training_copies(loaded, held, seen, Path(args.data))
+    scored = score(loaded, seen)
     print("| style | events | nats/event, repeat memory | with the phrase source | saving | note weights by bucket |")
     print("|---|---|---|---|---|---|")
-    for style, (events, memory, phrase, note) in sorted(score(loaded, seen).items(), key=lambda kv: -kv[1][0]):
-        print(f"| {style} | {events} | {memory:.3f} | {phrase:.3f} | {(memory - phrase) / memory:.1%} | {note} |")
+    for style, (events, memory, phrase, weights) in sorted(scored.items(), key=lambda kv: -kv[1][0]):
+        print(f"| {style} | {events} | {memory:.3f} | {phrase:.3f} | {(memory - phrase) / memory:.1%} | {weights[0]} |")
+    if args.generate:
+        real = prepare(pieces, "chord", metadata.common_key, loaded.instruments, metadata.plays_as)
+        generation(loaded, real, scored, args.generate, args.length)
 
 
 if __name__ == "__main__":
