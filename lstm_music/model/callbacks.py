@@ -1,4 +1,5 @@
-"""The training run's own Keras callbacks: checkpoints with their repeat weights, and the time limit.
+"""The training run's own Keras callbacks: checkpoints with their repeat weights, the time limit, and
+Ctrl-C between batches.
 
 Imported only once Keras is loaded (`training.train`), so `train.py --help` and `--parse-only`
 start without it.
@@ -6,6 +7,8 @@ start without it.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -81,3 +84,35 @@ class TimeLimit(keras.callbacks.Callback):
         if self.minutes > 0 and self.agree(time.monotonic() > self.deadline) and not self.model.stop_training:
             print(f"\ntime limit of {self.minutes} minutes reached: stopping")
             self.model.stop_training = True
+
+
+class BetweenBatches(keras.callbacks.Callback):
+    """Within `with`, Ctrl-C stops the run between batches: the signal only sets a flag, and the next
+    batch's end (training or validation) raises `KeyboardInterrupt` there. Raised anywhere else it can
+    land inside TensorFlow's graph tracing, whose context managers it breaks ("Nesting violated"
+    instead of the interrupt), or halfway through writing a checkpoint. A second Ctrl-C stops at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pressed, self.previous = False, None
+
+    def __enter__(self) -> BetweenBatches:
+        if threading.current_thread() is threading.main_thread():  # only the main thread may set handlers
+            self.previous = signal.signal(signal.SIGINT, self.on_signal)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+    def on_signal(self, signum: int, frame) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+
+    def stop_if_pressed(self, *args, **kwargs) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = on_epoch_begin = on_epoch_end = stop_if_pressed

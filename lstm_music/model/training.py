@@ -359,7 +359,7 @@ def fit(model, settings: TrainSettings, first_epoch: int, data: tuple, checkpoin
     Ctrl-C or a write failure keep what was saved; return the best checkpoint's path."""
     import keras
 
-    from .callbacks import TimeLimit
+    from .callbacks import BetweenBatches, TimeLimit
     from .checkpoint import BEST, CheckpointError
 
     run_dir, monitor = checkpointer.run_dir, checkpointer.monitor
@@ -372,14 +372,15 @@ def fit(model, settings: TrainSettings, first_epoch: int, data: tuple, checkpoin
         *extra_callbacks,
     ]
     hidden = quiet() if settings.distribute else contextlib.nullcontext()  # tf.distribute's C++ notices while it trains
+    between = BetweenBatches()
     try:
-        with hidden:
+        with hidden, between:
             model.fit(
                 data[0],
                 validation_data=data[1],
                 epochs=first_epoch + settings.epochs,
                 initial_epoch=first_epoch,
-                callbacks=callbacks,
+                callbacks=[*callbacks, between],
                 shuffle=False,  # WindowDataset shuffles its windows itself, reproducibly from --seed
                 verbose=settings.progress if settings.progress is not None else (1 if sys.stdout.isatty() else 2),
             )
