@@ -123,7 +123,6 @@ def matmul_rate() -> float:
 def prepared(data: Path, representation: str = "chord") -> tuple[list[np.ndarray], dict[str, int], float]:
     """Training arrays and vocabulary sizes of `data` as train.py makes them, and notes per event."""
     from lstm_music.data.encoding import encode_piece
-    from lstm_music.data.events import token_pitches
     from lstm_music.data.preparation import prepare, split_pieces
     from lstm_music.data.vocab import build_vocabularies
 
@@ -132,7 +131,7 @@ def prepared(data: Path, representation: str = "chord") -> tuple[list[np.ndarray
     train = prepare(train, representation, False)
     vocabularies = build_vocabularies(train, 2, representation)
     events = [e for p in train for e in p.events]
-    notes_per_event = sum(len(token_pitches(e.note)) for e in events) / len(events)
+    notes_per_event = sum(len(e.pitches) for e in events) / len(events)
     arrays = [encode_piece(p, vocabularies) for p in train]
     return arrays, {s: len(v) for s, v in vocabularies.items()}, notes_per_event
 

@@ -18,6 +18,27 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 TPQ = 480
 
 
+def ev(note: str, offset: str, duration: str, instrument: str = "0"):
+    """An event written as its tokens (`tokens.token_event`): ``ev("C4.E4", "1/2", "1")``."""
+    from lstm_music.data.tokens import token_event
+
+    return token_event((note, offset, duration, instrument))
+
+
+def tokens_of(events) -> list[tuple[str, ...]]:
+    """The events as their tokens (note, offset, duration, instrument), to compare with written ones."""
+    from lstm_music.data.tokens import event_tokens
+
+    return [event_tokens(event) for event in events]
+
+
+def note_of(event) -> str:
+    """An event's note token: ``"C4"``, ``"E4.G4"``."""
+    from lstm_music.data.tokens import note_token
+
+    return note_token(event.pitches)
+
+
 def stored_metadata(checkpoint: Path) -> dict:
     """The JSON document of a checkpoint's metadata as stored (to change it as an older or damaged file would be)."""
     import h5py

@@ -7,7 +7,7 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
-from conftest import write_tracks
+from conftest import ev, write_tracks
 
 from generate_music import main
 from lstm_music.data.events import Event
@@ -30,7 +30,7 @@ def read_wav(path: Path) -> tuple[wave._wave_params, np.ndarray]:
 def scale_events(instrument: str = "0") -> list[Event]:
     """A C major scale in quarter notes, the first note at offset 0."""
     names = ["C4", "D4", "E4", "F4", "G4", "A4", "B4", "C5"]
-    return [Event(name, "0" if i == 0 else "1", "1", instrument) for i, name in enumerate(names)]
+    return [ev(name, "0" if i == 0 else "1", "1", instrument) for i, name in enumerate(names)]
 
 
 def rms(samples: np.ndarray) -> float:
@@ -128,7 +128,7 @@ def test_the_midi_file_stays_when_only_the_audio_fails(tiny_run: Path, tmp_path:
 
 
 def test_onsets_in_the_audio_follow_the_notes(soundfont: bytes, tmp_path: Path) -> None:
-    events = [Event("C4", "0", "1/2", "0"), Event("C4", "3", "1/2", "0")]  # a note, 3 beats of silence, a note
+    events = [ev("C4", "0", "1/2", "0"), ev("C4", "3", "1/2", "0")]  # a note, 3 beats of silence, a note
     samples = render(write_midi(events, tmp_path / "gap.mid", bpm=60), soundfont)
     loud = [rms(samples[int(44100 * t) : int(44100 * (t + Fraction(1, 4)))]) for t in (0, 2, 3)]
     assert loud[0] > 10 * loud[1] and loud[2] > 10 * loud[1]  # sound at 0 s and 3 s, near silence at 2 s

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import KNOWN_EVENTS, ROOT, unprivileged, write_tracks
+from conftest import KNOWN_EVENTS, ROOT, tokens_of, unprivileged, write_tracks
 
 from lstm_music.data import corpus as corpus_module
 from lstm_music.data.corpus import DataError, load_corpus
@@ -32,7 +32,7 @@ def test_bad_files_are_skipped_with_one_line_each(tmp_path: Path, known_midi: Pa
     shutil.copy(known_midi, nested / "good.MIDI")
     corpus = load_corpus(folder, cache_dir=None, workers=1, progress=False)
     assert [p.path for p in corpus.pieces] == ["nested/good.MIDI"]
-    assert [tuple(e) for e in corpus.pieces[0].events] == KNOWN_EVENTS
+    assert tokens_of(corpus.pieces[0].events) == KNOWN_EVENTS
     reasons = dict(corpus.skipped)
     assert reasons["empty.mid"] == "empty file"
     assert reasons["notes.mid"].startswith("not a MIDI file")
@@ -108,7 +108,7 @@ def test_cache_is_read_and_refreshed(tmp_path: Path, known_midi: Path, monkeypat
     write_tracks(folder / "b.mid", [[(0, 1, 72, 0)]])
     changed = load_corpus(folder, cache, workers=1, progress=False)
     assert (changed.parsed, changed.cached) == (1, 1)
-    assert [tuple(e) for e in changed.pieces[1].events] == [("C5", "0", "1", "0")]
+    assert tokens_of(changed.pieces[1].events) == [("C5", "0", "1", "0")]
 
     entries = sorted(cache.rglob("*.npz"))
     assert len(entries) == 2

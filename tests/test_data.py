@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import ev, note_of
 
 from lstm_music.data.dataset import WindowDataset, window_starts
 from lstm_music.data.encoding import encode_piece, encode_to_file, split_encoded
-from lstm_music.data.events import Event, Piece
+from lstm_music.data.events import Piece
 from lstm_music.data.preparation import augment, prepare, prepared, shifts, split_pieces, transpose_piece
 from lstm_music.data.vocab import (
     Vocabulary,
@@ -29,7 +30,7 @@ from lstm_music.streams import (
 
 
 def piece(name: str, notes: list[str]) -> Piece:
-    return Piece(name, [Event(n, "0.5", "1/3" if i % 2 else "1") for i, n in enumerate(notes)])
+    return Piece(name, [ev(n, "0.5", "1/3" if i % 2 else "1") for i, n in enumerate(notes)])
 
 
 def test_vocabulary_order_min_count_and_json_round_trip() -> None:
@@ -68,7 +69,7 @@ def test_pieces_encoded_one_at_a_time_to_disk_equal_the_whole_corpus_encoded_in_
 
     folder = ROOT / "midi_songs" / "bach"
     pieces = load_corpus(folder, tmp_path / "cache", progress=False, in_memory=False).pieces[:6]
-    pieces[0].events = [Event("C4.E4.G9", "0", "1"), *pieces[0].events]  # G9 + 1 leaves MIDI: not transposed up
+    pieces[0].events = [ev("C4.E4.G9", "0", "1"), *pieces[0].events]  # G9 + 1 leaves MIDI: not transposed up
     whole = augment(prepare(pieces, "note", False), 1)  # the pieces, then each moved down, then up
     census = count_tokens(prepared(pieces, "note", False, False, [0, *shifts(1)]))  # shifts(1) == [-1, 1]
     assert census.sizes == [len(p.events) for p in whole] and len(whole) == 6 * 3 - 1
@@ -86,7 +87,7 @@ def test_pieces_encoded_one_at_a_time_to_disk_equal_the_whole_corpus_encoded_in_
 def test_transposition_shifts_pitches_and_stays_in_range() -> None:
     original = piece("a", ["C4", "E4.G4"])
     up = transpose_piece(original, 2)
-    assert [e.note for e in up.events] == ["D4", "F#4.A4"]
+    assert [note_of(e) for e in up.events] == ["D4", "F#4.A4"]
     assert [e.duration for e in up.events] == [e.duration for e in original.events]
     assert transpose_piece(piece("high", ["G9"]), 1) is None
     assert len(augment([original], 2)) == 5

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import mido
 import pytest
-from conftest import ROOT, TPQ, train_args, write_tracks
+from conftest import ROOT, TPQ, ev, note_of, tokens_of, train_args, write_tracks
 
 from lstm_music.data.events import Event, merge_instruments, split_chords, without_drums
-from lstm_music.data.instruments import channels
+from lstm_music.data.instruments import DRUMS, channels
 from lstm_music.data.midi_io import read_piece, write_midi
 from lstm_music.evaluate.metrics import instrument_report
 
@@ -44,11 +44,14 @@ def played(events: list[Event]) -> set[tuple]:
 
 def test_three_instruments_survive_read_events_write(tmp_path: Path) -> None:
     piece = read_piece(trio(tmp_path / "trio.mid"))
-    assert {e.instrument for e in piece.events} == {"40", "42", "0"}
-    violin = [e.note for e in piece.events if e.instrument == "40"]
+    assert {e.instrument for e in piece.events} == {40, 42, 0}
+    violin = [note_of(e) for e in piece.events if e.instrument == 40]
     assert violin == ["E5", "D5", "C5", "D5", "E5", "E5", "E5", "G5"]
-    assert [e.note for e in piece.events if e.instrument == "42"] == ["C3", "G2"]
-    assert [e.note for e in piece.events if e.instrument == "0"] == ["C4.E4.G4", "B3.D4.G4"]  # chords of one instrument
+    assert [note_of(e) for e in piece.events if e.instrument == 42] == ["C3", "G2"]
+    assert [note_of(e) for e in piece.events if e.instrument == 0] == [
+        "C4.E4.G4",
+        "B3.D4.G4",
+    ]  # chords of one instrument
     again = read_piece(write_midi(piece.events, tmp_path / "again.mid"))
     assert again.events == piece.events
     notes = split_chords(piece.events)  # the note-level form the model learns from
@@ -61,8 +64,8 @@ def test_three_instruments_survive_read_events_write(tmp_path: Path) -> None:
 
 def test_notes_of_different_instruments_never_form_one_chord(tmp_path: Path) -> None:
     path = write_ensemble(tmp_path / "unison.mid", [(0, VIOLIN, [(0, 1, 67)]), (1, 41, [(0, 1, 60)])])
-    assert [tuple(e) for e in read_piece(path).events] == [("C4", "0", "1", "41"), ("G4", "0", "1", "40")]
-    assert [tuple(e) for e in merge_instruments(read_piece(path).events)] == [("C4.G4", "0", "1", "0")]
+    assert tokens_of(read_piece(path).events) == [("C4", "0", "1", "41"), ("G4", "0", "1", "40")]
+    assert tokens_of(merge_instruments(read_piece(path).events)) == [("C4.G4", "0", "1", "0")]
 
 
 def test_merge_reproduces_the_events_of_one_merged_instrument(tmp_path: Path) -> None:
@@ -81,11 +84,11 @@ def test_program_changes_inside_a_track_are_followed(tmp_path: Path) -> None:
         track.append(mido.Message("note_off", note=pitch, channel=0, time=TPQ))
     midi.tracks.append(track)
     midi.save(str(tmp_path / "changes.mid"))
-    assert [(e.note, e.instrument) for e in read_piece(tmp_path / "changes.mid").events] == [
-        ("C5", "40"),
-        ("D5", "73"),
-        ("E5", "73"),
-        ("F5", "40"),
+    assert [(note_of(e), e.instrument) for e in read_piece(tmp_path / "changes.mid").events] == [
+        ("C5", 40),
+        ("D5", 73),
+        ("E5", 73),
+        ("F5", 40),
     ]
 
 
@@ -98,21 +101,21 @@ def test_hostile_files_give_usable_pieces(tmp_path: Path) -> None:
     assert all(m.channel != 9 for t in written.tracks for m in t if m.type == "note_on")  # never on the drum channel
     assert played(read_piece(tmp_path / "again.mid").events) == played(piece.events)
     pitched_drums = write_ensemble(tmp_path / "drums.mid", [(9, 0, MELODY)])  # a melody on channel 10 by mistake
-    assert {e.instrument for e in read_piece(pitched_drums).events} == {"drums"}
+    assert {e.instrument for e in read_piece(pitched_drums).events} == {DRUMS}
 
 
 def test_channels_keep_drums_on_ten_and_pitched_instruments_off_it() -> None:
-    assigned = channels(["0", "drums", *map(str, range(1, 20))])
-    assert assigned["drums"] == 9
-    assert all(channel != 9 for token, channel in assigned.items() if token != "drums")
+    assigned = channels([0, DRUMS, *range(1, 20)])
+    assert assigned[DRUMS] == 9
+    assert all(channel != 9 for token, channel in assigned.items() if token != DRUMS)
 
 
 def test_drums_are_written_back_on_channel_ten(tmp_path: Path) -> None:
     path = write_ensemble(tmp_path / "band.mid", [(0, 33, BASS), (9, 0, [(b, 0.25, 36) for b in range(4)])])
     events = read_piece(path).events
-    assert {e.instrument for e in events} == {"33", "drums"}
+    assert {e.instrument for e in events} == {33, DRUMS}
     forced = read_piece(write_midi(events, tmp_path / "forced.mid", forced=73)).events  # a flute, the drums kept
-    assert played(forced) == {(s, p, n, "drums" if i == "drums" else "73") for s, p, n, i in played(events)}
+    assert played(forced) == {(s, p, n, DRUMS if i == DRUMS else 73) for s, p, n, i in played(events)}
     written = mido.MidiFile(write_midi(events, tmp_path / "again.mid"))
     drum_channels = {m.channel for t in written.tracks for m in t if m.type == "note_on" and m.note == 36}
     assert drum_channels == {9}
@@ -120,8 +123,8 @@ def test_drums_are_written_back_on_channel_ten(tmp_path: Path) -> None:
 
 
 def test_instrument_report_finds_a_part_outside_its_real_range() -> None:
-    real = [[Event("C3", "0", "1", "42"), Event("G5", "0", "1", "40"), Event("E3", "1", "1", "42")]] * 3
-    generated = [[Event("C3", "0", "1", "42"), Event("A5", "0", "1", "42"), Event("G5", "0", "1", "40")]]
+    real = [[ev("C3", "0", "1", "42"), ev("G5", "0", "1", "40"), ev("E3", "1", "1", "42")]] * 3
+    generated = [[ev("C3", "0", "1", "42"), ev("A5", "0", "1", "42"), ev("G5", "0", "1", "40")]]
     report = instrument_report(generated, real)
     assert report["42"]["notes_outside_range"] == pytest.approx(0.5)  # the cello's A5 is the violin's register
     assert report["40"]["notes_outside_range"] == 0.0
@@ -204,7 +207,7 @@ def test_a_model_with_instruments_writes_one_track_per_instrument(trio_run: Path
     tracks = mido.MidiFile(out).tracks
     programs = {m.program for t in tracks for m in t if m.type == "program_change"}
     assert len(tracks) == len(programs) >= 2 and programs <= {PIANO, VIOLIN, CELLO}
-    assert {read_piece(out).events[0].instrument} <= {"0", "40", "42"}
+    assert {read_piece(out).events[0].instrument} <= {0, 40, 42}
     forced = tmp_path / "forced.mid"
     result = subprocess.run(
         [*command[:-1], str(forced), "--seed", "3", "--length", "300", "--instrument", "flute"],
@@ -247,7 +250,7 @@ def test_an_instrument_seen_once_is_still_an_instrument() -> None:
     from lstm_music.data.vocab import build_vocabularies
     from lstm_music.streams import INSTRUMENT
 
-    pieces = [Piece("a", [Event("C4", "0", "1", "40")] * 20), Piece("b", [Event("C2", "0", "1", "71")])]
+    pieces = [Piece("a", [ev("C4", "0", "1", "40")] * 20), Piece("b", [ev("C2", "0", "1", "71")])]
     vocabularies = build_vocabularies(pieces, min_count=2, representation="note", instruments=True)
     assert vocabularies[INSTRUMENT].tokens == ["<unk>", "<start>", "40", "71"]  # min-count is for rhythms
     assert encode_piece(pieces[1], vocabularies)[1].tolist() == [2 + 36, 2, 2, 3]  # C2 on the clarinet, not <unk>
@@ -256,15 +259,15 @@ def test_an_instrument_seen_once_is_still_an_instrument() -> None:
 def test_auto_learns_the_instruments_that_hold_a_real_share_of_the_notes() -> None:
     from lstm_music.data.instruments import instrument_plan
 
-    assert instrument_plan({"0": 990, "1": 10}, "auto") == (False, {})  # two pianos are one instrument to a listener
-    assert instrument_plan({"0": 990, "1": 10}, "separate") == (True, {})
-    assert instrument_plan({"40": 300, "41": 250, "42": 200}, "merge") == (False, {})
-    quartet = {"40": 520, "42": 210, "41": 200}  # two violins, cello and viola: one family, all three learned
+    assert instrument_plan({0: 990, 1: 10}, "auto") == (False, {})  # two pianos are one instrument to a listener
+    assert instrument_plan({0: 990, 1: 10}, "separate") == (True, {})
+    assert instrument_plan({40: 300, 41: 250, 42: 200}, "merge") == (False, {})
+    quartet = {40: 520, 42: 210, 41: 200}  # two violins, cello and viola: one family, all three learned
     assert instrument_plan(quartet, "auto") == (True, {})
-    game = {"0": 600, "48": 250, "33": 100, "1": 20, "4": 10, "49": 10, "73": 8, "81": 2}  # a piano arrangement
+    game = {0: 600, 48: 250, 33: 100, 1: 20, 4: 10, 49: 10, 73: 8, 81: 2}  # a piano arrangement
     learned, plays_as = instrument_plan(game, "auto")
-    assert learned and plays_as == {"1": "0", "4": "0", "49": "48", "73": "0", "81": "0"}  # its family, else piano
-    assert instrument_plan({"0": 980, "drums": 20}, "auto") == (True, {})  # drums were asked for: they stay
+    assert learned and plays_as == {1: 0, 4: 0, 49: 48, 73: 0, 81: 0}  # its family, else piano
+    assert instrument_plan({0: 980, DRUMS: 20}, "auto") == (True, {})  # drums were asked for: they stay
 
 
 def test_a_folder_of_one_instrument_with_a_rare_second_trains_three_streams_on_the_first(tmp_path: Path) -> None:
@@ -281,7 +284,7 @@ def test_a_folder_of_one_instrument_with_a_rare_second_trains_three_streams_on_t
     flags = train_args(data, tmp_path / "w", tmp_path / "c", "violin", "--epochs", "1", "--val-fraction", "0.25")
     assert main(flags) == 0
     metadata = read_metadata(tmp_path / "w" / "violin" / "best.weights.h5")
-    assert INSTRUMENT not in vocabularies_from_json(metadata.vocabularies) and metadata.plays == "40"
+    assert INSTRUMENT not in vocabularies_from_json(metadata.vocabularies) and metadata.plays == 40
     out = tmp_path / "out.mid"
     command = [sys.executable, "generate_music.py", "--checkpoint", str(tmp_path / "w" / "violin"), "--out", str(out)]
     result = subprocess.run([*command, "--length", "20", "--seed", "1"], cwd=ROOT, capture_output=True, text=True)

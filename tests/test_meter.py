@@ -11,9 +11,9 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
-from conftest import ROOT, TPQ, train_args
+from conftest import ROOT, TPQ, ev, train_args
 
-from lstm_music.data.events import Event, format_ql, parse_ql
+from lstm_music.data.events import Event
 from lstm_music.data.meter import COMMON, OFF_GRID, Meter, off_the_grid, positions, time_signature
 from lstm_music.data.midi_io import read_piece, write_midi
 from lstm_music.evaluate.realness import FEATURES, TELLING, segment_features, separability, telling
@@ -102,7 +102,7 @@ def test_time_signatures_are_checked() -> None:
 def test_the_written_midi_and_musicxml_carry_the_time_signature(tmp_path: Path) -> None:
     from lstm_music.data.midi_io import events_to_score
 
-    events = [Event("C4", "0", "1"), Event("E4", "1", "0.5"), Event("G4", "0.5", "1.5")]
+    events = [ev("C4", "0", "1"), ev("E4", "1", "0.5"), ev("G4", "0.5", "1.5")]
     path = write_midi(events, tmp_path / "jig.mid", meter=(6, 8))
     assert read_piece(path).meters == (Meter(Fraction(0), 6, 8),)
     score = events_to_score(events, meter=(6, 8))
@@ -184,7 +184,7 @@ def test_the_classifier_tells_plainly_different_sets_apart_and_not_two_halves_of
         for _ in range(300):
             offset = "1" if steady else str(rng.choice(["0.25", "1/3", "0.75", "1.5"]))
             pitch = 60 + int(rng.integers(0, 3 if steady else 24))
-            events.append(Event(f"{'CDEFGAB'[pitch % 7]}4", offset, "0.5"))
+            events.append(ev(f"{'CDEFGAB'[pitch % 7]}4", offset, "0.5"))
         return segment_features(events, meter)
 
     rng = np.random.default_rng(0)
@@ -205,7 +205,7 @@ def test_the_classifier_says_what_tells_real_pieces_from_the_same_pieces_off_the
         return found
 
     def late(events: list[Event]) -> list[Event]:  # every onset a 16th later: the first event's offset grows
-        return [events[0]._replace(offset=format_ql(parse_ql(events[0].offset) + Fraction(1, 4))), *events[1:]]
+        return [events[0]._replace(offset=events[0].offset + Fraction(1, 4)), *events[1:]]
 
     real = [segments(list(p.events), p.meters) for p in pieces]
     moved = [segments(late(list(p.events)), p.meters) for p in pieces]

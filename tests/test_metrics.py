@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, ev
 
-from lstm_music.data.events import Event
 from lstm_music.data.meter import Meter
 from lstm_music.evaluate.baseline import NGram
 from lstm_music.evaluate.metrics import (
@@ -26,8 +25,8 @@ from lstm_music.evaluate.metrics import (
 from lstm_music.evaluate.music_report import copy_reference, music_report
 from lstm_music.evaluate.run import main as evaluate_main
 
-E0, E1, E2 = Event("C4", "0", "1"), Event("E4.G4", "1", "1"), Event("C4", "1", "1")
-E3, E4, E5 = Event("C4", "1", "0.5"), Event("C4", "0.5", "0.5"), Event("G3", "0.5", "2")
+E0, E1, E2 = ev("C4", "0", "1"), ev("E4.G4", "1", "1"), ev("C4", "1", "1")
+E3, E4, E5 = ev("C4", "1", "0.5"), ev("C4", "0.5", "0.5"), ev("G3", "0.5", "2")
 PIECE = [E0, E1, E2, E3, E4, E5]
 PITCH_CLASSES = np.array([4, 0, 0, 0, 1, 0, 0, 2, 0, 0, 0, 0])  # of PIECE: C four times, E once, G twice
 KK = [  # Krumhansl-Kessler major and minor profiles, tonic first
@@ -69,14 +68,14 @@ def test_piece_metrics_equal_hand_computed_values() -> None:
 
 
 def test_phrase_returns_finds_a_tune_that_comes_back_in_its_own_meter(tmp_path: Path) -> None:
-    from lstm_music.data.events import pitch_name
     from lstm_music.data.midi_io import read_piece, write_midi
+    from lstm_music.data.tokens import pitch_name
 
     phrase = np.random.default_rng(0).permutation(12) + 60  # four bars of 3/4, one note a beat, all different
     pitches = [*phrase, *phrase]  # played twice: the second time, each note follows as 4 bars before
 
     def returns(meter: tuple[int, int]) -> float:
-        events = [Event(pitch_name(int(p)), "0" if i == 0 else "1", "1") for i, p in enumerate(pitches)]
+        events = [ev(pitch_name(int(p)), "0" if i == 0 else "1", "1") for i, p in enumerate(pitches)]
         piece = read_piece(write_midi(events, tmp_path / f"{meter[0]}.mid", meter=meter))
         assert [m.numerator for m in piece.meters] == [meter[0]]
         return phrase_returns(list(piece.events), piece.meters)
@@ -89,7 +88,6 @@ def test_phrase_returns_finds_a_tune_that_comes_back_in_its_own_meter(tmp_path: 
 def test_key_of_real_chorales_and_the_shift_to_a_common_key() -> None:
     from conftest import shipped
 
-    from lstm_music.data.events import token_pitches
     from lstm_music.data.keys import estimate_key, key_clarity
     from lstm_music.data.midi_io import read_piece
     from lstm_music.data.preparation import to_common_key
@@ -97,11 +95,11 @@ def test_key_of_real_chorales_and_the_shift_to_a_common_key() -> None:
     # BWV 1.6 is in F major, BWV 101.7 in D minor (their first chords say so)
     for name, tonic, mode in (("bach_bwv1.6.mid", 5, "major"), ("bach_bwv101.7.mid", 2, "minor")):
         piece = read_piece(shipped(name))
-        pitches = [p for e in piece.events for p in token_pitches(e.note)]
+        pitches = [p for e in piece.events for p in e.pitches]
         assert estimate_key(pitches)[:2] == (tonic, mode) and key_clarity(pitches) > 0.8
         moved, shift = to_common_key(piece)
         assert shift == -5  # F major -> C major and D minor -> A minor: down a fourth
-        assert estimate_key([p for e in moved.events for p in token_pitches(e.note)])[:2] == (
+        assert estimate_key([p for e in moved.events for p in e.pitches])[:2] == (
             {"major": 0, "minor": 9}[mode],
             mode,
         )
@@ -110,7 +108,7 @@ def test_key_of_real_chorales_and_the_shift_to_a_common_key() -> None:
 
 
 def test_loops_copies_and_histograms_by_hand() -> None:
-    a, b, c, d = (Event(n, "1", "1") for n in ("A4", "B4", "C5", "D5"))
+    a, b, c, d = (ev(n, "1", "1") for n in ("A4", "B4", "C5", "D5"))
     assert loop_share([a, b, a, b, a, b], phrase=2) == 1.0
     assert loop_share([a, b, c, a, b, d], phrase=2) == pytest.approx(2 / 5)  # AB twice among AB BC CA AB BD
     assert longest_copy([E0, E1, E2], [[E0], [E1, E2]]) == 2  # no match runs across two training pieces
@@ -123,7 +121,7 @@ def test_loops_copies_and_histograms_by_hand() -> None:
 
 
 def test_copy_reference_leaves_each_training_piece_out_of_its_own_search() -> None:
-    a, b, c, d, e = (Event(n, "1", "1") for n in ("A4", "B4", "C5", "D5", "E5"))
+    a, b, c, d, e = (ev(n, "1", "1") for n in ("A4", "B4", "C5", "D5", "E5"))
     training = [[a, b, c, d], [a, b, c, e], [e, d, c], [a]]
     held_out = [[d, c, b, a], [b, c, d, e, a]]
     # held out, first 3 events: D C B shares only "D C" with [E D C]; B C D has all three in the first.
@@ -144,8 +142,8 @@ def test_ngram_witten_bell_by_hand() -> None:
 
 def test_one_note_loop_is_flagged_and_outside_the_real_range() -> None:
     notes = ["C4", "E4", "G4", "B4", "D5", "F4", "A4", "C5", "E5", "G3"]
-    real = [[Event(notes[(i * k) % 10], "0.5", ["0.5", "1"][i % 2]) for i in range(60)] for k in (1, 3, 7, 9)]
-    loop = [Event("C4", "0.5", "0.5")] * 60
+    real = [[ev(notes[(i * k) % 10], "0.5", ["0.5", "1"][i % 2]) for i in range(60)] for k in (1, 3, 7, 9)]
+    loop = [ev("C4", "0.5", "0.5")] * 60
     report = music_report([loop, real[0]], real, real, real)
     assert report["loops"] == [0]
     assert report["per_piece"]["longest_run"]["generated"][0] == 60
@@ -221,7 +219,7 @@ def test_known_chord_nats_sum_the_notes_of_each_chord_the_training_split_knows()
     from lstm_music.data.events import Piece, split_chords
     from lstm_music.evaluate.held_out import known_chord_nats
 
-    chord, other = Event("C4.E4.G4", "1", "1"), Event("D4.F4", "1", "1")
+    chord, other = ev("C4.E4.G4", "1", "1"), ev("D4.F4", "1", "1")
     training = [[chord, chord, other]]  # with min_count 2 the C major chord is known, D4.F4 is not
     notes = Piece("", split_chords([chord, other, chord]))  # C E G | D F | C E G, one event per note
     probabilities = np.full((8, 3), 0.5)

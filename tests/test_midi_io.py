@@ -5,27 +5,19 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import KNOWN_EVENTS, ROOT, shipped, write_tracks
+from conftest import KNOWN_EVENTS, ROOT, ev, note_of, shipped, tokens_of, write_tracks
 
-from lstm_music.data.events import (
-    Event,
-    format_ql,
-    join_chords,
-    note_token,
-    parse_ql,
-    pitch_name,
-    pitch_number,
-    split_chords,
-    without_drums,
-)
+from lstm_music.data.events import join_chords, split_chords, without_drums
+from lstm_music.data.instruments import DRUMS
 from lstm_music.data.midi_io import UnreadableFile, read_midi, read_piece, read_score, write_midi
+from lstm_music.data.tokens import format_ql, note_token, parse_ql, pitch_name, pitch_number
 
 
 def test_known_file_parses_to_exact_events(known_midi: Path) -> None:
     piece = read_piece(known_midi)
-    assert [tuple(e) for e in without_drums(piece.events)] == KNOWN_EVENTS
-    drums = [e for e in piece.events if e.instrument == "drums"]
-    assert [e.note for e in drums] == ["C2"] * 6 and all(e.duration == "0.25" for e in drums)
+    assert tokens_of(without_drums(piece.events)) == KNOWN_EVENTS
+    drums = [e for e in piece.events if e.instrument == DRUMS]
+    assert [note_of(e) for e in drums] == ["C2"] * 6 and all(e.duration == Fraction(1, 4) for e in drums)
     assert piece.bpm == pytest.approx(100.0)
 
 
@@ -69,20 +61,20 @@ def test_note_events_of_a_real_file_write_back_every_note(tmp_path: Path) -> Non
 
     song = shipped("joplin_maple_leaf_rag.mid")
     notes = split_chords(read_piece(song).events)
-    assert all("." not in e.note for e in notes)
+    assert all("." not in note_of(e) for e in notes)
     assert mido_notes(write_midi(notes, tmp_path / "again.mid")) == mido_notes(song)  # pitch, onset and length
 
 
 def test_the_lowest_and_highest_pitches_are_written_where_they_are(tmp_path: Path) -> None:
-    events = [Event("C#-1", "0", "1"), Event("B-1.C0.G9", "1", "1")]  # MIDI 1, then 11, 12 and 127
+    events = [ev("C#-1", "0", "1"), ev("B-1.C0.G9", "1", "1")]  # MIDI 1, then 11, 12 and 127
     assert read_piece(write_midi(events, tmp_path / "edges.mid")).events == events
 
 
 def test_splitting_chords_goes_lowest_first_and_joins_back() -> None:
-    chords = [tuple(e) for e in split_chords([Event(*e) for e in KNOWN_EVENTS])]
+    chords = tokens_of(split_chords([ev(*e) for e in KNOWN_EVENTS]))
     expected = [("C3", "0", "4"), ("C4", "0", "1"), ("E4", "1", "2"), ("G4", "0", "2"), ("G2", "3", "2")]
     assert chords[:5] == [(*e, "0") for e in expected]
-    assert [tuple(e) for e in join_chords(split_chords([Event(*e) for e in KNOWN_EVENTS]))] == KNOWN_EVENTS
+    assert tokens_of(join_chords(split_chords([ev(*e) for e in KNOWN_EVENTS]))) == KNOWN_EVENTS
     for song in sorted((ROOT / "midi_songs").rglob("*.mid"))[::20]:
         events = read_piece(song).events
         assert join_chords(split_chords(events)) == events, song.name
@@ -122,7 +114,7 @@ def test_drums_only_file_is_read_as_drums_and_left_out_without_them(tmp_path: Pa
     from lstm_music.data.corpus import load_corpus
 
     path = write_tracks(tmp_path / "drums.mid", [[(b, 0.5, 38, 9) for b in range(8)]])
-    assert {tuple(e) for e in read_piece(path).events} == {("D2", e, "0.5", "drums") for e in ("0", "1")}
+    assert set(tokens_of(read_piece(path).events)) == {("D2", e, "0.5", "drums") for e in ("0", "1")}
     assert (
         load_corpus(tmp_path, None, workers=1, progress=False, drums=True).pieces[0].events == read_piece(path).events
     )
@@ -148,8 +140,8 @@ def test_type_0_file_keeps_every_pitched_channel(tmp_path: Path) -> None:
     midi.save(tmp_path / "type0.mid")
     piece = read_midi(tmp_path / "type0.mid")
     expected = [("C3", "0", "0.5", "0"), ("C4", "0", "1", "0"), ("C3", "1", "0.5", "0"), ("C#4", "0", "1", "0")]
-    assert [tuple(e) for e in without_drums(piece.events)] == expected
-    assert [e.note for e in piece.events if e.instrument == "drums"] == ["C2", "C2"]
+    assert tokens_of(without_drums(piece.events)) == expected
+    assert [note_of(e) for e in piece.events if e.instrument == DRUMS] == ["C2", "C2"]
     assert piece.bpm == pytest.approx(90.0)
 
 
@@ -191,5 +183,5 @@ def test_implausible_tempi_are_ignored_and_the_notes_kept(tmp_path: Path, tempo:
     path = tmp_path / f"tempo{tempo}.mid"
     mido.MidiFile(ticks_per_beat=480, tracks=[track]).save(path)
     piece = read_piece(path)  # a tempo of 0 used to make the whole file unreadable (ZeroDivisionError)
-    assert [e.note for e in piece.events] == ["C4", "E4", "G4"]
+    assert [note_of(e) for e in piece.events] == ["C4", "E4", "G4"]
     assert piece.bpm == bpm

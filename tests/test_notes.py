@@ -1,5 +1,5 @@
 """Pieces held as numbers (`notes`): the cache stores them, and training prepares, counts and encodes
-them into exactly the events, counts and rows of the string path (what every release before used)."""
+them into exactly the events, counts and rows of the event-list path, which works event by event."""
 
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ def corpus_pieces(tmp_path_factory) -> list[Piece]:
     return load_corpus(folder, cache, workers=1, progress=False, drums=True).pieces
 
 
-def as_strings(piece: Piece) -> Piece:
-    """The same piece with its events as a plain list: what the string path reads."""
+def as_list(piece: Piece) -> Piece:
+    """The same piece with its events as a plain list: what the event-list path reads."""
     return Piece(piece.path, list(piece.events), piece.bpm)
 
 
@@ -54,11 +54,11 @@ def test_the_cache_holds_the_parsed_events_as_numbers(corpus_pieces, tmp_path: P
 
 @pytest.mark.parametrize("common_key", [False, True])
 @pytest.mark.parametrize("instruments", [False, True])
-def test_prepared_numbers_give_the_events_of_the_string_path(corpus_pieces, common_key, instruments) -> None:
-    plays_as = {"1": "0"} if instruments else None  # the bright piano plays as the grand piano
+def test_prepared_numbers_give_the_events_of_the_list_path(corpus_pieces, common_key, instruments) -> None:
+    plays_as = {1: 0} if instruments else None  # the bright piano plays as the grand piano
     for piece in corpus_pieces:
         fast = prepare_piece(piece, "note", common_key, instruments, plays_as)
-        slow = prepare_piece(as_strings(piece), "note", common_key, instruments, plays_as)
+        slow = prepare_piece(as_list(piece), "note", common_key, instruments, plays_as)
         assert isinstance(fast.events, NoteEvents) and not isinstance(slow.events, NoteEvents)
         assert list(fast.events) == slow.events and len(fast.events) == len(slow.events), piece.path
         for shift in (-7, 5, 60):
@@ -68,9 +68,9 @@ def test_prepared_numbers_give_the_events_of_the_string_path(corpus_pieces, comm
                 assert moved.path == expected.path and list(moved.events) == expected.events
 
 
-def test_counts_rows_and_unknown_notes_are_those_of_the_string_path(corpus_pieces) -> None:
+def test_counts_rows_and_unknown_notes_are_those_of_the_list_path(corpus_pieces) -> None:
     fast = [prepare_piece(p, "note", True, True) for p in corpus_pieces]
-    slow = [prepare_piece(as_strings(p), "note", True, True) for p in corpus_pieces]
+    slow = [prepare_piece(as_list(p), "note", True, True) for p in corpus_pieces]
     census, expected = count_tokens(fast), count_tokens(slow)
     assert census.counts == expected.counts and census.sizes == expected.sizes
     vocabularies = build_vocabularies(census, 3, "note", instruments=True)  # some rhythms become <unk>
@@ -78,4 +78,4 @@ def test_counts_rows_and_unknown_notes_are_those_of_the_string_path(corpus_piece
         assert np.array_equal(encode_piece(a, vocabularies), encode_piece(b, vocabularies)), a.path
     counts = unknown_notes(fast, vocabularies)
     assert counts == unknown_notes(slow, vocabularies) and counts["rhythm"] > 0
-    assert instruments_used(corpus_pieces) == instruments_used([as_strings(p) for p in corpus_pieces])
+    assert instruments_used(corpus_pieces) == instruments_used([as_list(p) for p in corpus_pieces])

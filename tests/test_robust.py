@@ -87,18 +87,12 @@ def test_damaged_files_are_read_or_skipped_with_one_line(tmp_path: Path) -> None
     assert {"tempo0.mid", "slow.mid", "fast.mid", "many_tracks.mid", "zero_length.mid"} <= used
     assert {"empty.mid", "random.mid", "text.mid", "drums.mid"} <= {name for name, _ in corpus.skipped}
     for piece in corpus.pieces:
-        assert piece.events and all(0 <= p < 128 for e in piece.events for p in map(int, _pitches(e.note)))
+        assert piece.events and all(0 <= p < 128 for e in piece.events for p in e.pitches)
     again = load_corpus(folder, tmp_path / "cache", workers=2, progress=False)  # from the cache: the same
     assert [(p.path, p.events) for p in again.pieces] == [(p.path, p.events) for p in corpus.pieces]
     result = run("train.py", "--data", str(folder), "--parse-only", "--cache-dir", str(tmp_path / "c2"))
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert temporary_files(tmp_path) == []
-
-
-def _pitches(token: str) -> list[int]:
-    from lstm_music.data.events import token_pitches
-
-    return list(token_pitches(token))
 
 
 # --- full disks --------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from reference_sampler import build_head_models, build_step_model
 
 from lstm_music.data.corpus import load_corpus
 from lstm_music.data.encoding import encode_piece
-from lstm_music.data.events import token_pitches
 from lstm_music.data.midi_io import read_piece
 from lstm_music.data.preparation import prepare, split_pieces
 from lstm_music.data.vocab import vocabularies_to_json
@@ -78,7 +77,7 @@ def test_checkpoint_is_self_contained_and_reloads_identically(tiny_run: Path, ti
     assert metadata.representation == "note" and metadata.common_key is True
     assert np.array_equal(train_rows, np.concatenate([encode_piece(p, vocabularies) for p in seen]))
     # each training piece's register (5th and 95th percentile pitch), for generation to draw from
-    registers = [np.percentile([m for e in p.events for m in token_pitches(e.note)], [5, 95]) for p in seen]
+    registers = [np.percentile([m for e in p.events for m in e.pitches], [5, 95]) for p in seen]
     np.testing.assert_allclose(metadata.registers, registers, atol=0.051)
 
     rows = encode_piece(validation[0], vocabularies)[:40]

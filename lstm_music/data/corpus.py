@@ -5,7 +5,7 @@ keyed by the SHA-256 of the file's bytes, the parser settings and the cache form
 files are never parsed twice (renamed or moved files included), changed files are parsed again and
 removed files simply drop out. A file that cannot be used is cached with its reason, so it is
 reported again without being parsed again. A cache entry that cannot be read is ignored and rebuilt.
-A piece's events are `notes.NoteEvents`: made as strings only when read, while training works on
+A piece's events are `notes.NoteEvents`: made as `Event`s only when read, while training works on
 the numbers, so a warm start costs little more than reading the cache.
 
 Training reads a corpus with ``in_memory=False``: each piece then keeps only its event count and

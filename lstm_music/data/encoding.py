@@ -12,6 +12,7 @@ from ..streams import START_INDEX, UNK_INDEX, streams_of
 from .events import Event, Piece
 from .meter import in_force, off_the_grid, positions
 from .notes import event_starts, held_notes
+from .tokens import event_tokens, token_event
 from .vocab import Vocabulary
 
 
@@ -23,7 +24,10 @@ def encode_piece(piece: Piece, vocabularies: dict[str, Vocabulary]) -> np.ndarra
         encoded = notes.encoded([vocabularies[s].encode for s in streams])
         return np.concatenate([np.full((1, len(streams)), START_INDEX, dtype=np.int32), encoded])
     rows = [[START_INDEX] * len(streams)]
-    rows += [[vocabularies[s].encode(event[i]) for i, s in enumerate(streams)] for event in piece.events]
+    for event in piece.events:
+        rows.append(
+            [vocabularies[s].encode(token) for s, token in zip(streams, event_tokens(event, len(streams)), strict=True)]
+        )
     return np.asarray(rows, dtype=np.int32)
 
 
@@ -66,7 +70,7 @@ def split_encoded(rows: np.ndarray) -> list[np.ndarray]:
 
 
 def decode_events(rows: np.ndarray, vocabularies: dict[str, Vocabulary]) -> list[Event]:
-    """Events from rows of indices (no ``<start>`` or ``<unk>`` rows expected); without an instrument
-    stream every event is piano."""
+    """Events from rows of indices (no ``<start>`` rows expected; an ``<unk>`` reads as None in its
+    field); without an instrument stream every event is piano."""
     streams = streams_of(vocabularies)
-    return [Event(*(vocabularies[s].decode(int(row[i])) for i, s in enumerate(streams))) for row in rows]
+    return [token_event([vocabularies[s].decode(int(row[i])) for i, s in enumerate(streams)]) for row in rows]

@@ -1,54 +1,46 @@
-"""Events: one piece as a list of (note, offset, duration, instrument), and the tokens they are made of.
+"""Events: one piece as a list of (pitches, offset, duration, instrument), all numbers.
 
-An *event* is what the model predicts at each step, as string tokens:
+An *event* is what the model predicts at each step:
 
-* ``note``: one pitch (``"C#4"``, always spelled with sharps, one token per MIDI number) or a
-  chord of its actual sorted pitches joined by dots (``"C3.E3.G3"``), so voicings survive;
-* ``offset``: quarter lengths since the previous event's onset (the first event counts from 0);
-* ``duration``: quarter lengths the note or chord sounds;
+* ``pitches``: the sorted MIDI numbers that sound: one for a note, several for a chord, whose
+  actual voicing is kept (a drum's numbers are its sounds);
+* ``offset``: quarter notes since the previous event's onset, an exact `Fraction` (the first event
+  counts from 0);
+* ``duration``: quarter notes the note or chord sounds;
 * ``instrument``: what plays it (`instruments`): the General MIDI program of its track or channel
-  at the time it sounds (``"40"``, a violin; ``"0"``, piano, where none is named), or ``"drums"``.
+  at the time it sounds (40, a violin; 0, the piano, where none is named), or `instruments.DRUMS`.
 
-Times are exact fractions, written canonically: a finite decimal where one exists (``"0.5"``,
-``"2"``) and ``"p/q"`` otherwise (``"1/3"``). Parsed pieces keep their chords; `split_chords`
-takes them apart into one event per note, the form the model learns from, and `join_chords` puts
-them together again.
+An event becomes text only as vocabulary tokens, at the model's edge (`tokens`); a field that a
+vocabulary could not name (``<unk>``) is None. Parsed pieces keep their chords; `split_chords` takes them apart into one
+event per note, the form the model learns from, and `join_chords` puts them together again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from fractions import Fraction
-from functools import lru_cache
 from typing import NamedTuple
 
-from .instruments import (
-    DRUMS,
-    PIANO,
-    order,
-)
+from .instruments import DRUMS, PIANO
 from .meter import Meter
-
-PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
 class Event(NamedTuple):
     """One step of a piece: what sounds, how long after the previous onset, for how long, and on what."""
 
-    note: str
-    offset: str
-    duration: str
-    instrument: str = PIANO
-
-    @property
-    def pitches(self) -> tuple[int, ...]:
-        """The sorted MIDI numbers the note token sounds (parsed once per distinct token)."""
-        return token_pitches(self.note)
+    pitches: tuple[int, ...]
+    offset: Fraction
+    duration: Fraction
+    instrument: int = PIANO
 
 
-Sound = tuple[Fraction, Fraction, tuple[int, ...], str]  # (onset, length, pitches, instrument)
+def unknown(event: Event) -> bool:
+    """Whether a field of `event` is ``<unk>`` (None): a rare token of a decoded piece."""
+    return None in event
+
+
+Sound = tuple[Fraction, Fraction, tuple[int, ...], int]  # (onset, length, pitches, instrument)
 
 
 @dataclass
@@ -67,66 +59,21 @@ class Piece:
     grid: float = 1.0  # the share of its notes that the file started on the grid, before quantization
 
 
-def pitch_name(midi: int) -> str:
-    """Spell MIDI number `midi` with sharps and scientific octave: 60 -> ``"C4"``."""
-    return f"{PITCH_NAMES[midi % 12]}{midi // 12 - 1}"
-
-
-def pitch_number(name: str) -> int:
-    """Inverse of `pitch_name`: ``"C#4"`` -> 61."""
-    split = 2 if len(name) > 1 and name[1] == "#" else 1
-    return PITCH_NAMES.index(name[:split]) + 12 * (int(name[split:]) + 1)
-
-
-def note_token(pitches: tuple[int, ...] | list[int]) -> str:
-    """The token of a note (one pitch) or chord (several): sorted pitch names joined by dots."""
-    return ".".join(pitch_name(p) for p in sorted(set(pitches)))
-
-
-@lru_cache(maxsize=65536)
-def token_pitches(token: str) -> tuple[int, ...]:
-    """The sorted MIDI numbers a note token sounds."""
-    return tuple(pitch_number(name) for name in token.split("."))
-
-
-@lru_cache(maxsize=4096)  # a piece has few distinct times; formatting each once makes splitting cheap
-def format_ql(value: Fraction) -> str:
-    """Canonical text of a quarter length: exact decimal if finite (``"0.25"``), else ``"1/3"``."""
-    value = Fraction(value)
-    rest = value.denominator
-    for prime in (2, 5):
-        while rest % prime == 0:
-            rest //= prime
-    if rest == 1:
-        text = str(Decimal(value.numerator) / Decimal(value.denominator))
-        return text if "E" not in text else format(Decimal(value.numerator) / Decimal(value.denominator), "f")
-    return f"{value.numerator}/{value.denominator}"
-
-
-@lru_cache(maxsize=4096)
-def parse_ql(text: str) -> Fraction:
-    """Inverse of `format_ql`."""
-    return Fraction(text)
-
-
 def onsets_to_events(onsets: list[Sound]) -> list[Event]:
     """Turn (absolute offset, duration, pitches, instrument) sounds into events.
 
     Sounds of one instrument with the same onset and duration merge into one chord; zero-length
     sounds (grace notes) are dropped. Events at the same onset go lowest pitch first.
     """
-    groups: dict[tuple[Fraction, Fraction, str], set[int]] = {}
+    groups: dict[tuple[Fraction, Fraction, int], set[int]] = {}
     for start, length, pitches, instrument in onsets:
         if length > 0:
             groups.setdefault((start, length, instrument), set()).update(pitches)
-    ordered = sorted(
-        (start, tuple(sorted(p)), order(instrument), length, instrument)
-        for (start, length, instrument), p in groups.items()
-    )
+    ordered = sorted((start, tuple(sorted(p)), instrument, length) for (start, length, instrument), p in groups.items())
     events = []
     previous = Fraction(0)
-    for start, pitches, _, length, instrument in ordered:
-        events.append(Event(note_token(pitches), format_ql(start - previous), format_ql(length), instrument))
+    for start, pitches, instrument, length in ordered:
+        events.append(Event(pitches, start - previous, length, instrument))
         previous = start
     return events
 
@@ -135,8 +82,8 @@ def event_onsets(events: list[Event]) -> list[Sound]:
     """(absolute offset, duration, pitches, instrument) of each event: the inverse of `onsets_to_events`."""
     now, out = Fraction(0), []
     for event in events:
-        now += parse_ql(event.offset)
-        out.append((now, parse_ql(event.duration), event.pitches, event.instrument))
+        now += event.offset
+        out.append((now, event.duration, event.pitches, event.instrument))
     return out
 
 
@@ -147,13 +94,13 @@ def split_chords(events: list[Event]) -> list[Event]:
     after it. This is the note-level form the model learns from (`preparation.represent`).
     """
     notes = sorted(
-        (start, pitch, order(instrument), length, instrument)
+        (start, pitch, instrument, length)
         for start, length, pitches, instrument in event_onsets(events)
         for pitch in pitches
     )
     out, previous = [], Fraction(0)
-    for start, pitch, _, length, instrument in notes:
-        out.append(Event(pitch_name(pitch), format_ql(start - previous), format_ql(length), instrument))
+    for start, pitch, instrument, length in notes:
+        out.append(Event((pitch,), start - previous, length, instrument))
         previous = start
     return out
 
@@ -179,7 +126,7 @@ def without_drums(events: list[Event]) -> list[Event]:
     return onsets_to_events([sound for sound in event_onsets(events) if sound[3] != DRUMS])
 
 
-def merge_instruments(events: list[Event], instrument: str = PIANO) -> list[Event]:
+def merge_instruments(events: list[Event], instrument: int = PIANO) -> list[Event]:
     """`events` all played by `instrument`, chords of different instruments that start together with
     the same duration joined (what a model without an instrument stream reads and writes)."""
     if all(event.instrument == instrument for event in events):  # one instrument's chords are joined already
@@ -187,6 +134,6 @@ def merge_instruments(events: list[Event], instrument: str = PIANO) -> list[Even
     return join_chords([event._replace(instrument=instrument) for event in events])
 
 
-def instruments_of(events: list[Event]) -> list[str]:
+def instruments_of(events: list[Event]) -> list[int]:
     """The instruments `events` use, in General MIDI order (drums last)."""
-    return sorted({event.instrument for event in events}, key=order)
+    return sorted({event.instrument for event in events})

@@ -1,16 +1,18 @@
-"""Instruments: the tokens of the instrument stream, their General MIDI names and MIDI channels.
+"""Instruments: their numbers, General MIDI names, tokens and MIDI channels.
 
-An instrument token is the General MIDI program (0-127) a note sounds with, as text (``"40"`` is
-the violin), or ``"drums"`` for percussion (MIDI channel 10, whose note numbers are drum sounds, not
-pitches). A track or part that names no program is piano, ``"0"``. When all tracks are merged into
-one instrument (`train.py --instruments merge`, and every model without an instrument stream) the
-notes carry ``"0"``.
+An instrument is the General MIDI program (0-127) a note sounds with (40 is the violin), or `DRUMS`
+for percussion (MIDI channel 10, whose note numbers are drum sounds, not pitches). A track or part
+that names no program is the piano, 0. When all tracks are merged into one instrument
+(`train.py --instruments merge`, and every model without an instrument stream) the notes carry 0.
+Its token, in the instrument stream's vocabulary and in checkpoints, is the number as text, or
+``"drums"``.
 """
 
 from __future__ import annotations
 
-PIANO = "0"
-DRUMS = "drums"
+PIANO = 0
+DRUMS = 128  # after every program, as `order` sorts
+DRUMS_TOKEN = "drums"
 PERCUSSION_CHANNEL = 10  # General MIDI's percussion channel, counted from 1 (9 in MIDI messages)
 
 GM_NAMES = (
@@ -39,25 +41,35 @@ GM_NAMES = (
 )  # fmt: skip
 
 
-def instrument_token(program: int, channel: int) -> str:
-    """The token of a note played with General MIDI `program` on MIDI `channel` (1-16)."""
-    return DRUMS if channel == PERCUSSION_CHANNEL else str(program)
+def played_on(program: int, channel: int) -> int:
+    """The instrument of a note played with General MIDI `program` on MIDI `channel` (1-16)."""
+    return DRUMS if channel == PERCUSSION_CHANNEL else program
 
 
-def program(token: str) -> int:
-    """The General MIDI program of an instrument token (0 for drums, which have no program)."""
-    return 0 if token == DRUMS else int(token)
+def instrument_token(instrument: int) -> str:
+    """The token of an instrument: ``"40"``, ``"drums"``."""
+    return DRUMS_TOKEN if instrument == DRUMS else str(instrument)
 
 
-def instrument_name(token: str) -> str:
-    """A human name of an instrument token: ``"40"`` -> ``"Violin"``, ``"drums"`` -> ``"Drums"``."""
-    return "Drums" if token == DRUMS else GM_NAMES[program(token)]
+def instrument_code(token: str) -> int:
+    """The instrument of a token (`instrument_token`'s inverse)."""
+    return DRUMS if token == DRUMS_TOKEN else int(token)
 
 
-def family(token: str) -> int:
+def program(instrument: int) -> int:
+    """The General MIDI program of an instrument (0 for drums, which have no program)."""
+    return 0 if instrument == DRUMS else instrument
+
+
+def instrument_name(instrument: int) -> str:
+    """A human name of an instrument: 40 -> ``"Violin"``, `DRUMS` -> ``"Drums"``."""
+    return "Drums" if instrument == DRUMS else GM_NAMES[instrument]
+
+
+def family(instrument: int) -> int:
     """The General MIDI family of an instrument (0-15: pianos, chromatic percussion, organs, ...;
     16 for drums): eight programs each."""
-    return 16 if token == DRUMS else program(token) // 8
+    return instrument // 8  # drums: 16
 
 
 # An instrument is learned when it plays at least this share of a collection's notes. A part of a
@@ -67,7 +79,7 @@ def family(token: str) -> int:
 REAL_SHARE = 0.05
 
 
-def instrument_plan(counts: dict[str, int], mode: str, share: float = REAL_SHARE) -> tuple[bool, dict[str, str]]:
+def instrument_plan(counts: dict[int, int], mode: str, share: float = REAL_SHARE) -> tuple[bool, dict[int, int]]:
     """Whether a model of music whose instruments play `counts` notes learns the instrument stream,
     and which instruments play as another (``{from: to}``). ``"separate"``: always, each apart;
     ``"merge"``: never; ``"auto"``: when at least two instruments each play `share` of the notes.
@@ -85,18 +97,13 @@ def instrument_plan(counts: dict[str, int], mode: str, share: float = REAL_SHARE
     return True, heirs
 
 
-def order(token: str) -> tuple[int, int]:
-    """A sort key putting instruments in General MIDI order, drums last."""
-    return (1, 0) if token == DRUMS else (0, int(token))
-
-
-def channels(tokens: list[str]) -> dict[str, int]:
+def channels(instruments: list[int]) -> dict[int, int]:
     """A MIDI channel (0-15, as in messages) for each instrument: drums on 9 (General MIDI's channel
     10), pitched instruments on the others in General MIDI order; beyond 15 of them channels are
     shared, each keeping its own track and program change."""
-    pitched = [t for t in sorted(set(tokens), key=order) if t != DRUMS]
+    pitched = [i for i in sorted(set(instruments)) if i != DRUMS]
     free = [c for c in range(16) if c != PERCUSSION_CHANNEL - 1]
-    out = {token: free[i % len(free)] for i, token in enumerate(pitched)}
-    if DRUMS in tokens:
+    out = {instrument: free[i % len(free)] for i, instrument in enumerate(pitched)}
+    if DRUMS in instruments:
         out[DRUMS] = PERCUSSION_CHANNEL - 1
     return out

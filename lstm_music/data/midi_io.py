@@ -23,8 +23,7 @@ from .instruments import (
     PIANO,
     channels,
     instrument_name,
-    instrument_token,
-    order,
+    played_on,
     program,
 )
 from .meter import Meter, unique
@@ -132,14 +131,14 @@ def _programs(tracks: list) -> dict[int, tuple[list[int], list[int]]]:
     return {channel: tuple(map(list, zip(*sorted(found), strict=True))) for channel, found in changes.items()}
 
 
-def _instrument_at(own: dict, every: dict, channel: int, tick: int) -> str:
-    """The instrument token of a note struck at `tick` on `channel`: the program last set there
+def _instrument_at(own: dict, every: dict, channel: int, tick: int) -> int:
+    """The instrument of a note struck at `tick` on `channel`: the program last set there
     (a program change at the note's own tick counts) by its own track if that track sets the
     channel's program (`own`), else by any track (`every`: a type-1 file may set it elsewhere);
     piano if none was."""
     ticks, values = own.get(channel) or every.get(channel) or ((), ())
     i = bisect_right(ticks, tick)
-    return instrument_token(values[i - 1] if i else 0, channel)
+    return played_on(values[i - 1] if i else 0, channel)
 
 
 def read_midi(path: Path, progress: Callable[[float], None] | None = None) -> Piece:
@@ -222,15 +221,15 @@ def _time_signatures(tracks: list, tpq: int) -> list[Meter]:
     return [m for m in found if m is not None]
 
 
-def score_instrument(found) -> str:
-    """The instrument token of a music21 `Instrument` (None: piano). A known instrument class
+def score_instrument(found) -> int:
+    """The instrument of a music21 `Instrument` (None: piano). A known instrument class
     (`Violin`) gives its General MIDI program, whatever program the file wrote for it (some corpus
     files give a violin part program 42); a generic one gives its own program, else piano."""
     if found is None:
         return PIANO
     default = type(found)().midiProgram if type(found).__name__ != "Instrument" else None
     chosen = default if default is not None else found.midiProgram
-    return str(chosen) if isinstance(chosen, int) and 0 <= chosen < 128 else PIANO
+    return chosen if isinstance(chosen, int) and 0 <= chosen < 128 else PIANO
 
 
 def read_score(path: Path) -> Piece:
@@ -289,10 +288,10 @@ def read_piece(path: Path, progress: Callable[[float], None] | None = None) -> P
     return read_score(path)
 
 
-def playable_notes(events: list[Event]) -> list[tuple[Fraction, Fraction, int, str]]:
+def playable_notes(events: list[Event]) -> list[tuple[Fraction, Fraction, int, int]]:
     """(onset, length, pitch, instrument) of every note of `events` as MIDI can hold them (see
     `playable`), in time order; zero-length notes are left out."""
-    starts: dict[tuple[str, int], dict[Fraction, Fraction]] = {}
+    starts: dict[tuple[int, int], dict[Fraction, Fraction]] = {}
     for now, length, pitches, instrument in event_onsets(events):
         for pitch in pitches:
             notes = starts.setdefault((instrument, pitch), {})
@@ -306,7 +305,7 @@ def playable_notes(events: list[Event]) -> list[tuple[Fraction, Fraction, int, s
                 end = min(end, times[i + 1])
             if end > start:
                 out.append((start, end - start, pitch, instrument))
-    return sorted(out, key=lambda n: (n[0], n[2], order(n[3]), n[1]))
+    return sorted(out, key=lambda n: (n[0], n[2], n[3], n[1]))
 
 
 def playable(events: list[Event]) -> list[Event]:
@@ -325,7 +324,7 @@ def _as_played(events: list[Event], forced: int | None) -> list[Event]:
     if forced is None:
         return events
     sounds = event_onsets(events)  # offsets count from the event before: re-time from absolute onsets
-    return onsets_to_events([(s, n, p, i if i == DRUMS else str(forced)) for s, n, p, i in sounds])
+    return onsets_to_events([(s, n, p, i if i == DRUMS else forced) for s, n, p, i in sounds])
 
 
 def events_to_score(
@@ -340,17 +339,18 @@ def events_to_score(
     played = playable(_as_played(events, forced))
     timed = event_onsets(played)
     score = stream.Score()
-    for token in instruments_of(played):
+    for played_by in instruments_of(played):
         part = stream.Part()
-        part.partName = instrument_name(token)
+        part.partName = instrument_name(played_by)
         part.insert(
-            0, instrument.Percussion() if token == DRUMS else instrument.instrumentFromMidiProgram(program(token))
+            0,
+            instrument.Percussion() if played_by == DRUMS else instrument.instrumentFromMidiProgram(program(played_by)),
         )
         if not score.parts:
             part.insert(0, tempo.MetronomeMark(number=bpm))
         if meter is not None:
             part.insert(0, TimeSignature(f"{meter[0]}/{meter[1]}"))
-        for now, length, pitches, _ in (sound for sound in timed if sound[3] == token):
+        for now, length, pitches, _ in (sound for sound in timed if sound[3] == played_by):
             # Pitch(midi=...): music21 reads a bare number below 12 as a pitch class in octave 4
             sounds = [pitch.Pitch(midi=p) for p in pitches]
             sound = note.Note(sounds[0]) if len(sounds) == 1 else chord.Chord(sounds)
@@ -381,27 +381,27 @@ def write_midi(
     import mido
 
     notes = playable_notes(_as_played(events, forced))
-    used = sorted({instrument for *_, instrument in notes}, key=order) or [str(forced or 0)]
+    used = sorted({instrument for *_, instrument in notes}) or [forced or PIANO]
     channel = channels(used)
     tracks = []
-    for token in used:
+    for played_by in used:
         timeline = []  # (tick, note-offs first, pitch)
         for now, length, pitch, instrument in notes:
-            if instrument == token:
+            if instrument == played_by:
                 timeline.append((round(now * TICKS_PER_QUARTER), 1, pitch))
                 timeline.append((round((now + length) * TICKS_PER_QUARTER), 0, pitch))
-        track = mido.MidiTrack([mido.MetaMessage("track_name", name=instrument_name(token), time=0)])
+        track = mido.MidiTrack([mido.MetaMessage("track_name", name=instrument_name(played_by), time=0)])
         if not tracks:
             track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0))
             if meter is not None:
                 track.append(mido.MetaMessage("time_signature", numerator=meter[0], denominator=meter[1], time=0))
-        if token != DRUMS:
-            track.append(mido.Message("program_change", program=program(token), channel=channel[token], time=0))
+        if played_by != DRUMS:
+            track.append(mido.Message("program_change", program=program(played_by), channel=channel[played_by], time=0))
         tick = 0
         for when, on, pitch in sorted(timeline):
             kind = "note_on" if on else "note_off"
             message = mido.Message(
-                kind, skip_checks=True, note=pitch, velocity=90 * on, channel=channel[token], time=when - tick
+                kind, skip_checks=True, note=pitch, velocity=90 * on, channel=channel[played_by], time=when - tick
             )
             track.append(message)
             tick = when

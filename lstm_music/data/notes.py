@@ -1,16 +1,16 @@
 """A piece's notes as numbers, and events made from them only when they are read.
 
 `Notes` holds one row per note: onset and length in integer ticks of 1/`resolution` quarter note,
-MIDI pitch and instrument code (the General MIDI program, `DRUMS_CODE` for percussion), in the
+MIDI pitch and instrument (the General MIDI program, `instruments.DRUMS` for percussion), in the
 order of the note-level events (`events.split_chords`: by onset, pitch, instrument, length). It is
 what the event cache stores, and what training reads: merging instruments, moving to the common
 key, transposing, counting tokens and encoding are numpy operations on it instead of Python
 `Fraction` arithmetic on every event, so a warm start costs little more than reading the cache.
 
 `NoteEvents` is the `Sequence[Event]` of a piece held so: its chord events (a parsed piece, as
-`events.onsets_to_events` groups them) or its note events (a prepared piece), made as `Event`
-strings only when something iterates them. The events are the same as the string path's, which a
-test checks over `midi_songs/`.
+`events.onsets_to_events` groups them) or its note events (a prepared piece), made as `Event`s
+only when something iterates them. The events are the same as the list path's, which a test
+checks over `midi_songs/`.
 """
 
 from __future__ import annotations
@@ -24,20 +24,9 @@ from functools import cached_property
 
 import numpy as np
 
-from .events import Event, event_onsets, format_ql, onsets_to_events, pitch_name, span
-from .instruments import DRUMS
-
-DRUMS_CODE = 128  # the instrument code of percussion: after every program, as `instruments.order` sorts
-
-
-def instrument_code(token: str) -> int:
-    """The number of an instrument token: its program, or `DRUMS_CODE`."""
-    return DRUMS_CODE if token == DRUMS else int(token)
-
-
-def instrument_of(code: int) -> str:
-    """The instrument token of a code (`instrument_code`'s inverse)."""
-    return DRUMS if code == DRUMS_CODE else str(code)
+from .events import Event, event_onsets, onsets_to_events, span
+from .instruments import DRUMS, instrument_token
+from .tokens import format_ql, pitch_name
 
 
 @dataclass(frozen=True)
@@ -47,7 +36,7 @@ class Notes:
     onset: np.ndarray  # int64
     length: np.ndarray  # int64
     pitch: np.ndarray  # int16: MIDI number (a drum's sound for drums)
-    program: np.ndarray  # int16: `instrument_code`
+    program: np.ndarray  # int16: the instrument (`instruments.DRUMS` for percussion)
     resolution: int
 
     @classmethod
@@ -60,7 +49,7 @@ class Notes:
             np.array([int(start * resolution) for start, *_ in sounds], dtype=np.int64),
             np.array([int(length * resolution) for _, length, *_ in sounds], dtype=np.int64),
             np.array([pitch for _, _, pitch, _ in sounds], dtype=np.int16),
-            np.array([instrument_code(instrument) for *_, instrument in sounds], dtype=np.int16),
+            np.array([instrument for *_, instrument in sounds], dtype=np.int16),
         ]
         return cls(*columns, resolution)._sorted(dedupe=True)
 
@@ -92,19 +81,22 @@ class Notes:
     def chord_events(self) -> list[Event]:
         """The chord events of the notes (`events.onsets_to_events`)."""
         sounds = zip(self.onset.tolist(), self.length.tolist(), self.pitch.tolist(), self.program.tolist(), strict=True)
-        return onsets_to_events([(self._time(s), self._time(n), (p,), instrument_of(c)) for s, n, p, c in sounds])
+        return onsets_to_events([(self._time(s), self._time(n), (p,), c) for s, n, p, c in sounds])
 
     def note_events(self) -> list[Event]:
-        """The note events, one per note (`events.split_chords`)."""
-        return [Event(*tokens) for tokens in zip(*self.token_columns(), strict=True)]
+        """The note events, one per note (`events.split_chords`): each distinct time made a `Fraction` once."""
+        columns = [self.pitch, self.offsets(), self.length, self.program]
+        makers = [lambda p: (p,), self._time, self._time, int]
+        values = []
+        for column, make in zip(columns, makers, strict=True):
+            distinct, codes = np.unique(column, return_inverse=True)
+            made = [make(int(v)) for v in distinct]
+            values.append([made[i] for i in codes.reshape(-1).tolist()])
+        return [Event(*fields) for fields in zip(*values, strict=True)]
 
     def offsets(self) -> np.ndarray:
         """Ticks from each note's onset to the next one's (the first counts from the piece's start)."""
         return np.diff(self.onset, prepend=0)
-
-    def token_columns(self) -> list[list[str]]:
-        """The note events' tokens, one list per stream (note, offset, duration, instrument)."""
-        return [[tokens[i] for i in codes] for tokens, codes in self.token_codes()]
 
     def token_codes(self) -> list[tuple[list[str], np.ndarray]]:
         """Per stream, its distinct tokens and each note's index among them: tokens are made once per
@@ -113,7 +105,7 @@ class Notes:
             (self.pitch, pitch_name),
             (self.offsets(), lambda ticks: format_ql(self._time(ticks))),
             (self.length, lambda ticks: format_ql(self._time(ticks))),
-            (self.program, instrument_of),
+            (self.program, instrument_token),
         ]
         out = []
         for values, token in columns:
@@ -133,10 +125,10 @@ class Notes:
             out[:, i] = np.array([encode(t) for t in tokens], dtype=np.int32)[codes]
         return out
 
-    def program_counts(self) -> dict[str, int]:
+    def program_counts(self) -> dict[int, int]:
         """How many notes each instrument plays."""
         codes, counts = np.unique(self.program, return_counts=True)
-        return {instrument_of(int(c)): int(n) for c, n in zip(codes, counts, strict=True)}
+        return {int(c): int(n) for c, n in zip(codes, counts, strict=True)}
 
     def played_as(self, table: np.ndarray) -> Notes:
         """The notes with each instrument code `c` played by `table[c]`, a note now equal to another
@@ -148,17 +140,17 @@ class Notes:
 
     def without_drums(self) -> Notes:
         """The pitched notes alone."""
-        kept = self.program != DRUMS_CODE
+        kept = self.program != DRUMS
         return Notes(self.onset[kept], self.length[kept], self.pitch[kept], self.program[kept], self.resolution)
 
     def pitched(self) -> np.ndarray:
         """The MIDI numbers of the pitched notes (drums' numbers are sounds)."""
-        return self.pitch[self.program != DRUMS_CODE]
+        return self.pitch[self.program != DRUMS]
 
     def transposed(self, semitones: int, resort: bool = False) -> Notes | None:
         """The notes with every pitched one moved by `semitones`, or None if one would leave MIDI's
         0-127. The rows keep their order (as `preparation.transpose_piece` keeps the events') unless `resort`."""
-        pitched = self.program != DRUMS_CODE
+        pitched = self.program != DRUMS
         moved = np.where(pitched, self.pitch + semitones, self.pitch)
         if pitched.any() and (moved[pitched].min() < 0 or moved[pitched].max() > 127):
             return None
@@ -175,7 +167,7 @@ class Notes:
         if table.ndim != 2 or table.shape[1] != 4 or table.dtype.kind != "i" or not len(table) or resolution < 1:
             raise ValueError("not the table of a piece's notes")
         onset, length, pitch, program = table.T
-        if length.min() <= 0 or pitch.min() < 0 or pitch.max() > 127 or program.min() < 0 or program.max() > DRUMS_CODE:
+        if length.min() <= 0 or pitch.min() < 0 or pitch.max() > 127 or program.min() < 0 or program.max() > DRUMS:
             raise ValueError("notes out of range")
         return cls(onset.astype(np.int64), length.astype(np.int64), pitch.astype(np.int16),
                    program.astype(np.int16), int(resolution))  # fmt: skip

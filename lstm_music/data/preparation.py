@@ -16,10 +16,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from .events import Event, Piece, join_chords, merge_instruments, note_token, split_chords
+from .events import Event, Piece, join_chords, merge_instruments, split_chords
 from .instruments import DRUMS
 from .keys import shift_to_common_key
-from .notes import DRUMS_CODE, NoteEvents, Notes, held_notes, instrument_code
+from .notes import NoteEvents, Notes, held_notes
 
 REPRESENTATIONS = ("note", "chord")
 OLD_REPRESENTATION = "chord"  # what a checkpoint that records none was trained on
@@ -68,7 +68,7 @@ def transpose_piece(piece: Piece, semitones: int) -> Piece | None:
         pitches = [p + semitones for p in event.pitches]
         if min(pitches) < 0 or max(pitches) > 127:
             return None
-        events.append(event._replace(note=note_token(pitches)))
+        events.append(event._replace(pitches=tuple(pitches)))
     return replace(piece, path=path, events=events)
 
 
@@ -86,7 +86,7 @@ def transpose_folded(events: list[Event], semitones: int) -> list[Event]:
             while not 0 <= pitch <= 127:
                 pitch += 12 if pitch < 0 else -12
             pitches.append(pitch)
-        out.append(event._replace(note=note_token(pitches)))
+        out.append(event._replace(pitches=tuple(sorted(set(pitches)))))
     return out
 
 
@@ -108,14 +108,14 @@ def notes_in_common_key(notes: Notes) -> Notes:
     return notes if moved is None else moved
 
 
-def instrument_table(instruments: bool, plays_as: dict[str, str] | None) -> np.ndarray:
-    """The instrument code each instrument code plays as (`notes.Notes.played_as`): the piano
-    for all without `instruments`, else itself or what `plays_as` says."""
+def instrument_table(instruments: bool, plays_as: dict[int, int] | None) -> np.ndarray:
+    """The instrument each instrument plays as (`notes.Notes.played_as`): the piano for all without
+    `instruments`, else itself or what `plays_as` says."""
     if not instruments:
-        return np.zeros(DRUMS_CODE + 1, dtype=np.int16)
-    table = np.arange(DRUMS_CODE + 1, dtype=np.int16)
+        return np.zeros(DRUMS + 1, dtype=np.int16)
+    table = np.arange(DRUMS + 1, dtype=np.int16)
     for played, heir in (plays_as or {}).items():
-        table[instrument_code(played)] = instrument_code(heir)
+        table[played] = heir
     return table
 
 

@@ -45,13 +45,13 @@ def read_data(settings: TrainSettings, in_memory: bool = True) -> Corpus:
     return corpus
 
 
-def describe_instruments(counts: dict[str, int], learned: bool, plays_as: dict[str, str]) -> str:
+def describe_instruments(counts: dict[int, int], learned: bool, plays_as: dict[int, int]) -> str:
     """One line: the instruments that play `counts` notes (`vocab.instruments_used`) with their share,
     whether they are learned, and which play as another (`instruments.instrument_plan`)."""
     total = max(1, sum(counts.values()))
 
-    def share(token: str) -> str:  # a tenth of a percent where whole ones would say 0% or 100%
-        value = counts[token] / total
+    def share(instrument: int) -> str:  # a tenth of a percent where whole ones would say 0% or 100%
+        value = counts[instrument] / total
         return f"{value:{'.1%' if value < 0.01 or value > 0.99 else '.0%'}}"
 
     listed = ", ".join(f"{instrument_name(t)} {share(t)}" for t in list(counts)[:12])

@@ -20,9 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..streams import ALL_STREAMS, INSTRUMENT, SPECIALS, STREAMS, UNK_INDEX, streams_of
-from .events import Piece, pitch_name
+from .events import Piece
 from .meter import describe_meters, in_force, off_the_grid, positions
 from .notes import events_span, held_notes, note_starts
+from .tokens import event_tokens, pitch_name
 
 
 @dataclass
@@ -85,7 +86,7 @@ def count_tokens(pieces: Iterable[Piece]) -> Census:
                 census.counts[stream].update(counts)
         else:
             for event in piece.events:
-                for stream, token in zip(ALL_STREAMS, event, strict=True):
+                for stream, token in zip(ALL_STREAMS, event_tokens(event), strict=True):
                     census.counts[stream][token] += 1
         census.sizes.append(len(piece.events))
         census.styles.append(piece.style)
@@ -107,7 +108,7 @@ def build_vocabularies(
     return vocabularies
 
 
-def instruments_used(pieces: list[Piece]) -> dict[str, int]:
+def instruments_used(pieces: list[Piece]) -> dict[int, int]:
     """How many notes each instrument plays in `pieces`, most first."""
     counts: Counter = Counter()
     for piece in pieces:
@@ -171,9 +172,10 @@ def unknown_notes(pieces: list[Piece], vocabularies: dict[str, Vocabulary]) -> d
             continue
         for event in piece.events:
             notes = len(event.pitches)
+            note, offset, duration = event_tokens(event, 3)
             counts["notes"] += notes
-            counts["pitch"] += notes * (event.note not in vocabularies["note"].index)
-            known = event.offset in vocabularies["offset"].index and event.duration in vocabularies["duration"].index
+            counts["pitch"] += notes * (note not in vocabularies["note"].index)
+            known = offset in vocabularies["offset"].index and duration in vocabularies["duration"].index
             counts["rhythm"] += notes * (not known)
     return counts
 

@@ -14,15 +14,16 @@ import numpy as np
 
 from ..data.corpus import DataError, load_corpus, parser_difference
 from ..data.encoding import decode_events, encode_piece, encode_positions, split_encoded
-from ..data.events import Event, Piece, event_onsets, join_chords
+from ..data.events import Event, Piece, event_onsets, join_chords, unknown
 from ..data.meter import Meter
 from ..data.preparation import prepare
 from ..data.styles import label_pieces, read_style_table, style_index, unmatched_warning
+from ..data.tokens import event_tokens
 from ..data.vocab import Vocabulary, build_vocabularies, same_onset_index
 from ..generate.conditions import Bars, make_bars
 from ..model.repeats import mixed_cross_entropy
 from ..model.scoring import score_model, target_probabilities
-from ..streams import INSTRUMENT, STREAMS, UNK, streams_of
+from ..streams import INSTRUMENT, STREAMS, streams_of
 from .baseline import fit_baselines, score_baseline
 
 if TYPE_CHECKING:
@@ -85,11 +86,11 @@ def with_chords(events: list[Event]) -> list[Event]:
     between the joined stretches, so it is never counted as copied."""
     out: list[Event] = []
     start = 0
-    for i, event in enumerate([*events, Event(UNK, "0", "0")]):
-        if UNK in event:
-            out += join_chords(events[start:i]) + events[i : i + 1]
+    for i, event in enumerate(events):
+        if unknown(event):
+            out += [*join_chords(events[start:i]), event]
             start = i + 1
-    return out
+    return out + join_chords(events[start:])
 
 
 def known_chord_nats(
@@ -107,7 +108,7 @@ def known_chord_nats(
             cost_at[(start, length, instrument)] += cost
         chords = join_chords(piece.events)
         for chord, (start, length, pitches, instrument) in zip(chords, event_onsets(chords), strict=True):
-            if all(chord[i] in known[s].index for i, s in enumerate(STREAMS)):
+            if all(token in known[s].index for token, s in zip(event_tokens(chord, 3), STREAMS, strict=True)):
                 nats += cost_at[(start, length, instrument)]
                 notes += len(pitches)
     return float(nats / notes) if notes else float("nan")

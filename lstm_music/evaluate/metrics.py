@@ -18,11 +18,11 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.spatial.distance import jensenshannon
 
-from ..data.events import Event, parse_ql, span
+from ..data.events import Event, span, unknown
+from ..data.instruments import instrument_token
 from ..data.keys import key_clarity, pitch_class_counts
 from ..data.meter import OFF_GRID, Meter, meter_at, positions
 from ..data.notes import event_starts
-from ..streams import UNK
 from .realness import onsets
 
 PHRASE = 8  # events per phrase for the loop measure
@@ -87,7 +87,7 @@ def longest_copy(events: list[Event], training: list[list[Event]]) -> int:
         return 0
     ids: dict[Event, int] = {}
     # Events holding <unk> stand for different rare tokens: they never count as copied.
-    query = np.array([-3 if UNK in e else ids.setdefault(e, len(ids)) for e in events])
+    query = np.array([-3 if unknown(e) else ids.setdefault(e, len(ids)) for e in events])
     # Training pieces are joined with -1 separators so that no match spans two pieces.
     reference = np.concatenate([np.append([ids.get(e, -2) for e in piece], -1) for piece in training])
     best = 0
@@ -141,10 +141,10 @@ def piece_metrics(
     values = {
         "distinct_pitches": float(len(set(pitches))),
         "pitch_range": float(max(pitches) - min(pitches)) if pitches else 0.0,
-        "longest_run": float(longest_run([e.note for e in events])),
+        "longest_run": float(longest_run([e.pitches for e in events])),
         "loop_share": loop_share(events),
         "note_density": float(len(pitches) / quarters) if quarters else 0.0,
-        "chord_share": sum("." in e.note for e in events) / len(events) if events else 0.0,
+        "chord_share": sum(len(e.pitches) > 1 for e in events) / len(events) if events else 0.0,
         "offset_entropy": entropy(e.offset for e in events),
         "duration_entropy": entropy(e.duration for e in events),
         "pitch_class_entropy": entropy_of_counts(pitch_class_counts(pitches)),
@@ -229,7 +229,7 @@ def instrument_report(generated: list[list[Event]], real: list[list[Event]]) -> 
             outside = sum(not low <= p <= high for p in gen_pitches)
             row["notes_outside_range"] = outside / len(gen_pitches) if gen_pitches else 0.0
         row["generated_notes"] = len(gen_pitches)
-        report[instrument] = row
+        report[instrument_token(instrument)] = row
     return report
 
 
@@ -242,8 +242,8 @@ def style_features(events: list[Event]) -> np.ndarray:
     (-12..12 semitones between consecutive notes), duration and offset histograms, each summing to
     1. Works on note-level events (chords taken apart)."""
     pitches = [e.pitches[0] for e in events]
-    durations = [float(parse_ql(e.duration)) for e in events]
-    offsets = [float(parse_ql(e.offset)) for e in events]
+    durations = [float(e.duration) for e in events]
+    offsets = [float(e.offset) for e in events]
     parts = [
         np.bincount([p % 12 for p in pitches], minlength=12),
         np.bincount(np.clip(np.diff(pitches), -12, 12) + 12, minlength=25) if len(pitches) > 1 else np.zeros(25),

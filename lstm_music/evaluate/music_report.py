@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..data.encoding import decode_events, encode_piece
-from ..data.events import Event, Piece, join_chords
-from ..data.instruments import instrument_name
+from ..data.events import Event, Piece, join_chords, unknown
+from ..data.instruments import instrument_code, instrument_name
 from ..data.meter import COMMON, Meter
 from ..data.preparation import prepare
 from ..data.styles import style_index
 from ..data.vocab import same_onset_index
 from ..generate.conditions import choose_registers, draw_meters
-from ..streams import UNK
 from .held_out import Loaded, drawn_bars, with_chords
 from .metrics import (
     HISTOGRAMS,
@@ -158,7 +157,7 @@ def sampling_length(events: int, representation: str, training: list[list[Event]
     for that many onsets at 1.5 times the training pieces' notes per event."""
     if representation == "chord":
         return events
-    notes = sum(len(e.pitches) for piece in training for e in piece if e.note != UNK)
+    notes = sum(len(e.pitches) for piece in training for e in piece if not unknown(e))
     return math.ceil(1.5 * events * notes / max(1, sum(map(len, training))))
 
 
@@ -213,7 +212,7 @@ def format_instruments(report: dict) -> str:
         outside = row.get("notes_outside_range")
         pieces = f"{row['real_pieces']}/{row['generated_pieces']}"
         share = "-" if outside is None else f"{outside:.1%}"
-        lines.append(f"{instrument_name(token)[:23]:<24}{pieces:>8}{''.join(cells)}{share:>15}")
+        lines.append(f"{instrument_name(instrument_code(token))[:23]:<24}{pieces:>8}{''.join(cells)}{share:>15}")
     lines.append("(pieces: real/generated pieces it plays in; ranges over those pieces)")
     return "\n".join(lines)
 

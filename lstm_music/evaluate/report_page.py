@@ -155,7 +155,7 @@ def histograms(generated: list[list[Event]], real: list[list[Event]], path: Path
     `real` ones, each as shares of its own events (durations and offsets: the 12 commonest)."""
     from matplotlib.figure import Figure
 
-    from ..data.events import parse_ql
+    from ..data.tokens import format_ql
     from ..render.pictures import save_figure
     from .metrics import HISTOGRAMS, histogram
 
@@ -168,7 +168,8 @@ def histograms(generated: list[list[Event]], real: list[list[Event]], path: Path
             labels = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
         else:
             common = [key for key, _ in (heard + made).most_common(12)]
-            keys = labels = sorted(common, key=lambda key: parse_ql(key) if key[:1].isdigit() else math.inf)
+            keys = sorted(common, key=lambda key: math.inf if key is None else key)  # None: <unk>
+            labels = ["<unk>" if key is None else format_ql(key) for key in keys]
         positions = range(len(keys))
         for shift, counts, label in ((-0.2, heard, "real"), (0.2, made, "generated")):
             total = sum(counts.values()) or 1

@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..data.encoding import decode_events, split_encoded
-from ..data.events import Event
+from ..data.events import Event, unknown
 from ..data.styles import style_index
 from ..generate.conditions import choose_registers, draw_meters
 from ..generate.sampling import SamplingSettings
-from ..streams import UNK
 from .held_out import Loaded, drawn_bars
 from .metrics import (
     style_accuracy,
@@ -45,7 +44,7 @@ def training_segments(loaded: Loaded, size: int) -> dict[str, list[np.ndarray]]:
     out: dict[str, list[np.ndarray]] = {}
     for rows, index in zip(pieces, labels, strict=True):
         if index:
-            events = [e for e in decode_events(rows[1:], loaded.vocabularies) if UNK not in e]
+            events = [e for e in decode_events(rows[1:], loaded.vocabularies) if not unknown(e)]
             out.setdefault(loaded.metadata.styles[index - 1], []).extend(segment_features(events, size))
     return out
 

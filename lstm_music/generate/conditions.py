@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..data.events import parse_ql
 from ..data.meter import GRID, Meter, time_signature
+from ..data.tokens import parse_ql
 from ..streams import (
     SPECIALS,
     UNK_INDEX,

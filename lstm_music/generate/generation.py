@@ -16,11 +16,9 @@ from ..backend import set_threads
 from ..data.encoding import decode_events, encode_piece
 from ..data.events import (
     Event,
-    format_ql,
     instruments_of,
     join_chords,
     merge_instruments,
-    parse_ql,
     span,
     without_drums,
 )
@@ -112,7 +110,7 @@ def write_music(
         if png:
             from ..render.pictures import piano_roll
 
-            shown = events if program is None else merge_instruments(events, str(program))
+            shown = events if program is None else merge_instruments(events, program)
             target = path.with_suffix(".png")
             print(f"piano roll: {piano_roll(shown, target, bpm)}")
     except OSError as error:
@@ -301,7 +299,7 @@ def write_pieces(settings, path, sampled, vocabularies, metadata, program, prime
             events = transpose_folded(events, settings.transpose - shift)
         events = (primer.events if primer and settings.keep_primer else []) + events
         if lead:
-            events[0] = events[0]._replace(offset=format_ql(parse_ql(events[0].offset) + lead))
+            events[0] = events[0]._replace(offset=events[0].offset + lead)
         out = Path(settings.out) if settings.out else Path(settings.output_dir) / f"{run}-{stamp}-{n + 1}.mid"
         meter = (meters[n].numerator, meters[n].denominator) if meters else None
         write_music(events, out, program, bpm, settings.musicxml, settings.png, meter)

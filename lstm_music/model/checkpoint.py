@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..backend import import_keras
-from ..data.instruments import PIANO
+from ..data.instruments import PIANO, instrument_code, instrument_token
 from ..data.preparation import OLD_REPRESENTATION
 from ..data.vocab import Vocabulary, vocabularies_from_json
 from ..files import forget, reason, scratch_prefix, write_atomically
@@ -56,8 +56,8 @@ class Metadata:
     representation: str = OLD_REPRESENTATION
     common_key: bool = False
     instruments: bool = False  # a fourth stream (its vocabulary is in `vocabularies`)
-    plays_as: dict[str, str] = field(default_factory=dict)  # instruments played as another (too rare to learn)
-    plays: str = PIANO  # the most common instrument, which a model without the fourth stream plays on
+    plays_as: dict[int, int] = field(default_factory=dict)  # instruments played as another (too rare to learn)
+    plays: int = PIANO  # the most common instrument, which a model without the fourth stream plays on
     meters: list[str] = field(default_factory=list)  # the time signatures the model reads; none: no meter input
     piece_meters: list[str] = field(default_factory=list)  # each training piece's main one, for generation to draw
     styles: list[str] = field(default_factory=list)  # style index i + 1 is styles[i]; 0 is none
@@ -83,8 +83,10 @@ class Metadata:
         return self.training.get("train_pieces", [])
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document, meter and style fields grouped as stored."""
+        """The JSON document, meter and style fields grouped as stored, instruments as their tokens."""
         flat = {f.name: getattr(self, f.name) for f in fields(self)}
+        flat["plays_as"] = {instrument_token(a): instrument_token(b) for a, b in self.plays_as.items()}
+        flat["plays"] = instrument_token(self.plays)
         grouped = {"meters": {"tokens": flat.pop("meters"), "pieces": flat.pop("piece_meters")}}
         grouped["styles"] = {"names": flat.pop("styles"), "pieces": flat.pop("style_pieces")}
         return {"format": FORMAT, **flat, **grouped}
@@ -106,6 +108,8 @@ class Metadata:
         meters, styles = stored.get("meters") or {}, stored.get("styles") or {}
         known = {f.name for f in fields(cls)} - {"meters", "piece_meters", "styles", "style_pieces"}
         values = {k: v for k, v in stored.items() if k in known and v is not None}
+        values["plays_as"] = {instrument_code(a): instrument_code(b) for a, b in values.get("plays_as", {}).items()}
+        values["plays"] = instrument_code(values.get("plays", instrument_token(PIANO)))
         if values.get("preset") == "seed":  # the original design's sizes were the preset `seed` until 2026-12-05
             values["preset"] = "original"
         metadata = cls(

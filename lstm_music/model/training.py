@@ -103,8 +103,8 @@ class Plan:
     common_key: bool
     instruments: bool
     styles: list[str]  # by pieces, most first; a piece's style index is its place here + 1 (0: none)
-    plays_as: dict[str, str] = field(default_factory=dict)  # rare instruments played as others
-    plays: str = PIANO  # the most common instrument: what a model without the instrument stream plays on
+    plays_as: dict[int, int] = field(default_factory=dict)  # rare instruments played as others
+    plays: int = PIANO  # the most common instrument: what a model without the instrument stream plays on
     preset: str = "default"  # the preset the model was made with (a resumed run's is its checkpoint's)
     meters: list[str] = field(default_factory=list)  # the time signatures the model reads (none: no meter input)
     first_epoch: int = 0
@@ -115,7 +115,7 @@ class Plan:
         return prepared(pieces, self.representation, self.common_key, self.instruments, semitones, self.plays_as)
 
 
-def plan_run(settings: TrainSettings, corpus: Corpus, counts: dict[str, int], resumed: Metadata | None) -> Plan:
+def plan_run(settings: TrainSettings, corpus: Corpus, counts: dict[int, int], resumed: Metadata | None) -> Plan:
     """The representation, key, instrument stream and styles of the run, whose instruments play
     `counts` notes: a run from a checkpoint keeps its checkpoint's (`resumed`: its metadata; and
     says if the checkpoint's pieces were parsed otherwise), adding the folder's styles if it fine-tunes."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..data.events import Event
-from ..data.instruments import instrument_name, order
+from ..data.instruments import instrument_name
 from ..data.midi_io import playable_notes
 from ..files import write_atomically
 from ..streams import ALL_STREAMS
@@ -34,8 +34,8 @@ def piano_roll(events: list[Event], path: Path, bpm: float = 120.0, title: str =
     end = float(max((start + length for start, length, _, _ in notes), default=1))
     figure = Figure(figsize=(min(40.0, max(8.0, end / 8)), 5.0))
     axes = figure.add_subplot()
-    used = sorted({instrument for *_, instrument in notes}, key=order)
-    colours = {token: f"C{i % 10}" for i, token in enumerate(used)}
+    used = sorted({instrument for *_, instrument in notes})
+    colours = {instrument: f"C{i % 10}" for i, instrument in enumerate(used)}
     for start, length, pitch, instrument in notes:
         axes.add_patch(_bar(float(start), pitch - 0.4, float(length), 0.8, colours[instrument]))
     if len(used) > 1:
