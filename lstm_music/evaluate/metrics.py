@@ -6,7 +6,7 @@ piece (loops), notes per quarter note, share of chords, entropy of offsets and o
 entropy of the pitch classes and how clearly they sit in one key (`keys.key_clarity`), and the
 longest run of events copied verbatim from a training piece. Across pieces: Jensen-Shannon
 distances between the pooled pitch-class, duration and offset histograms of two sets of pieces.
-Everything works on `Event` tokens, so the numbers are exact and need no MIDI rendering.
+Everything works on the events' exact numbers, so it needs no MIDI rendering.
 """
 
 from __future__ import annotations
@@ -76,9 +76,9 @@ def entropy_of_counts(counts: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def entropy(tokens: Iterable[str]) -> float:
-    """Shannon entropy in bits of the tokens' frequency distribution."""
-    return entropy_of_counts(np.array(list(Counter(tokens).values()), dtype=float))
+def entropy(values: Iterable) -> float:
+    """Shannon entropy in bits of the values' frequency distribution."""
+    return entropy_of_counts(np.array(list(Counter(values).values()), dtype=float))
 
 
 def longest_copy(events: list[Event], training: list[list[Event]]) -> int:
