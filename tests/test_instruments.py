@@ -1,5 +1,6 @@
 """Instruments: each note keeps what plays it, from MIDI in to a model with a fourth stream to MIDI out."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -293,3 +294,15 @@ def test_a_folder_of_one_instrument_with_a_rare_second_trains_three_streams_on_t
     summary = subprocess.run([sys.executable, "train.py", "--parse-only", "--data", str(data), "--cache-dir",
                               str(tmp_path / "c")], cwd=ROOT, capture_output=True, text=True).stdout  # fmt: skip
     assert "instruments (2, merged into one, played as Violin): Violin 99.7%, Viola 0.3%" in summary
+
+
+def test_checkpoint_metadata_stores_instruments_as_tokens_and_reads_them_as_numbers() -> None:
+    from lstm_music.model.checkpoint import Metadata
+
+    stored = Metadata({}, {}, instruments=True, plays_as={1: 0, DRUMS: 0}, plays=40).to_json()
+    assert '"plays_as": {"1": "0", "drums": "0"}' in stored and '"plays": "40"' in stored  # as before numbers
+    metadata = Metadata.from_json(stored)
+    assert (metadata.plays_as, metadata.plays) == ({1: 0, DRUMS: 0}, 40)
+    for damaged in ("drums", 7, {"violin": "0"}):
+        with pytest.raises((TypeError, ValueError)):
+            Metadata.from_json(stored.replace('{"1": "0", "drums": "0"}', json.dumps(damaged)))

@@ -108,7 +108,8 @@ class Metadata:
         meters, styles = stored.get("meters") or {}, stored.get("styles") or {}
         known = {f.name for f in fields(cls)} - {"meters", "piece_meters", "styles", "style_pieces"}
         values = {k: v for k, v in stored.items() if k in known and v is not None}
-        values["plays_as"] = {instrument_code(a): instrument_code(b) for a, b in values.get("plays_as", {}).items()}
+        played = dict(values.get("plays_as", {}))  # instruments as tokens; not a mapping: ValueError or TypeError
+        values["plays_as"] = {instrument_code(a): instrument_code(b) for a, b in played.items()}
         values["plays"] = instrument_code(values.get("plays", instrument_token(PIANO)))
         if values.get("preset") == "seed":  # the original design's sizes were the preset `seed` until 2026-12-05
             values["preset"] = "original"
