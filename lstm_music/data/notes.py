@@ -84,33 +84,30 @@ class Notes:
         return onsets_to_events([(self._time(s), self._time(n), (p,), c) for s, n, p, c in sounds])
 
     def note_events(self) -> list[Event]:
-        """The note events, one per note (`events.split_chords`): each distinct time made a `Fraction` once."""
-        columns = [self.pitch, self.offsets(), self.length, self.program]
-        makers = [lambda p: (p,), self._time, self._time, int]
-        values = []
-        for column, make in zip(columns, makers, strict=True):
-            distinct, codes = np.unique(column, return_inverse=True)
-            made = [make(int(v)) for v in distinct]
-            values.append([made[i] for i in codes.reshape(-1).tolist()])
-        return [Event(*fields) for fields in zip(*values, strict=True)]
+        """The note events, one per note (`events.split_chords`)."""
+        makers = [lambda pitch: (pitch,), self._time, self._time, int]
+        columns = [[made[i] for i in codes.tolist()] for made, codes in self._distinct(makers)]
+        return [Event(*fields) for fields in zip(*columns, strict=True)]
 
     def offsets(self) -> np.ndarray:
         """Ticks from each note's onset to the next one's (the first counts from the piece's start)."""
         return np.diff(self.onset, prepend=0)
 
     def token_codes(self) -> list[tuple[list[str], np.ndarray]]:
-        """Per stream, its distinct tokens and each note's index among them: tokens are made once per
-        distinct value, not once per note."""
-        columns = [
-            (self.pitch, pitch_name),
-            (self.offsets(), lambda ticks: format_ql(self._time(ticks))),
-            (self.length, lambda ticks: format_ql(self._time(ticks))),
-            (self.program, instrument_token),
-        ]
+        """Per stream, its distinct tokens and each note's index among them."""
+
+        def quarters(ticks: int) -> str:
+            return format_ql(self._time(ticks))
+
+        return self._distinct([pitch_name, quarters, quarters, instrument_token])
+
+    def _distinct(self, makers: list[Callable[[int], object]]) -> list[tuple[list, np.ndarray]]:
+        """Per column (pitch, offset, length, instrument), `makers[i]` of each distinct value and each
+        note's index among them: a value is made once, not once per note."""
         out = []
-        for values, token in columns:
+        for values, make in zip((self.pitch, self.offsets(), self.length, self.program), makers, strict=True):
             distinct, codes = np.unique(values, return_inverse=True)
-            out.append(([token(int(v)) for v in distinct], codes.reshape(-1)))
+            out.append(([make(int(v)) for v in distinct], codes.reshape(-1)))
         return out
 
     def token_counts(self) -> list[Counter]:
