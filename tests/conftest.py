@@ -39,6 +39,23 @@ def note_of(event) -> str:
     return note_token(event.pitches)
 
 
+def split_chords(events):
+    """`events` with every chord taken apart, written event by event: one event per note, lowest pitch
+    first at each onset; a chord's notes keep its duration, the first its offset and the others 0 after
+    it. The reference for note events made from numbers (`notes.Notes.note_events`)."""
+    from fractions import Fraction
+
+    from lstm_music.data.events import Event, event_onsets
+
+    notes = sorted((start, pitch, instrument, length) for start, length, pitches, instrument in event_onsets(events)
+                   for pitch in pitches)  # fmt: skip
+    out, previous = [], Fraction(0)
+    for start, pitch, instrument, length in notes:
+        out.append(Event((pitch,), start - previous, length, instrument))
+        previous = start
+    return out
+
+
 def stored_metadata(checkpoint: Path) -> dict:
     """The JSON document of a checkpoint's metadata as stored (to change it as an older or damaged file would be)."""
     import h5py

@@ -2,7 +2,8 @@
 
 `ReferenceSampler` draws event by event, with a Keras call per head (`build_step_model`,
 `build_head_models`, sharing the trained model's weights) and the choice (`choose`), the pitch
-window (`in_window`) and the repeat memory (`repeats.PieceMemory`, `copy_distribution`) in numpy.
+window (`in_window`), the repeat memory (`repeats.PieceMemory`, `copy_distribution`) and the bar
+clock (`clock_positions`) in numpy.
 It takes the same random numbers as `Sampler`, in the same order, so the two draw the same events
 from the same checkpoint and seed; `make bench` times the two side by side.
 """
@@ -15,11 +16,23 @@ from functools import cached_property
 import keras
 import numpy as np
 
-from lstm_music.data.meter import clock_positions
+from lstm_music.data.meter import BEATS, GRID, OFF_GRID, STEPS
 from lstm_music.generate.sampling import Sampler, SamplingSettings
 from lstm_music.model.network import piece_inputs, position_input
 from lstm_music.model.repeats import PieceMemory, agreeing, weight
 from lstm_music.streams import POSITION_KEY, REGISTER_KEY, SPECIALS, STYLE_KEY, given_key, input_key
+
+
+def clock_positions(times: np.ndarray, pieces: np.ndarray, resolution: int) -> np.ndarray:
+    """`meter.positions` in generation's terms: (time signature index, beat, step), (batch, 3), of starts at
+    `times` (batch,) ticks of 1/`resolution` quarter after a bar line, for pieces whose time
+    signature index, ticks per bar and ticks per beat are `pieces` (batch, 3). `resolution` is a
+    multiple of `GRID`."""
+    in_bar = np.mod(times, pieces[:, 1])
+    in_beat = in_bar % pieces[:, 2]
+    unit = resolution // GRID
+    step = np.where(in_beat % unit == 0, np.minimum(in_beat // unit, STEPS - 1), OFF_GRID)
+    return np.stack([pieces[:, 0], np.minimum(in_bar // pieces[:, 2], BEATS - 1), step], axis=-1).astype(np.int32)
 
 
 def build_step_model(model: keras.Model) -> keras.Model:

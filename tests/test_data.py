@@ -7,7 +7,7 @@ from conftest import ev, note_of
 from lstm_music.data.dataset import WindowDataset, window_starts
 from lstm_music.data.encoding import encode_piece, encode_to_file, split_encoded
 from lstm_music.data.events import Piece
-from lstm_music.data.preparation import augment, prepare, prepared, shifts, split_pieces, transpose_piece
+from lstm_music.data.preparation import prepare, prepare_piece, prepared, shifts, split_pieces, transpose_piece
 from lstm_music.data.vocab import (
     Vocabulary,
     build_vocabularies,
@@ -70,7 +70,8 @@ def test_pieces_encoded_one_at_a_time_to_disk_equal_the_whole_corpus_encoded_in_
     folder = ROOT / "midi_songs" / "bach"
     pieces = load_corpus(folder, tmp_path / "cache", progress=False, in_memory=False).pieces[:6]
     pieces[0].events = [ev("C4.E4.G9", "0", "1"), *pieces[0].events]  # G9 + 1 leaves MIDI: not transposed up
-    whole = augment(prepare(pieces, "note", False), 1)  # the pieces, then each moved down, then up
+    seen = prepare(pieces, "note", False)  # the pieces, then each moved down, then up
+    whole = seen + [moved for s in (-1, 1) for moved in (transpose_piece(p, s) for p in seen) if moved is not None]
     census = count_tokens(prepared(pieces, "note", False, False, [0, *shifts(1)]))  # shifts(1) == [-1, 1]
     assert census.sizes == [len(p.events) for p in whole] and len(whole) == 6 * 3 - 1
     vocabularies = build_vocabularies(census, 2, "note")
@@ -85,12 +86,12 @@ def test_pieces_encoded_one_at_a_time_to_disk_equal_the_whole_corpus_encoded_in_
 
 
 def test_transposition_shifts_pitches_and_stays_in_range() -> None:
-    original = piece("a", ["C4", "E4.G4"])
+    original = prepare_piece(piece("a", ["C4", "E4.G4"]), "chord", False)
     up = transpose_piece(original, 2)
-    assert [note_of(e) for e in up.events] == ["D4", "F#4.A4"]
+    assert [note_of(e) for e in up.events] == ["D4", "F#4.A4"] and up.path == "a (+2)"
     assert [e.duration for e in up.events] == [e.duration for e in original.events]
-    assert transpose_piece(piece("high", ["G9"]), 1) is None
-    assert len(augment([original], 2)) == 5
+    assert transpose_piece(prepare_piece(piece("high", ["G9"]), "note", False), 1) is None
+    assert len(list(prepared([piece("a", ["C4", "E4.G4"])], "note", False, False, [0, *shifts(2)]))) == 5
 
 
 def test_window_starts_cover_every_position() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import mido
 import pytest
-from conftest import ROOT, TPQ, ev, note_of, tokens_of, train_args, write_tracks
+from conftest import ROOT, TPQ, ev, note_of, split_chords, tokens_of, train_args, write_tracks
 
-from lstm_music.data.events import Event, merge_instruments, split_chords, without_drums
+from lstm_music.data.events import Event, merge_instruments, without_drums
 from lstm_music.data.instruments import DRUMS, channels
 from lstm_music.data.midi_io import read_piece, write_midi
 from lstm_music.evaluate.metrics import instrument_report

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, ev
+from conftest import ROOT, ev, split_chords
 
 from lstm_music.data.meter import Meter
 from lstm_music.evaluate.baseline import NGram
@@ -90,6 +90,7 @@ def test_key_of_real_chorales_and_the_shift_to_a_common_key() -> None:
 
     from lstm_music.data.keys import estimate_key, key_clarity
     from lstm_music.data.midi_io import read_piece
+    from lstm_music.data.notes import Notes
     from lstm_music.data.preparation import to_common_key
 
     # BWV 1.6 is in F major, BWV 101.7 in D minor (their first chords say so)
@@ -97,13 +98,11 @@ def test_key_of_real_chorales_and_the_shift_to_a_common_key() -> None:
         piece = read_piece(shipped(name))
         pitches = [p for e in piece.events for p in e.pitches]
         assert estimate_key(pitches)[:2] == (tonic, mode) and key_clarity(pitches) > 0.8
-        moved, shift = to_common_key(piece)
+        notes = Notes.from_events(piece.events)
+        moved, shift = to_common_key(notes)
         assert shift == -5  # F major -> C major and D minor -> A minor: down a fourth
-        assert estimate_key([p for e in moved.events for p in e.pitches])[:2] == (
-            {"major": 0, "minor": 9}[mode],
-            mode,
-        )
-        assert [e.offset for e in moved.events] == [e.offset for e in piece.events]
+        assert estimate_key(moved.pitch)[:2] == ({"major": 0, "minor": 9}[mode], mode)
+        assert (moved.onset == notes.onset).all() and (moved.pitch == notes.pitch - 5).all()
     assert key_clarity(range(48, 60)) == 0.0  # all twelve pitch classes evenly: no key
 
 
@@ -216,7 +215,7 @@ def test_json_report_holds_every_number_of_the_table(tiny_run: Path, tiny_data: 
 
 
 def test_known_chord_nats_sum_the_notes_of_each_chord_the_training_split_knows() -> None:
-    from lstm_music.data.events import Piece, split_chords
+    from lstm_music.data.events import Piece
     from lstm_music.evaluate.held_out import known_chord_nats
 
     chord, other = ev("C4.E4.G4", "1", "1"), ev("D4.F4", "1", "1")

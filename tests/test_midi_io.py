@@ -5,9 +5,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import KNOWN_EVENTS, ROOT, ev, note_of, shipped, tokens_of, write_tracks
+from conftest import KNOWN_EVENTS, ROOT, ev, note_of, shipped, split_chords, tokens_of, write_tracks
 
-from lstm_music.data.events import join_chords, split_chords, without_drums
+from lstm_music.data.events import join_chords, without_drums
 from lstm_music.data.instruments import DRUMS
 from lstm_music.data.midi_io import UnreadableFile, read_midi, read_piece, read_score, write_midi
 from lstm_music.data.tokens import format_ql, note_token, parse_ql, pitch_name, pitch_number

@@ -11,8 +11,8 @@ An *event* is what the model predicts at each step:
   at the time it sounds (40, a violin; 0, the piano, where none is named), or `instruments.DRUMS`.
 
 An event becomes text only as vocabulary tokens, at the model's edge (`tokens`); a field that a
-vocabulary could not name (``<unk>``) is None. Parsed pieces keep their chords; `split_chords` takes them apart into one
-event per note, the form the model learns from, and `join_chords` puts them together again.
+vocabulary could not name (``<unk>``) is None. Parsed pieces keep their chords; the model learns
+from one event per note (`notes.Notes.note_events`), and `join_chords` puts chords together again.
 """
 
 from __future__ import annotations
@@ -87,29 +87,12 @@ def event_onsets(events: list[Event]) -> list[Sound]:
     return out
 
 
-def split_chords(events: list[Event]) -> list[Event]:
-    """`events` with every chord taken apart: one event per note, lowest pitch first at each onset.
-
-    A chord's notes keep its duration; the first of them keeps its offset and the others are 0
-    after it. This is the note-level form the model learns from (`preparation.represent`).
-    """
-    notes = sorted(
-        (start, pitch, instrument, length)
-        for start, length, pitches, instrument in event_onsets(events)
-        for pitch in pitches
-    )
-    out, previous = [], Fraction(0)
-    for start, pitch, instrument, length in notes:
-        out.append(Event((pitch,), start - previous, length, instrument))
-        previous = start
-    return out
-
-
 def join_chords(events: list[Event]) -> list[Event]:
     """`events` (notes or chords) with the notes of one instrument that start together with the same
     duration made one chord.
 
-    The inverse of `split_chords`; for parsed pieces, which are already grouped so, it changes nothing.
+    The inverse of taking chords apart (`notes.Notes.note_events`); for parsed pieces, which are
+    already grouped so, it changes nothing.
     """
     return onsets_to_events(event_onsets(events))
 

@@ -143,15 +143,3 @@ def describe_meters(pieces: list[tuple[str, tuple[Meter, ...], Fraction, bool]])
             shown = ", ".join(chosen[:3]) + (f" and {len(chosen) - 3} more" if len(chosen) > 3 else "")
             line += f"; {len(chosen)} {what}: {shown}"
     return line
-
-
-def clock_positions(times: np.ndarray, pieces: np.ndarray, resolution: int) -> np.ndarray:
-    """`positions` in generation's terms: (time signature index, beat, step), (batch, 3), of starts at
-    `times` (batch,) ticks of 1/`resolution` quarter after a bar line, for pieces whose time
-    signature index, ticks per bar and ticks per beat are `pieces` (batch, 3). `resolution` is a
-    multiple of `GRID`."""
-    in_bar = np.mod(times, pieces[:, 1])
-    in_beat = in_bar % pieces[:, 2]
-    unit = resolution // GRID
-    step = np.where(in_beat % unit == 0, np.minimum(in_beat // unit, STEPS - 1), OFF_GRID)
-    return np.stack([pieces[:, 0], np.minimum(in_bar // pieces[:, 2], BEATS - 1), step], axis=-1).astype(np.int32)

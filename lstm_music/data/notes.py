@@ -2,15 +2,15 @@
 
 `Notes` holds one row per note: onset and length in integer ticks of 1/`resolution` quarter note,
 MIDI pitch and instrument (the General MIDI program, `instruments.DRUMS` for percussion), in the
-order of the note-level events (`events.split_chords`: by onset, pitch, instrument, length). It is
+order of the note-level events (by onset, pitch, instrument, length: `Notes.note_events`). It is
 what the event cache stores, and what training reads: merging instruments, moving to the common
 key, transposing, counting tokens and encoding are numpy operations on it instead of Python
 `Fraction` arithmetic on every event, so a warm start costs little more than reading the cache.
 
 `NoteEvents` is the `Sequence[Event]` of a piece held so: its chord events (a parsed piece, as
 `events.onsets_to_events` groups them) or its note events (a prepared piece), made as `Event`s
-only when something iterates them. The events are the same as the list path's, which a test
-checks over `midi_songs/`.
+only when something iterates them. Every piece is prepared as such numbers (`notes_of`); a test
+checks over `midi_songs/` that they give the events that working event by event gives.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .events import Event, event_onsets, onsets_to_events, span
+from .events import Event, event_onsets, onsets_to_events
 from .instruments import DRUMS, instrument_token
 from .tokens import format_ql, pitch_name
 
@@ -84,7 +84,8 @@ class Notes:
         return onsets_to_events([(self._time(s), self._time(n), (p,), c) for s, n, p, c in sounds])
 
     def note_events(self) -> list[Event]:
-        """The note events, one per note (`events.split_chords`)."""
+        """The note events, one per note: a chord's notes lowest first, the first with the chord's
+        offset and the others 0 after it, each with the chord's duration."""
         makers = [lambda pitch: (pitch,), self._time, self._time, int]
         columns = [[made[i] for i in codes.tolist()] for made, codes in self._distinct(makers)]
         return [Event(*fields) for fields in zip(*columns, strict=True)]
@@ -146,7 +147,7 @@ class Notes:
 
     def transposed(self, semitones: int, resort: bool = False) -> Notes | None:
         """The notes with every pitched one moved by `semitones`, or None if one would leave MIDI's
-        0-127. The rows keep their order (as `preparation.transpose_piece` keeps the events') unless `resort`."""
+        0-127. The rows keep their order unless `resort`."""
         pitched = self.program != DRUMS
         moved = np.where(pitched, self.pitch + semitones, self.pitch)
         if pitched.any() and (moved[pitched].min() < 0 or moved[pitched].max() > 127):
@@ -216,6 +217,11 @@ class NoteEvents(Sequence[Event]):
         return f"NoteEvents({self.size} {'chord' if self.chords else 'note'} events)"
 
 
+def notes_of(events: Sequence[Event]) -> Notes:
+    """The notes of `events`: the numbers behind `NoteEvents`, else read from the events."""
+    return events.notes if isinstance(events, NoteEvents) else Notes.from_events(events)
+
+
 def held_notes(events: Sequence[Event], chords: bool) -> Notes | None:
     """The `Notes` behind `events` when they are `NoteEvents` of that kind (chord or note events), else None."""
     return events.notes if isinstance(events, NoteEvents) and events.chords == chords else None
@@ -233,19 +239,12 @@ def event_starts(events: Sequence[Event]) -> tuple[np.ndarray, int]:
 
 
 def note_starts(events: Sequence[Event]) -> tuple[np.ndarray, int]:
-    """The distinct start times of `events`' notes in ticks, and the ticks per quarter note (from the
-    numbers where the events are `NoteEvents`)."""
-    if isinstance(events, NoteEvents):
-        notes = events.notes
-        return np.unique(notes.onset), notes.resolution
-    starts, resolution = event_starts(events)
-    return np.unique(starts), resolution
+    """The distinct start times of `events`' notes in ticks, and the ticks per quarter note."""
+    notes = notes_of(events)
+    return np.unique(notes.onset), notes.resolution
 
 
 def events_span(events: Sequence[Event]) -> Fraction:
-    """Quarter notes from the start of `events` to their last release (`events.span`), from the
-    numbers where the events are `NoteEvents`."""
-    if isinstance(events, NoteEvents):
-        notes = events.notes
-        return Fraction(int((notes.onset + notes.length).max()), notes.resolution)
-    return span(list(events))
+    """Quarter notes from the start of `events` to their last release (`events.span`)."""
+    notes = notes_of(events)
+    return Fraction(int((notes.onset + notes.length).max(initial=0)), notes.resolution)

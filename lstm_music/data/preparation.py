@@ -2,11 +2,12 @@
 key, transposed, their instruments merged or played as learned ones; and the split into training
 and validation pieces.
 
-Representation: with ``"note"`` (the default) every note is one event, a chord being its notes
-lowest first, 0 apart (`events.split_chords`), so the note vocabulary is the pitches (about 90)
-and any chord of known pitches can be read and generated. With ``"chord"`` (checkpoints made
-before representations were recorded) a whole voiced chord is one token, and a chord never seen
-in training is ``<unk>``.
+Preparing works on a piece's numbers (`notes.Notes`), whatever holds its events, and gives
+`notes.NoteEvents`. Representation: with ``"note"`` (the default) every note is one event, a chord
+being its notes lowest first, 0 apart (`notes.Notes.note_events`), so the note vocabulary is the
+pitches (about 90) and any chord of known pitches can be read and generated. With ``"chord"``
+(checkpoints made before representations were recorded) a whole voiced chord is one token, and a
+chord never seen in training is ``<unk>``.
 """
 
 from __future__ import annotations
@@ -16,23 +17,25 @@ from dataclasses import replace
 
 import numpy as np
 
-from .events import Event, Piece, join_chords, merge_instruments, split_chords
+from .events import Event, Piece
 from .instruments import DRUMS
 from .keys import shift_to_common_key
-from .notes import NoteEvents, Notes, held_notes
+from .notes import NoteEvents, Notes, notes_of
 
 REPRESENTATIONS = ("note", "chord")
 OLD_REPRESENTATION = "chord"  # what a checkpoint that records none was trained on
 
 
-def represent(piece: Piece, representation: str) -> Piece:
-    """`piece` in the events of `representation`: one per note (``"note"``) or per chord (``"chord"``)."""
-    if representation == "chord":
-        return piece
-    if representation != "note":
+def represented(notes: Notes, representation: str) -> NoteEvents:
+    """The events of `notes` in `representation`: one per note (``"note"``) or per chord (``"chord"``)."""
+    if representation not in REPRESENTATIONS:
         raise ValueError(f"unknown representation {representation!r}; expected one of {REPRESENTATIONS}")
-    notes = held_notes(piece.events, chords=True)
-    return replace(piece, events=split_chords(piece.events) if notes is None else NoteEvents(notes, chords=False))
+    return NoteEvents(notes, chords=representation == "chord")
+
+
+def represent(piece: Piece, representation: str) -> Piece:
+    """`piece` in the events of `representation` (`represented`)."""
+    return replace(piece, events=represented(notes_of(piece.events), representation))
 
 
 def split_pieces(pieces: list[Piece], val_fraction: float = 0.1, seed: int = 0) -> tuple[list[Piece], list[Piece]]:
@@ -53,23 +56,11 @@ def split_pieces(pieces: list[Piece], val_fraction: float = 0.1, seed: int = 0) 
 
 
 def transpose_piece(piece: Piece, semitones: int) -> Piece | None:
-    """`piece` shifted by `semitones`, or None if a pitch would leave the MIDI range 0-127; drums
-    (whose note numbers are sounds, not pitches) stay as they are."""
-    path = f"{piece.path} ({semitones:+d})"
-    notes = held_notes(piece.events, chords=False)
-    if notes is not None:
-        moved = notes.transposed(semitones)
-        return None if moved is None else replace(piece, path=path, events=NoteEvents(moved, chords=False))
-    events = []
-    for event in piece.events:
-        if event.instrument == DRUMS:
-            events.append(event)
-            continue
-        pitches = [p + semitones for p in event.pitches]
-        if min(pitches) < 0 or max(pitches) > 127:
-            return None
-        events.append(event._replace(pitches=tuple(pitches)))
-    return replace(piece, path=path, events=events)
+    """A prepared `piece` (`prepare_piece`) shifted by `semitones`, or None if a pitch would leave the
+    MIDI range 0-127; drums (whose note numbers are sounds, not pitches) stay as they are."""
+    moved = piece.events.notes.transposed(semitones)
+    events = None if moved is None else NoteEvents(moved, piece.events.chords)
+    return None if events is None else replace(piece, path=f"{piece.path} ({semitones:+d})", events=events)
 
 
 def transpose_folded(events: list[Event], semitones: int) -> list[Event]:
@@ -90,22 +81,12 @@ def transpose_folded(events: list[Event], semitones: int) -> list[Event]:
     return out
 
 
-def to_common_key(piece: Piece) -> tuple[Piece, int]:
-    """`piece` transposed from its estimated key to C major or A minor, and the semitones it moved."""
-    pitched = [event for event in piece.events if event.instrument != DRUMS]
-    shift = shift_to_common_key([p for event in pitched for p in event.pitches])
-    moved = transpose_piece(piece, shift) if shift else None
-    if moved is None:  # in the common key already, or too wide to move without leaving MIDI's range
-        return piece, 0
-    return replace(piece, events=moved.events), shift
-
-
-def notes_in_common_key(notes: Notes) -> Notes:
-    """`to_common_key` of notes: moved from their estimated key to C major or A minor, unless that
-    would take a pitch out of MIDI's range."""
+def to_common_key(notes: Notes) -> tuple[Notes, int]:
+    """`notes` moved from their estimated key to C major or A minor, and the semitones they moved (none
+    where that would take a pitch out of MIDI's range)."""
     shift = shift_to_common_key(notes.pitched())
     moved = notes.transposed(shift, resort=True) if shift else None
-    return notes if moved is None else moved
+    return (notes, 0) if moved is None else (moved, shift)
 
 
 def instrument_table(instruments: bool, plays_as: dict[int, int] | None) -> np.ndarray:
@@ -119,24 +100,20 @@ def instrument_table(instruments: bool, plays_as: dict[int, int] | None) -> np.n
     return table
 
 
+def prepare_notes(piece: Piece, common_key: bool, instruments: bool = False, plays_as: dict | None = None) -> tuple:
+    """The notes of `piece` as a model sees them, and the semitones they moved: all on one instrument
+    unless `instruments` (and then a rare instrument played as another, as `plays_as` says:
+    `instruments.instrument_plan`), moved to C major or A minor if `common_key`."""
+    notes = notes_of(piece.events).played_as(instrument_table(instruments, plays_as))
+    return to_common_key(notes) if common_key else (notes, 0)
+
+
 def prepare_piece(
     piece: Piece, representation: str, common_key: bool, instruments: bool = False, plays_as: dict | None = None
 ) -> Piece:
-    """`piece` as a model sees it: moved to C major or A minor if `common_key`, all on one
-    instrument unless `instruments` (and then a rare instrument played as another, as `plays_as`
-    says: `instruments.instrument_plan`), in `representation`'s events. Pieces held as `Notes`
-    (read from the corpus) are prepared on the numbers, into the same events."""
-    notes = held_notes(piece.events, chords=True)
-    if notes is not None and representation == "note":
-        notes = notes.played_as(instrument_table(instruments, plays_as))
-        notes = notes_in_common_key(notes) if common_key else notes
-        return replace(piece, events=NoteEvents(notes, chords=False))
-    if not instruments:
-        piece = replace(piece, events=merge_instruments(piece.events))
-    elif plays_as:
-        moved = [event._replace(instrument=plays_as.get(event.instrument, event.instrument)) for event in piece.events]
-        piece = replace(piece, events=join_chords(moved))
-    return represent(to_common_key(piece)[0] if common_key else piece, representation)
+    """`piece` as a model sees it (`prepare_notes`), in `representation`'s events."""
+    notes, _ = prepare_notes(piece, common_key, instruments, plays_as)
+    return replace(piece, events=represented(notes, representation))
 
 
 def prepare(
@@ -147,16 +124,8 @@ def prepare(
 
 
 def shifts(transpose: int) -> list[int]:
-    """The shifts in semitones of the transpositions `augment` adds, in its order."""
+    """The shifts in semitones of the transpositions by -`transpose`..+`transpose`, in `prepared`'s order."""
     return [shift for shift in range(-transpose, transpose + 1) if shift]
-
-
-def augment(pieces: list[Piece], transpose: int) -> list[Piece]:
-    """`pieces` plus every transposition by -`transpose`..+`transpose` semitones that stays in range."""
-    out = list(pieces)
-    for shift in shifts(transpose):
-        out += [t for t in (transpose_piece(p, shift) for p in pieces) if t is not None]
-    return out
 
 
 def prepared(
@@ -164,13 +133,13 @@ def prepared(
     representation: str,
     common_key: bool,
     instruments: bool,
-    moves: Iterable[int] = (0,),
+    semitones: Iterable[int] = (0,),
     plays_as: dict | None = None,
 ) -> Iterator[Piece]:
     """`pieces` prepared one at a time, for each shift of `semitones` in turn, a transposition that would
-    leave MIDI's range left out: ``semitones=[0, *shifts(t)]`` gives `augment(prepare(pieces), t)`'s pieces
-    without holding them."""
-    for shift in moves:
+    leave MIDI's range left out: ``semitones=[0, *shifts(t)]`` gives the pieces, then every
+    transposition by -t..+t that stays in range, without holding them."""
+    for shift in semitones:
         for piece in pieces:
             seen = prepare_piece(piece, representation, common_key, instruments, plays_as)
             moved = transpose_piece(seen, shift) if shift else seen

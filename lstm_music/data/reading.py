@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..cli import SettingError
 from .corpus import Corpus, load_corpus
 from .instruments import PIANO, REAL_SHARE, instrument_name, instrument_plan
-from .preparation import augment, prepare, split_pieces
+from .preparation import prepare, prepared, shifts, split_pieces
 from .styles import (
     describe_styles,
     keep_styles,
@@ -76,7 +76,7 @@ def parse_only(settings: TrainSettings) -> None:
     instruments, plays_as = instrument_plan(counts, settings.instruments)
     print(describe_instruments(counts, instruments, plays_as))
     representation = settings.representation
-    seen = augment(prepare(train, representation, common_key, instruments, plays_as), settings.transpose)
+    seen = prepared(train, representation, common_key, instruments, [0, *shifts(settings.transpose)], plays_as)
     vocabularies = build_vocabularies(seen, settings.min_count, representation, instruments)
     sizes = ", ".join(f"{s} {len(v)}" for s, v in vocabularies.items())
     print(f"pieces: {len(train)} train, {len(validation)} validation; vocabulary sizes: {sizes}")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from ..streams import ALL_STREAMS, INSTRUMENT, SPECIALS, STREAMS, UNK_INDEX, streams_of
 from .events import Piece
 from .meter import describe_meters, in_force, off_the_grid, positions
-from .notes import events_span, held_notes, note_starts
+from .notes import events_span, held_notes, note_starts, notes_of
 from .tokens import event_tokens, pitch_name
 
 
@@ -112,12 +112,7 @@ def instruments_used(pieces: list[Piece]) -> dict[int, int]:
     """How many notes each instrument plays in `pieces`, most first."""
     counts: Counter = Counter()
     for piece in pieces:
-        notes = held_notes(piece.events, chords=True)
-        if notes is not None:
-            counts.update(notes.program_counts())
-        else:
-            for event in piece.events:
-                counts[event.instrument] += len(event.pitches)
+        counts.update(notes_of(piece.events).program_counts())
     return dict(counts.most_common())
 
 

@@ -27,7 +27,7 @@ from ..data.instruments import program as gm_program
 from ..data.meter import Meter, meter_at, time_signature
 from ..data.midi_io import UnreadableFile, events_to_score, read_piece, write_midi
 from ..data.notes import event_starts
-from ..data.preparation import prepare_piece, represent, to_common_key, transpose_folded
+from ..data.preparation import prepare_notes, represented, transpose_folded
 from ..data.styles import NONE, resolve_style
 from ..data.vocab import same_onset_index, unknown_notes, unknown_warning
 from ..files import reason, write_atomically
@@ -185,12 +185,9 @@ def read_primer(primer: str, metadata: Metadata, vocabularies: dict) -> Primer:
         piece = replace(piece, events=without_drums(piece.events))
         if not piece.events:
             raise GenerationError(f"--primer {primer}: it holds only drums, which the checkpoint did not learn")
-    events, shift = piece.events, 0  # a model trained in C major / A minor continues a primer in its own key
-    # on the model's instruments: all one without an instrument stream, a rare one played as another
-    piece = prepare_piece(piece, "chord", False, INSTRUMENT in vocabularies, metadata.plays_as)
-    if metadata.common_key:
-        piece, shift = to_common_key(piece)
-    piece = represent(piece, metadata.representation)
+    # on the model's instruments, in its key: it continues a primer in C major / A minor, moved back after
+    notes, shift = prepare_notes(piece, metadata.common_key, INSTRUMENT in vocabularies, metadata.plays_as)
+    events, piece = piece.events, replace(piece, events=represented(notes, metadata.representation))
     warning = unknown_warning(unknown_notes([piece], vocabularies), "primer")
     if warning:
         print(warning)

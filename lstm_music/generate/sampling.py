@@ -14,7 +14,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,16 +37,15 @@ from ..streams import (
 )
 from .conditions import Bars
 
-if TYPE_CHECKING:
-    pass
-
 # Plain sampling from the model (with its repeat memory): of the settings tried in the music
 # report (docs/BENCHMARKS.md) the closest to real pieces; lower temperatures fall into loops.
 DEFAULT_TEMPERATURE = 1.0  # the one default of generate_music.py and evaluate: plain sampling (docs/BENCHMARKS.md)
 
 
 def bar_positions_ops(times, pieces, resolution: int):
-    """`meter.clock_positions` in `keras.ops`, for the compiled loop."""
+    """`meter.positions` in generation's terms, in `keras.ops`: (time signature index, beat, step),
+    (batch, 3), of starts at `times` (batch,) ticks of 1/`resolution` quarter (a multiple of `GRID`)
+    after a bar line, for pieces of time signature index, ticks per bar and per beat `pieces` (batch, 3)."""
     from keras import ops
 
     in_bar = ops.mod(times, pieces[:, 1])
