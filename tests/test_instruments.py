@@ -299,10 +299,10 @@ def test_a_folder_of_one_instrument_with_a_rare_second_trains_three_streams_on_t
 def test_checkpoint_metadata_stores_instruments_as_tokens_and_reads_them_as_numbers() -> None:
     from lstm_music.model.checkpoint import Metadata
 
-    stored = Metadata({}, {}, instruments=True, plays_as={1: 0, DRUMS: 0}, plays=40).to_json()
+    stored = json.dumps(Metadata({}, {}, instruments=True, plays_as={1: 0, DRUMS: 0}, plays=40).to_dict())
     assert '"plays_as": {"1": "0", "drums": "0"}' in stored and '"plays": "40"' in stored  # as before numbers
-    metadata = Metadata.from_json(stored)
+    metadata = Metadata.from_dict(json.loads(stored))
     assert (metadata.plays_as, metadata.plays) == ({1: 0, DRUMS: 0}, 40)
     for damaged in ("drums", 7, {"violin": "0"}):
         with pytest.raises((TypeError, ValueError)):
-            Metadata.from_json(stored.replace('{"1": "0", "drums": "0"}', json.dumps(damaged)))
+            Metadata.from_dict(json.loads(stored.replace('{"1": "0", "drums": "0"}', json.dumps(damaged))))

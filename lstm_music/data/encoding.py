@@ -19,7 +19,7 @@ from .vocab import Vocabulary
 def encode_piece(piece: Piece, vocabularies: dict[str, Vocabulary]) -> np.ndarray:
     """A piece as an int32 array of shape (1 + events, streams): a ``<start>`` row, then one row per event."""
     streams = streams_of(vocabularies)
-    notes = held_notes(piece.events, chords=False)
+    notes = held_notes(piece.events)
     if notes is not None:
         encoded = notes.encoded([vocabularies[s].encode for s in streams])
         return np.concatenate([np.full((1, len(streams)), START_INDEX, dtype=np.int32), encoded])

@@ -211,8 +211,6 @@ class NoteEvents(Sequence[Event]):
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and list(self) == list(other)
 
-    __hash__ = None  # type: ignore[assignment]
-
     def __repr__(self) -> str:
         return f"NoteEvents({self.size} {'chord' if self.chords else 'note'} events)"
 
@@ -222,15 +220,16 @@ def notes_of(events: Sequence[Event]) -> Notes:
     return events.notes if isinstance(events, NoteEvents) else Notes.from_events(events)
 
 
-def held_notes(events: Sequence[Event], chords: bool) -> Notes | None:
-    """The `Notes` behind `events` when they are `NoteEvents` of that kind (chord or note events), else None."""
-    return events.notes if isinstance(events, NoteEvents) and events.chords == chords else None
+def held_notes(events: Sequence[Event]) -> Notes | None:
+    """The `Notes` behind `events` when they are `NoteEvents` of notes (one event per note), else None:
+    what reads events one by one reads these on the numbers instead."""
+    return events.notes if isinstance(events, NoteEvents) and not events.chords else None
 
 
 def event_starts(events: Sequence[Event]) -> tuple[np.ndarray, int]:
     """The start of each of `events` in ticks, and the ticks per quarter note: from the numbers of
     `NoteEvents` of notes, else from the events' own offsets."""
-    notes = held_notes(events, chords=False)
+    notes = held_notes(events)
     if notes is not None:
         return notes.onset, notes.resolution
     starts = [start for start, *_ in event_onsets(events)]

@@ -80,7 +80,7 @@ def count_tokens(pieces: Iterable[Piece]) -> Census:
     """Count the tokens of `pieces`, reading each piece once (it may come from a generator)."""
     census = Census()
     for piece in pieces:
-        notes = held_notes(piece.events, chords=False)
+        notes = held_notes(piece.events)
         if notes is not None:  # counted on the numbers, each distinct token made once
             for stream, counts in zip(ALL_STREAMS, notes.token_counts(), strict=True):
                 census.counts[stream].update(counts)
@@ -158,7 +158,7 @@ def unknown_notes(pieces: list[Piece], vocabularies: dict[str, Vocabulary]) -> d
     all of them."""
     counts = {"pitch": 0, "rhythm": 0, "notes": 0}
     for piece in pieces:
-        notes = held_notes(piece.events, chords=False)
+        notes = held_notes(piece.events)
         if notes is not None:  # one note per event
             known = notes.encoded([vocabularies[s].encode for s in STREAMS]) != UNK_INDEX
             counts["notes"] += len(notes)

@@ -68,11 +68,6 @@ def instrument_program(text: str) -> int | None:
     return program
 
 
-def seconds(events: list[Event], bpm: float) -> float:
-    """How long `events` sound at `bpm`, from the first onset to the last release."""
-    return float(span(events)) * 60.0 / bpm
-
-
 def describe(path: Path, events: list[Event], bpm: float) -> str:
     """The one line printed per written file."""
     pitches = [p for event in events for p in event.pitches]
@@ -80,7 +75,7 @@ def describe(path: Path, events: list[Event], bpm: float) -> str:
     used = instruments_of(events)
     played = f", {len(used)} instruments ({', '.join(map(instrument_name, used))})" if len(used) > 1 else ""
     return (
-        f"{path}: {len(pitches)} notes ({onsets} notes and chords), {seconds(events, bpm):.1f} s, "
+        f"{path}: {len(pitches)} notes ({onsets} notes and chords), {float(span(events)) * 60 / bpm:.1f} s, "
         f"{len(set(pitches))} distinct pitches{played}"
     )
 

@@ -47,8 +47,8 @@ class CheckpointError(Exception):
 
 @dataclass
 class Metadata:
-    """What a checkpoint records beside its weights: one JSON document tagged `FORMAT` (`to_json`,
-    `from_json`). A field that a checkpoint made before it lacks takes the default that describes
+    """What a checkpoint records beside its weights: one JSON document tagged `FORMAT` (`to_dict`,
+    `from_dict`). A field that a checkpoint made before it lacks takes the default that describes
     such a checkpoint (whole-chord tokens in the pieces' own keys, one instrument, no meter, no styles)."""
 
     vocabularies: dict[str, Any]  # `vocab.vocabularies_to_json`
@@ -91,10 +91,6 @@ class Metadata:
         grouped["styles"] = {"names": flat.pop("styles"), "pieces": flat.pop("style_pieces")}
         return {"format": FORMAT, **flat, **grouped}
 
-    def to_json(self) -> str:
-        """`to_dict` as JSON text."""
-        return json.dumps(self.to_dict())
-
     @classmethod
     def from_dict(cls, stored: dict[str, Any]) -> Metadata:
         """The metadata a stored document holds (keys it does not know are left out); `TypeError` or
@@ -121,11 +117,6 @@ class Metadata:
             raise TypeError("model settings or training record are not a mapping")
         return metadata
 
-    @classmethod
-    def from_json(cls, text: str) -> Metadata:
-        """`from_dict` of JSON text."""
-        return cls.from_dict(json.loads(text))
-
 
 def save_checkpoint(
     model, path: Path | str, metadata: Metadata, train_rows: np.ndarray | None = None, optimizer: bool = False
@@ -148,7 +139,7 @@ def save_checkpoint(
             model.save_weights(built)
             with h5py.File(built, "a") as handle:
                 group = handle.create_group(GROUP)
-                text = metadata.to_json()
+                text = json.dumps(metadata.to_dict())
                 group.create_dataset("metadata", data=np.frombuffer(text.encode(), dtype=np.uint8))
                 if train_rows is not None:
                     group.create_dataset("train_rows", data=train_rows, compression="gzip")

@@ -82,16 +82,9 @@ def model_config(settings: TrainSettings) -> ModelConfig:
     """The preset's sizes with any size flags applied on top."""
     from .network import PRESETS
 
-    overrides = {
-        "embedding": settings.embedding,
-        "branch_units": settings.branch_units,
-        "trunk_units": settings.trunk_units,
-        "dense_units": settings.dense_units,
-        "head_units": settings.head_units,
-        "dropout": settings.dropout,
-        "conditioned": None if settings.heads is None else settings.heads == "conditioned",
-        "instrument_first": settings.instrument_first,
-    }
+    sizes = ("embedding", "branch_units", "trunk_units", "dense_units", "head_units", "dropout", "instrument_first")
+    overrides = {name: getattr(settings, name) for name in sizes}
+    overrides["conditioned"] = None if settings.heads is None else settings.heads == "conditioned"
     return replace(PRESETS[settings.preset], **{k: v for k, v in overrides.items() if v is not None})
 
 

@@ -28,7 +28,7 @@ def piano_roll(events: list[Event], path: Path, bpm: float = 120.0, title: str =
     pitch up, each note a bar as long as it sounds, so chords show as stacked bars; each instrument
     its own colour, named in a legend when there are several."""
     from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
+    from matplotlib.patches import Patch, Rectangle
 
     notes = playable_notes(events)
     end = float(max((start + length for start, length, _, _ in notes), default=1))
@@ -37,7 +37,8 @@ def piano_roll(events: list[Event], path: Path, bpm: float = 120.0, title: str =
     used = sorted({instrument for *_, instrument in notes})
     colours = {instrument: f"C{i % 10}" for i, instrument in enumerate(used)}
     for start, length, pitch, instrument in notes:
-        axes.add_patch(_bar(float(start), pitch - 0.4, float(length), 0.8, colours[instrument]))
+        shape = (float(start), pitch - 0.4), float(length), 0.8
+        axes.add_patch(Rectangle(*shape, facecolor=colours[instrument], edgecolor="black", linewidth=0.3))
     if len(used) > 1:
         handles = [Patch(facecolor=colours[t], label=instrument_name(t)) for t in used]
         axes.legend(handles=handles, fontsize=8, loc="upper right")
@@ -51,13 +52,6 @@ def piano_roll(events: list[Event], path: Path, bpm: float = 120.0, title: str =
     axes.set_title(f"{title or Path(path).stem}: beats below, seconds at {bpm:g} bpm above", fontsize=10)
     figure.tight_layout()
     return save_figure(figure, path)
-
-
-def _bar(x: float, y: float, width: float, height: float, colour: str):
-    """One note's rectangle."""
-    from matplotlib.patches import Rectangle
-
-    return Rectangle((x, y), width, height, facecolor=colour, edgecolor="black", linewidth=0.3)
 
 
 def training_curves(history: list[dict], path: Path) -> Path:
