@@ -34,8 +34,8 @@ from lstm_music.data.preparation import prepare  # noqa: E402
 from lstm_music.data.styles import NONE  # noqa: E402
 from lstm_music.data.vocab import same_onset_index  # noqa: E402
 from lstm_music.evaluate.held_out import drawn_bars, open_checkpoint, read_held_out, rebuild_split  # noqa: E402
-from lstm_music.evaluate.metrics import phrase_returns  # noqa: E402
-from lstm_music.evaluate.realness import PER_PIECE, SEGMENT, onsets, segment_features, separability, telling  # noqa: E402
+from lstm_music.evaluate.metrics import onsets, phrase_returns  # noqa: E402
+from lstm_music.evaluate.realness import PER_PIECE, SEGMENT, segment_features, separability, telling  # noqa: E402
 from lstm_music.evaluate.run import parse_args  # noqa: E402
 from lstm_music.generate.sampling import Sampler, SamplingSettings  # noqa: E402
 from lstm_music.streams import UNK  # noqa: E402

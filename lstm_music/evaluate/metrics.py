@@ -18,12 +18,11 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.spatial.distance import jensenshannon
 
-from ..data.events import Event, span, unknown
+from ..data.events import Event, event_onsets, span, unknown
 from ..data.instruments import instrument_token
 from ..data.keys import key_clarity, pitch_class_counts
 from ..data.meter import OFF_GRID, Meter, meter_at, positions
 from ..data.notes import event_starts
-from .realness import onsets
 
 PHRASE = 8  # events per phrase for the loop measure
 RETURN_BARS = (4, 8)  # how many bars back `phrase_returns` looks for the same place
@@ -58,9 +57,10 @@ def longest_run(items: list) -> int:
     return best
 
 
-def loop_share(events: list[Event], phrase: int = PHRASE) -> float:
-    """Share of the piece's `phrase`-event windows whose exact events occur elsewhere in the piece too."""
-    windows = [tuple(events[i : i + phrase]) for i in range(len(events) - phrase + 1)]
+def loop_share(items: list, phrase: int = PHRASE) -> float:
+    """Share of the piece's `phrase`-long windows of `items` (events, intervals, gaps) whose exact items
+    occur elsewhere in the piece too."""
+    windows = [tuple(items[i : i + phrase]) for i in range(len(items) - phrase + 1)]
     if not windows:
         return 0.0
     counts = Counter(windows)
@@ -100,6 +100,17 @@ def longest_copy(events: list[Event], training: list[list[Event]]) -> int:
         best = max(best, int(current.max()))
         previous = current
     return best
+
+
+def onsets(events: list[Event]) -> list[tuple]:
+    """(start, longest length, sorted pitches) of each distinct start of `events`: chords of every
+    instrument at one time are one onset."""
+    by_start: dict = {}
+    for start, length, pitches, _ in event_onsets(events):
+        held = by_start.setdefault(start, [length, set()])
+        held[0] = max(held[0], length)
+        held[1].update(pitches)
+    return [(start, length, tuple(sorted(p))) for start, (length, p) in sorted(by_start.items())]
 
 
 def beat_metrics(events: list[Event], meters: Iterable[Meter]) -> dict[str, float]:

@@ -18,15 +18,15 @@ scikit-learn is imported when a classifier is fitted: only the evaluation needs 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from fractions import Fraction
 
 import numpy as np
 
-from ..data.events import Event, event_onsets
+from ..data.events import Event
 from ..data.keys import key_clarity, pitch_class_counts
 from ..data.meter import GRID, OFF_GRID, Meter, positions
+from .metrics import entropy_of_counts, loop_share, onsets
 
 SEGMENT = 64  # onsets per segment
 PER_PIECE = 8  # segments per piece at most: about a 500-event generated piece's
@@ -59,32 +59,8 @@ FEATURES = (  # the name of each value of a segment's features (`_features`), in
 )
 
 
-def _entropy(counts: np.ndarray) -> float:
-    counts = counts[counts > 0]
-    p = counts / counts.sum() if counts.size else counts
-    return float(-(p * np.log2(p)).sum()) if counts.size else 0.0
-
-
 def _share(histogram: np.ndarray) -> np.ndarray:
     return histogram / max(1, histogram.sum())
-
-
-def _repeated(items: list, size: int) -> float:
-    """The share of `size`-long windows of `items` that occur more than once."""
-    windows = [tuple(items[i : i + size]) for i in range(len(items) - size + 1)]
-    counts = Counter(windows)
-    return sum(counts[w] > 1 for w in windows) / len(windows) if windows else 0.0
-
-
-def onsets(events: list[Event]) -> list[tuple]:
-    """(start, longest length, sorted pitches) of each distinct start of `events`: chords of every
-    instrument at one time are one onset."""
-    by_start: dict = {}
-    for start, length, pitches, _ in event_onsets(events):
-        held = by_start.setdefault(start, [length, set()])
-        held[0] = max(held[0], length)
-        held[1].update(pitches)
-    return [(start, length, tuple(sorted(p))) for start, (length, p) in sorted(by_start.items())]
 
 
 def segment_features(
@@ -119,15 +95,15 @@ def _features(heard: list[tuple], places: np.ndarray) -> np.ndarray:
     parts = [
         _share(np.bincount(intervals, minlength=25)),
         [len(set(everything)) / len(heard), (max(everything) - min(everything)) / 48, key_clarity(everything)],
-        [_entropy(pitch_class_counts(everything)) / np.log2(12)],
+        [entropy_of_counts(pitch_class_counts(everything)) / np.log2(12)],
         [sizes.mean(), sizes.std(), (sizes >= 2).mean(), (sizes >= 3).mean(), (sizes >= 4).mean()],
         _share(np.bincount(np.searchsorted(IOI_BINS, gaps - 1e-9), minlength=len(IOI_BINS) + 1)),
         _share(np.bincount(np.searchsorted(IOI_BINS, lengths - 1e-9), minlength=len(IOI_BINS) + 1)),
         [np.mean(np.abs(np.diff(np.log2(np.maximum(gaps, 1e-3))))) if len(gaps) > 1 else 0.0],
         _share(np.bincount(step_bins, minlength=len(STEP_BINS) + 1)),
         [(steps == 0).mean(), ((steps == 0) & (places[:, 1] == 0)).mean(), (steps == OFF_GRID).mean()],
-        [_entropy(np.bincount(steps, minlength=OFF_GRID + 1).astype(float)) / np.log2(OFF_GRID + 1)],
-        [_repeated([b for b in np.diff(tops)], 7), _repeated(rhythm, 4), _repeated(rhythm, 8)],
+        [entropy_of_counts(np.bincount(steps, minlength=OFF_GRID + 1).astype(float)) / np.log2(OFF_GRID + 1)],
+        [loop_share([b for b in np.diff(tops)], 7), loop_share(rhythm, 4), loop_share(rhythm, 8)],
     ]
     return np.concatenate([np.asarray(part, dtype=float) for part in parts])
 
