@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = parse_args(argv)
 
     def run() -> None:
-        from lstm_music.backend import check_backend, set_verbose
+        from lstm_music.backend import check_backend, join_processes, set_verbose, split_cpu
 
         styles = {} if settings.styles in ("folders", "none") else {"--styles": FILE}
         outputs = {} if settings.parse_only else {"--weights-dir": FOLDER}
@@ -54,12 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         starts = settings.resume or settings.init_from  # from a checkpoint: a bad file or setting stops before parsing
         resumed = check_start(settings) if starts else None
         if settings.cpu_devices:
-            from lstm_music.backend import split_cpu
-
             split_cpu(settings.cpu_devices)
         if settings.processes > 1:
-            from lstm_music.backend import join_processes
-
             join_processes(settings.coordinator, settings.processes, settings.process_id)
         train(settings, resumed=resumed)
 

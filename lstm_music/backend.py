@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from .cli import SettingError
+
 if TYPE_CHECKING:
     import keras
 
@@ -119,8 +121,6 @@ def check_backend() -> None:
     that is not installed, before anything slow starts (Keras itself would end in a traceback)."""
     import importlib.util
 
-    from .cli import SettingError
-
     name = os.environ.get("KERAS_BACKEND")
     if name is None:
         return
@@ -142,8 +142,6 @@ def import_keras() -> keras:
         try:
             import keras
         except (ImportError, ValueError) as error:
-            from .cli import SettingError
-
             sys.modules.pop("keras", None)
             name = os.environ.get("KERAS_BACKEND", "tensorflow")
             first = (str(error).strip().splitlines() or [type(error).__name__])[0]
@@ -160,8 +158,6 @@ def import_keras() -> keras:
             tf.config.threading.set_intra_op_parallelism_threads(_threads)
         if _processes:  # before any computation: the processes meet here
             if keras.backend.backend() != "jax":
-                from .cli import SettingError
-
                 raise SettingError(
                     f"--processes {_processes[1]}: several processes train together under JAX only "
                     "(KERAS_BACKEND=jax); Keras 3 does not train under TensorFlow's "

@@ -294,15 +294,8 @@ def resolve_checkpoint(path: Path | str | None, weights_dir: Path | str = "weigh
         if not path.exists():
             raise CheckpointError(f"checkpoint {path} does not exist")
         return path
-    weights_dir = Path(weights_dir)
-    runs = (
-        sorted(
-            (p for p in weights_dir.glob(f"*/{BEST}") if p.parent.resolve() != BASE_RUN),
-            key=lambda p: p.stat().st_mtime,
-        )
-        if weights_dir.is_dir()
-        else []
-    )
+    found = Path(weights_dir).glob(f"*/{BEST}")  # nothing where no such folder exists
+    runs = sorted((p for p in found if p.parent.resolve() != BASE_RUN), key=lambda p: p.stat().st_mtime)
     if runs:
         return runs[-1]
     if (BASE_RUN / BEST).is_file():
