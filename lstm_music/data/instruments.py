@@ -11,7 +11,7 @@ Its token, in the instrument stream's vocabulary and in checkpoints, is the numb
 from __future__ import annotations
 
 PIANO = 0
-DRUMS = 128  # after every program, as `order` sorts
+DRUMS = 128  # after every program, so drums sort last
 DRUMS_TOKEN = "drums"
 PERCUSSION_CHANNEL = 10  # General MIDI's percussion channel, counted from 1 (9 in MIDI messages)
 
