@@ -328,14 +328,14 @@ def test_damaged_checkpoints_stop_generation_and_evaluation_with_one_line(
 
 
 def test_unknown_primer_notes_are_counted(tiny_run: Path, known_midi: Path, tmp_path: Path, capsys) -> None:
-    from lstm_music.data.preparation import represent
+    from lstm_music.data.preparation import prepare_piece
     from lstm_music.data.vocab import unknown_notes
 
     _, _, vocabularies = load_checkpoint(tiny_run / BEST)
     from lstm_music.data.events import Piece, without_drums
 
     primer = Piece("known", without_drums(read_piece(known_midi).events))  # the checkpoint learned no drums
-    counts = unknown_notes([represent(primer, "note")], vocabularies)
+    counts = unknown_notes([prepare_piece(primer, "note", False, True)], vocabularies)
     # every pitch is in a note-level vocabulary; the whole notes and triplets are not among the chorales' rhythms
     assert counts["pitch"] == 0 and 0 < counts["rhythm"] < counts["notes"] == 9
     generate(tiny_run, tmp_path / "p.mid", "--seed", "1", "--primer", str(known_midi))

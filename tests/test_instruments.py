@@ -176,7 +176,7 @@ def test_the_compiled_loop_draws_what_the_reference_path_draws_with_instruments(
     from reference_sampler import ReferenceSampler
 
     from lstm_music.data.encoding import encode_piece
-    from lstm_music.data.preparation import represent
+    from lstm_music.data.preparation import prepare_piece
     from lstm_music.data.vocab import same_onset_index
     from lstm_music.generate.sampling import Sampler, SamplingSettings
     from lstm_music.model.checkpoint import load_checkpoint
@@ -185,7 +185,8 @@ def test_the_compiled_loop_draws_what_the_reference_path_draws_with_instruments(
     model, metadata, vocabularies = load_checkpoint(request.getfixturevalue(run) / "best.weights.h5")
     assert model.music_layers.chain[0] == ("note" if run == "trio_last_run" else "instrument")
     settings = SamplingSettings({s: temperature for s in ALL_STREAMS}, 0, 1.0, metadata.repeat_weights)
-    primer = encode_piece(represent(read_piece(sorted(trios.iterdir())[0]), "note"), vocabularies)[1:20]
+    first = prepare_piece(read_piece(sorted(trios.iterdir())[0]), "note", False, True)  # its own key and instruments
+    primer = encode_piece(first, vocabularies)[1:20]
     sampler = Sampler(model, same_onset_index(vocabularies, "note"))
     oracle = ReferenceSampler(model, same_onset_index(vocabularies, "note"))
     reference = oracle.generate(80, 3, settings, seed=5, primer=primer)

@@ -148,7 +148,7 @@ def test_the_sampler_keeps_the_bar_count_the_midi_file_shows(tiny_run: Path, tmp
 
     from lstm_music.data.encoding import decode_events
     from lstm_music.data.notes import event_starts
-    from lstm_music.data.preparation import represent
+    from lstm_music.data.preparation import prepare_piece
     from lstm_music.data.vocab import same_onset_index
     from lstm_music.generate import sampling
     from lstm_music.generate.conditions import make_bars
@@ -171,7 +171,7 @@ def test_the_sampler_keeps_the_bar_count_the_midi_file_shows(tiny_run: Path, tmp
         drawn = positions(ticks, resolution, [meter])[:, 1:]  # beat and step
         assert np.array_equal(np.array([f[k, 1:] for f in fed[1:]]), drawn[:-1])  # the clock is the events' own
         path = write_midi(events, tmp_path / f"{k}.mid", meter=(meter.numerator, meter.denominator))
-        back = represent(read_piece(path), "note")
+        back = prepare_piece(read_piece(path), "note", False, True)
         written, scale = event_starts(back.events)
         assert back.meters == (meter,)
         assert Fraction(int(written[-1]), scale) == Fraction(int(ticks[-1]), resolution)  # the last note's time

@@ -171,11 +171,11 @@ def test_the_mix_and_the_evaluation_of_a_style_model(style_run: Path, two_styles
 
 
 def test_the_style_classifier_tells_scales_from_chords(tmp_path: Path) -> None:
-    from lstm_music.data.preparation import represent
+    from lstm_music.data.preparation import prepare_piece
     from lstm_music.evaluate.metrics import style_accuracy, style_features
 
     def features(path: Path) -> list:
-        return [style_features(represent(read_piece(path), "note").events)]
+        return [style_features(prepare_piece(read_piece(path), "note", False, True).events)]
 
     real = {
         "scales": [features(scales(tmp_path / f"s{k}.mid", k)) for k in range(3)],

@@ -33,11 +33,6 @@ def represented(notes: Notes, representation: str) -> NoteEvents:
     return NoteEvents(notes, chords=representation == "chord")
 
 
-def represent(piece: Piece, representation: str) -> Piece:
-    """`piece` in the events of `representation` (`represented`)."""
-    return replace(piece, events=represented(notes_of(piece.events), representation))
-
-
 def split_pieces(pieces: list[Piece], val_fraction: float = 0.1, seed: int = 0) -> tuple[list[Piece], list[Piece]]:
     """Split by piece into (train, validation), deterministic for `seed`.
 
@@ -59,8 +54,9 @@ def transpose_piece(piece: Piece, semitones: int) -> Piece | None:
     """A prepared `piece` (`prepare_piece`) shifted by `semitones`, or None if a pitch would leave the
     MIDI range 0-127; drums (whose note numbers are sounds, not pitches) stay as they are."""
     moved = piece.events.notes.transposed(semitones)
-    events = None if moved is None else NoteEvents(moved, piece.events.chords)
-    return None if events is None else replace(piece, path=f"{piece.path} ({semitones:+d})", events=events)
+    if moved is None:
+        return None
+    return replace(piece, path=f"{piece.path} ({semitones:+d})", events=NoteEvents(moved, piece.events.chords))
 
 
 def transpose_folded(events: list[Event], semitones: int) -> list[Event]:
@@ -100,7 +96,9 @@ def instrument_table(instruments: bool, plays_as: dict[int, int] | None) -> np.n
     return table
 
 
-def prepare_notes(piece: Piece, common_key: bool, instruments: bool = False, plays_as: dict | None = None) -> tuple:
+def prepare_notes(
+    piece: Piece, common_key: bool, instruments: bool = False, plays_as: dict | None = None
+) -> tuple[Notes, int]:
     """The notes of `piece` as a model sees them, and the semitones they moved: all on one instrument
     unless `instruments` (and then a rare instrument played as another, as `plays_as` says:
     `instruments.instrument_plan`), moved to C major or A minor if `common_key`."""
